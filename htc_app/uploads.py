@@ -1,0 +1,32 @@
+"""Upload handling with a hard per-request byte limit (Django itself has no per-file maximum)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.files.uploadhandler import StopUpload, TemporaryFileUploadHandler
+
+
+class UploadTooLarge(Exception):
+    """Raised when an upload exceeds HTC_MAX_UPLOAD_BYTES."""
+
+
+class LimitedTemporaryFileUploadHandler(TemporaryFileUploadHandler):
+    """Streams uploads to a temporary file and stops once HTC_MAX_UPLOAD_BYTES is passed."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.received = 0
+
+    def handle_raw_input(self, input_data, META, content_length, boundary, encoding=None):
+        if content_length and content_length > settings.HTC_MAX_UPLOAD_BYTES + 1024 * 1024:
+            self.request.upload_too_large = True
+            raise StopUpload(connection_reset=True)
+        return None
+
+    def receive_data_chunk(self, raw_data, start):
+        self.received += len(raw_data)
+        if self.received > settings.HTC_MAX_UPLOAD_BYTES:
+            self.request.upload_too_large = True
+            self.file.close()
+            raise StopUpload(connection_reset=True)
+        return super().receive_data_chunk(raw_data, start)

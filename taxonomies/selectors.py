@@ -1,0 +1,81 @@
+"""Reads of the label tree. `taxonomy_tree` loads a whole taxonomy in one query into an index
+that answers paths, depths, children and descendants without recursion (fast at 20,000+ nodes)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from taxonomies.models import Node, Taxonomy
+
+
+@dataclass
+class TreeIndex:
+    nodes: dict[int, Node]
+    children: dict[int | None, list[int]] = field(default_factory=dict)
+
+    def parent_id(self, node_id: int) -> int | None:
+        return self.nodes[node_id].parent_id
+
+    def path_ids(self, node_id: int) -> list[int]:
+        """Root-to-node ids (iterative; a corrupt cycle cannot loop forever)."""
+        out: list[int] = []
+        current: int | None = node_id
+        while current is not None and len(out) <= len(self.nodes):
+            out.append(current)
+            current = self.nodes[current].parent_id
+        out.reverse()
+        return out
+
+    def path_names(self, node_id: int) -> list[str]:
+        return [self.nodes[i].name for i in self.path_ids(node_id)]
+
+    def path_label(self, node_id: int, sep: str = " > ") -> str:
+        return sep.join(self.path_names(node_id))
+
+    def depth(self, node_id: int) -> int:
+        return len(self.path_ids(node_id))
+
+    def roots(self) -> list[int]:
+        return self.children.get(None, [])
+
+    def preorder(self, start: int | None = None) -> Iterator[int]:
+        """Depth-first, parents before children, siblings in display order."""
+        stack = list(reversed(self.children.get(start, []))) if start is None else [start]
+        while stack:
+            nid = stack.pop()
+            yield nid
+            stack.extend(reversed(self.children.get(nid, [])))
+
+    def descendant_ids(self, node_id: int, include_self: bool = True) -> list[int]:
+        ids = list(self.preorder(node_id))
+        return ids if include_self else ids[1:]
+
+    def is_leaf(self, node_id: int) -> bool:
+        return not self.children.get(node_id)
+
+    def max_depth(self) -> int:
+        return max((n.depth for n in self.nodes.values()), default=0)
+
+    def find_path(self, names: list[str]) -> int | None:
+        """The node id at the end of a root-to-node list of names, or None."""
+        parent: int | None = None
+        for name in names:
+            match = next((c for c in self.children.get(parent, []) if self.nodes[c].name == name), None)
+            if match is None:
+                return None
+            parent = match
+        return parent
+
+
+def taxonomy_tree(*, taxonomy: Taxonomy) -> TreeIndex:
+    nodes = {n.pk: n for n in Node.objects.filter(taxonomy=taxonomy).order_by("position", "name", "id")}
+    index = TreeIndex(nodes=nodes)
+    for node in nodes.values():
+        index.children.setdefault(node.parent_id, []).append(node.pk)
+    return index
+
+
+def node_with_descendant_ids(*, node: Node) -> list[int]:
+    """Ids of a node and all its descendants, by one prefix query on path_key."""
+    return list(Node.objects.filter(taxonomy_id=node.taxonomy_id, path_key__startswith=node.path_key).values_list("pk", flat=True))

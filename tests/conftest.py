@@ -1,0 +1,83 @@
+"""Shared fixtures: small factories for users, projects, taxonomies and documents."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_DATASETS = (REPO.parent / "shared" / "datasets").resolve()
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture
+def make_user(db, django_user_model):
+    def make(username: str = "alice", **extra):
+        return django_user_model.objects.create_user(username=username, password=PASSWORD, **extra)
+
+    return make
+
+
+@pytest.fixture
+def owner(make_user):
+    return make_user("owner")
+
+
+@pytest.fixture
+def make_project(db, owner):
+    from projects.services import project_create
+
+    def make(name: str = "Demo", owner=owner, **extra):
+        return project_create(name=name, owner=owner, **extra)
+
+    return make
+
+
+@pytest.fixture
+def project(make_project):
+    return make_project()
+
+
+@pytest.fixture
+def add_member(db):
+    from projects.models import Membership
+
+    def add(project, user, role):
+        return Membership.objects.update_or_create(project=project, user=user, defaults={"role": role})[0]
+
+    return add
+
+
+@pytest.fixture
+def build_tree(db):
+    """build_tree(project, {"CS": {"ML": {}, "CV": {}}, "Med": {"Cancer": {}}}) -> {"CS": node, "CS > ML": node, ...}"""
+    from taxonomies.models import Node
+
+    def build(project, spec: dict, actor=None):
+        from taxonomies.services import node_create
+
+        made: dict[str, Node] = {}
+        stack = [(name, children, None, name) for name, children in spec.items()]
+        while stack:
+            name, children, parent, key = stack.pop(0)
+            node = node_create(taxonomy=project.taxonomy, name=name, parent=parent, actor=actor)
+            made[key] = node
+            stack.extend((c, gc, node, f"{key} > {c}") for c, gc in children.items())
+        return made
+
+    return build
+
+
+@pytest.fixture
+def client_for(client):
+    def login(user):
+        client.force_login(user)
+        return client
+
+    return login
