@@ -1,12 +1,244 @@
-"""Placeholder page until the review workflow lands (issue 8)."""
+"""Review queue, review page (keyboard-driven tree picker), undo, agreement and conflicts, exports."""
 
+from __future__ import annotations
+
+import json
+from urllib.parse import urlencode
+
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import render
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Count
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
 
+from classifiers.models import Prediction, Run
+from corpora.models import Split
+from projects.models import Role
 from projects.selectors import project_for_user
+from review import exports
+from review.agreement import agreement_for_project
+from review.models import Correction
+from review.selectors import review_queue
+from review.services import conflicts_for_project, correction_record, correction_undo, current_decision
+from taxonomies.models import Node
+from taxonomies.selectors import taxonomy_tree
+
+FILTER_KEYS = ("split", "order", "node", "reviewed", "corrected")
+
+
+def _filters(request: HttpRequest) -> dict:
+    return {k: request.GET.get(k, "") for k in FILTER_KEYS if request.GET.get(k, "")}
+
+
+def _queue_for(run: Run, project, filters: dict):
+    node = None
+    if filters.get("node"):
+        node = Node.objects.filter(taxonomy=project.taxonomy, pk=filters["node"]).first()
+    reviewed = {"yes": True, "no": False}.get(filters.get("reviewed", ""))
+    return review_queue(
+        run=run,
+        split=filters.get("split") if filters.get("split") in Split.values else None,
+        order=filters.get("order") if filters.get("order") in ("uncertainty", "document") else "uncertainty",
+        node=node,
+        reviewed=reviewed,
+        corrected_only=filters.get("corrected") == "1",
+    )
+
+
+def _path_text(tree, path: list[int]) -> str:
+    return " > ".join(tree.nodes[i].name if i in tree.nodes else f"#{i}" for i in path)
 
 
 @login_required
-def review_index(request, project_id: int):
+def review_index(request: HttpRequest, project_id: int) -> HttpResponse:
     project = project_for_user(user=request.user, project_id=project_id)
-    return render(request, "placeholder.html", {"project": project, "title": "Review"})
+    runs = Run.objects.filter(project=project).annotate(n_predictions=Count("predictions")).order_by("-created_at")
+    reviewed = dict(
+        Correction.objects.filter(project=project, superseded_by__isnull=True)
+        .values_list("run_id")
+        .annotate(n=Count("document_id", distinct=True))
+    )
+    rows = [(run, reviewed.get(run.pk, 0)) for run in runs]
+    return render(
+        request,
+        "review/index.html",
+        {"project": project, "rows": rows, "conflicts": len(conflicts_for_project(project=project))},
+    )
+
+
+@login_required
+def review_queue_view(request: HttpRequest, project_id: int, run_id: int) -> HttpResponse:
+    project = project_for_user(user=request.user, project_id=project_id)
+    run = get_object_or_404(Run, project=project, pk=run_id)
+    filters = _filters(request)
+    page = Paginator(_queue_for(run, project, filters), 50).get_page(request.GET.get("page"))
+    tree = taxonomy_tree(taxonomy=project.taxonomy)
+    items = [
+        {"prediction": p, "path": " | ".join(_path_text(tree, path) for path in p.paths) or "(no valid answer)"}
+        for p in page.object_list
+    ]
+    node_options = [(nid, tree.path_label(nid)) for nid in tree.preorder()]
+    return render(
+        request,
+        "review/queue.html",
+        {
+            "project": project,
+            "run": run,
+            "page": page,
+            "items": items,
+            "filters": filters,
+            "query": urlencode(filters),
+            "node_options": node_options,
+            "splits": [(s.value, s.label) for s in Split],
+        },
+    )
+
+
+@login_required
+def review_next(request: HttpRequest, project_id: int, run_id: int) -> HttpResponse:
+    """The first prediction in queue order that this user has not decided or skipped yet."""
+    project = project_for_user(user=request.user, project_id=project_id)
+    run = get_object_or_404(Run, project=project, pk=run_id)
+    filters = _filters(request)
+    skipped = request.session.get(f"review-skip-{run.pk}", [])
+    decided = Correction.objects.filter(project=project, annotator=request.user, superseded_by__isnull=True).values(
+        "document_id"
+    )
+    nxt = _queue_for(run, project, filters).exclude(document_id__in=decided).exclude(pk__in=skipped).first()
+    if nxt is None:
+        messages.info(request, "Nothing left to review with these filters.")
+        return redirect(f"{reverse('review:queue', args=[project.pk, run.pk])}?{urlencode(filters)}")
+    return redirect(f"{reverse('review:item', args=[project.pk, run.pk, nxt.pk])}?{urlencode(filters)}")
+
+
+@login_required
+def review_item(request: HttpRequest, project_id: int, run_id: int, prediction_id: int) -> HttpResponse:
+    project = project_for_user(user=request.user, project_id=project_id)
+    run = get_object_or_404(Run, project=project, pk=run_id)
+    prediction = get_object_or_404(Prediction.objects.select_related("document"), run=run, pk=prediction_id)
+    filters = _filters(request)
+    next_url = f"{reverse('review:next', args=[project.pk, run.pk])}?{urlencode(filters)}"
+    if request.method == "POST":
+        project = project_for_user(user=request.user, project_id=project_id, role=Role.ANNOTATOR)
+        action = request.POST.get("action", "")
+        if action == "skip":
+            key = f"review-skip-{run.pk}"
+            request.session[key] = [*request.session.get(key, []), prediction.pk][-1000:]
+            return redirect(next_url)
+        settles = request.POST.get("settles") == "1"
+        if settles:
+            project = project_for_user(user=request.user, project_id=project_id, role=Role.OWNER)
+        try:
+            paths = json.loads(request.POST.get("paths") or "[]")
+            correction_record(
+                project=project,
+                document=prediction.document,
+                annotator=request.user,
+                action=action,
+                after_paths=paths,
+                prediction=prediction,
+                settles=settles,
+            )
+        except (ValidationError, json.JSONDecodeError, TypeError, ValueError) as exc:
+            messages.error(request, " ".join(getattr(exc, "messages", [str(exc)])))
+        else:
+            return redirect(next_url)
+    return render(request, "review/item.html", _item_context(request, project, run, prediction, filters))
+
+
+def _item_context(request, project, run, prediction, filters) -> dict:
+    tree = taxonomy_tree(taxonomy=project.taxonomy)
+    levels = []
+    for path in prediction.paths:
+        scores = prediction.scores[0] if prediction.scores and isinstance(prediction.scores[0], list) else prediction.scores
+        levels.append(
+            [
+                {"level": d + 1, "name": tree.nodes[n].name if n in tree.nodes else f"#{n}", "score": scores[d] if d < len(scores) else None}
+                for d, n in enumerate(path)
+            ]
+        )
+    corrected = bool(prediction.raw_paths) and prediction.raw_paths != prediction.paths
+    picker_nodes = [
+        {"id": nid, "name": tree.nodes[nid].name, "parent": tree.nodes[nid].parent_id, "path": tree.path_label(nid)}
+        for nid in tree.preorder()
+    ]
+    mine = current_decision(document=prediction.document, annotator=request.user)
+    return {
+        "project": project,
+        "run": run,
+        "prediction": prediction,
+        "document": prediction.document,
+        "levels": levels,
+        "corrected": corrected,
+        "raw_text": " | ".join(_path_text(tree, p) for p in prediction.raw_paths) if corrected else "",
+        "final_text": " | ".join(_path_text(tree, p) for p in prediction.paths),
+        "history": Correction.objects.filter(document=prediction.document).select_related("annotator")[:50],
+        "mine": mine,
+        "picker": {
+            "nodes": picker_nodes,
+            "initial": prediction.paths if prediction.valid else [],
+            "multiPath": project.multi_path,
+            "allowInternal": project.allow_internal_labels,
+        },
+        "query": urlencode(filters),
+        "can_review": project.current_membership.has_role(Role.ANNOTATOR),
+        "is_owner": project.current_membership.has_role(Role.OWNER),
+    }
+
+
+@login_required
+@require_POST
+def review_undo(request: HttpRequest, project_id: int, correction_id: int) -> HttpResponse:
+    project = project_for_user(user=request.user, project_id=project_id, role=Role.ANNOTATOR)
+    correction = get_object_or_404(Correction, project=project, pk=correction_id)
+    try:
+        correction_undo(correction=correction, actor=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, "Decision undone.")
+    back = request.POST.get("next", "")
+    if back.startswith("/") and not back.startswith("//"):
+        return redirect(back)
+    return redirect("review:index", project_id=project.pk)
+
+
+@login_required
+def agreement_view(request: HttpRequest, project_id: int) -> HttpResponse:
+    project = project_for_user(user=request.user, project_id=project_id)
+    tree = taxonomy_tree(taxonomy=project.taxonomy)
+    conflicts = [
+        {
+            "document": c["document"],
+            "decisions": [(d, " | ".join(_path_text(tree, p) for p in d.after_paths)) for d in c["decisions"]],
+            "prediction": Prediction.objects.filter(document=c["document"]).order_by("-id").first(),
+        }
+        for c in conflicts_for_project(project=project)
+    ]
+    return render(
+        request,
+        "review/agreement.html",
+        {"project": project, "pairs": agreement_for_project(project=project), "conflicts": conflicts},
+    )
+
+
+@login_required
+def review_export(request: HttpRequest, project_id: int, what: str, fmt: str) -> HttpResponse:
+    project = project_for_user(user=request.user, project_id=project_id)
+    if what not in ("predictions", "corrections") or fmt not in ("csv", "jsonl"):
+        return HttpResponse("Unknown export.", status=404, content_type="text/plain")
+    run = None
+    if what == "predictions":
+        run = get_object_or_404(Run, project=project, pk=request.GET.get("run") or 0)
+    rows = exports.export_rows(project=project, what=what, run=run)
+    body = exports.as_csv(rows) if fmt == "csv" else exports.as_jsonl(rows)
+    content_type = "text/csv; charset=utf-8" if fmt == "csv" else "application/x-ndjson; charset=utf-8"
+    response = StreamingHttpResponse(body, content_type=content_type)
+    name = f"{what}-{run.pk}" if run else what
+    response["Content-Disposition"] = f'attachment; filename="project-{project.pk}-{name}.{fmt}"'
+    response["X-Content-Type-Options"] = "nosniff"
+    return response

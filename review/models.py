@@ -1,0 +1,53 @@
+"""Corrections: every review decision, with provenance. Nothing is overwritten.
+
+A later decision by the same annotator on the same document supersedes the earlier one
+(`superseded_by` is set; both rows remain). Decisions of different annotators stand side by side
+for the agreement figures; an owner settles a conflict with a decision marked `settles`.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+
+class Correction(models.Model):
+    class Action(models.TextChoices):
+        ACCEPT = "accept", "Accept"
+        CHANGE = "change", "Change"
+        REJECT = "reject", "Reject"
+
+    project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="corrections")
+    document = models.ForeignKey("corpora.Document", on_delete=models.CASCADE, related_name="corrections")
+    prediction = models.ForeignKey(
+        "classifiers.Prediction", null=True, blank=True, on_delete=models.SET_NULL, related_name="corrections"
+    )
+    run = models.ForeignKey("classifiers.Run", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    strategy = models.CharField(max_length=64, blank=True)
+    predicted_paths = models.JSONField(default=list, help_text="What the model said (node ids per level).")
+    predicted_scores = models.JSONField(default=list, blank=True)
+    before_paths = models.JSONField(default=list, help_text="What stood before this decision.")
+    after_paths = models.JSONField(default=list, help_text="What the annotator decided (empty for reject).")
+    # Names as they were at decision time, so history reads right even after the taxonomy changes.
+    before_names = models.JSONField(default=list, blank=True)
+    after_names = models.JSONField(default=list, blank=True)
+    action = models.CharField(max_length=8, choices=Action.choices)
+    annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="corrections")
+    settles = models.BooleanField(default=False, help_text="An owner's decision that settles a conflict.")
+    superseded_by = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    taxonomy_version = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["project", "document", "annotator"]),
+            models.Index(fields=["project", "superseded_by"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action} on {self.document_id} by {self.annotator_id}"
+
+    @property
+    def is_current(self) -> bool:
+        return self.superseded_by_id is None

@@ -1,0 +1,161 @@
+// Keyboard-driven tree picker for the review page. User text is only ever set with textContent.
+const dataEl = document.getElementById("picker-data");
+const form = document.getElementById("decision-form");
+
+if (dataEl && form) {
+  const data = JSON.parse(dataEl.textContent);
+  const byId = new Map(data.nodes.map((n) => [n.id, n]));
+  const children = new Map();
+  for (const n of data.nodes) {
+    const key = n.parent ?? "root";
+    if (!children.has(key)) children.set(key, []);
+    children.get(key).push(n);
+  }
+  const search = document.getElementById("picker-search");
+  const list = document.getElementById("picker-options");
+  const crumbs = document.getElementById("picker-crumbs");
+  const chosenEl = document.getElementById("picker-chosen");
+  const actionInput = document.getElementById("decision-action");
+  const pathsInput = document.getElementById("decision-paths");
+
+  const pathOf = (id) => {
+    const out = [];
+    let cur = byId.get(id);
+    while (cur) { out.unshift(cur.id); cur = cur.parent == null ? null : byId.get(cur.parent); }
+    return out;
+  };
+  const initial = data.initial && data.initial.length ? data.initial[0].slice() : [];
+  // The path being edited; options show the choices at `level` (children of path[level-1]).
+  let path = initial;
+  let level = Math.max(0, path.length - 1);
+  let options = [];
+  let active = 0;
+  const extraPaths = data.initial && data.initial.length > 1 ? data.initial.slice(1).map((p) => p.slice()) : [];
+
+  function optionsAtLevel() {
+    const parent = level === 0 ? "root" : path[level - 1];
+    return children.get(parent) || [];
+  }
+
+  function render() {
+    const q = search.value.trim().toLowerCase();
+    options = q
+      ? data.nodes.filter((n) => n.path.toLowerCase().includes(q)).slice(0, 50)
+      : optionsAtLevel();
+    if (!q) {
+      const current = path[level];
+      const idx = options.findIndex((n) => n.id === current);
+      if (idx >= 0 && active === -1) active = idx;
+    }
+    active = Math.min(Math.max(active, 0), Math.max(options.length - 1, 0));
+    list.replaceChildren();
+    options.forEach((n, i) => {
+      const li = document.createElement("li");
+      li.setAttribute("role", "option");
+      li.id = `picker-opt-${n.id}`;
+      li.dataset.nodeId = String(n.id);
+      li.className = "node-row" + (i === active ? " selected" : "");
+      li.setAttribute("aria-selected", i === active ? "true" : "false");
+      li.textContent = q ? n.path : n.name + ((children.get(n.id) || []).length ? " ›" : "");
+      li.addEventListener("click", () => { active = i; choose(); });
+      list.appendChild(li);
+    });
+    if (options[active]) search.setAttribute("aria-activedescendant", `picker-opt-${options[active].id}`);
+    const names = path.slice(0, level).map((id) => byId.get(id).name);
+    crumbs.textContent = names.length ? `${names.join(" > ")} > …` : "Level 1";
+    if (chosenEl) {
+      chosenEl.textContent = extraPaths.length
+        ? `Also: ${extraPaths.map((p) => p.map((id) => byId.get(id).name).join(" > ")).join(" | ")}`
+        : "";
+    }
+    pathsInput.value = JSON.stringify(currentPaths());
+  }
+
+  function currentPaths() {
+    const main = path.slice(0, Math.max(level + 1, 0)).filter((id) => byId.has(id));
+    return [main, ...extraPaths].filter((p) => p.length);
+  }
+
+  function choose() {
+    const node = options[active];
+    if (!node) return;
+    path = pathOf(node.id);
+    const kids = children.get(node.id) || [];
+    search.value = "";
+    if (kids.length) {
+      level = path.length; // show the children of the chosen node
+      active = 0;
+      render();
+    } else {
+      level = path.length - 1;
+      render();
+      submit("change");
+    }
+  }
+
+  function up() {
+    if (level === 0) return;
+    level -= 1;
+    active = -1;
+    path = path.slice(0, level + 1);
+    render();
+  }
+
+  function submit(action) {
+    actionInput.value = action;
+    // Stop at an internal node: when the list shows children, the chosen path ends one level up.
+    const paths = currentPaths();
+    if (action === "change" && level === path.length) {
+      pathsInput.value = JSON.stringify([path.slice(), ...extraPaths]);
+    } else {
+      pathsInput.value = JSON.stringify(paths);
+    }
+    form.requestSubmit(document.getElementById(action === "accept" ? "btn-accept" : action === "reject" ? "btn-reject" : action === "skip" ? "btn-skip" : "btn-save"));
+  }
+
+  search.addEventListener("input", () => { active = 0; render(); });
+  search.addEventListener("keydown", (e) => {
+    if (e.key === "ArrowDown") { active = Math.min(active + 1, options.length - 1); render(); e.preventDefault(); }
+    else if (e.key === "ArrowUp") { active = Math.max(active - 1, 0); render(); e.preventDefault(); }
+    else if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) { submit("change"); e.preventDefault(); }
+    else if (e.key === "Enter") { choose(); e.preventDefault(); }
+    else if (e.key === "Backspace" && !search.value) { up(); e.preventDefault(); }
+    else if (e.key === "Escape") { search.value = ""; search.blur(); render(); }
+  });
+
+  // Buttons set the action and the paths before the form posts.
+  form.addEventListener("submit", (e) => {
+    const action = e.submitter ? e.submitter.value : actionInput.value;
+    actionInput.value = action;
+    if (action === "change" && level === path.length) {
+      pathsInput.value = JSON.stringify([path.slice(), ...extraPaths]);
+    } else if (action === "change") {
+      pathsInput.value = JSON.stringify(currentPaths());
+    }
+  });
+
+  const addBtn = document.getElementById("btn-add-path");
+  function addPath() {
+    const p = level === path.length ? path.slice() : path.slice(0, level + 1);
+    if (p.length) extraPaths.push(p);
+    path = []; level = 0; active = 0; search.value = ""; render(); search.focus();
+  }
+  if (addBtn) addBtn.addEventListener("click", addPath);
+
+  document.addEventListener("keydown", (e) => {
+    if (e.target === search || e.ctrlKey || e.metaKey || e.altKey) {
+      return;
+    }
+    if (e.target instanceof HTMLInputElement || e.target instanceof HTMLTextAreaElement || e.target instanceof HTMLSelectElement) return;
+    const key = e.key.toLowerCase();
+    if (key === "a") { const b = document.getElementById("btn-accept"); if (b && !b.disabled) { submit("accept"); } e.preventDefault(); }
+    else if (key === "r") { submit("reject"); e.preventDefault(); }
+    else if (key === "s") { submit("skip"); e.preventDefault(); }
+    else if (key === "c" || key === "/") { search.focus(); e.preventDefault(); }
+    else if (key === "p" && addBtn) { addPath(); e.preventDefault(); }
+    else if (key === "u") { const u = document.getElementById("undo-form"); if (u) u.requestSubmit(); e.preventDefault(); }
+  });
+
+  active = -1;
+  render();
+}
