@@ -196,3 +196,49 @@ def conflicts_for_project(*, project) -> list[dict]:
         if len({tuple(tuple(p) for p in sorted(c.after_paths)) for c in decisions}) > 1:
             out.append({"document": decisions[0].document, "decisions": decisions})
     return out
+
+
+@transaction.atomic
+def run_retrain_with_corrections(*, run, actor):
+    """A new run like `run` whose training set adds every document with an agreed human decision
+    (test-split documents excluded, so the evaluation stays honest); trains, predicts and evaluates it
+    as a background job. Returns (new_run, job)."""
+    from classifiers.models import Run
+    from jobs.services import job_start
+
+    corrected = set(
+        Correction.objects.filter(project=run.project, superseded_by__isnull=True)
+        .exclude(action=Correction.Action.REJECT)
+        .exclude(document__split="test")
+        .values_list("document_id", flat=True)
+    )
+    if not corrected:
+        raise ValidationError("No corrected documents outside the test split yet: review some predictions first.")
+    base = f"{run.name}+corrections"
+    taken = set(Run.objects.filter(project=run.project, name__startswith=base).values_list("name", flat=True))
+    name = base if base not in taken else next(f"{base}-{n}" for n in range(2, 10_000) if f"{base}-{n}" not in taken)
+    new_run = Run.objects.create(
+        project=run.project,
+        config=run.config,
+        name=name,
+        strategy=run.strategy,
+        params=run.params,
+        shots=run.shots,
+        seed=run.seed,
+        corrector=run.corrector,
+        taxonomy_version=run.project.taxonomy.version,
+        train_document_ids=sorted(set(run.train_document_ids) | corrected),
+        dev_document_ids=run.dev_document_ids,
+        parent_run=run,
+        stats={"added_corrections": len(corrected - set(run.train_document_ids))},
+        created_by=actor,
+    )
+    job = job_start(
+        kind="pipeline",
+        project=run.project,
+        params={"run_id": new_run.pk, "split": "test"},
+        created_by=actor,
+        target_type="run",
+        target_id=new_run.pk,
+    )
+    return new_run, job

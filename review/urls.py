@@ -7,6 +7,7 @@ urlpatterns = [
     path("", views.review_index, name="index"),
     path("runs/<int:run_id>/", views.review_queue_view, name="queue"),
     path("runs/<int:run_id>/next/", views.review_next, name="next"),
+    path("runs/<int:run_id>/retrain/", views.review_retrain, name="retrain"),
     path("runs/<int:run_id>/items/<int:prediction_id>/", views.review_item, name="item"),
     path("corrections/<int:correction_id>/undo/", views.review_undo, name="undo"),
     path("agreement/", views.agreement_view, name="agreement"),

@@ -23,7 +23,13 @@ from review import exports
 from review.agreement import agreement_for_project
 from review.models import Correction
 from review.selectors import review_queue
-from review.services import conflicts_for_project, correction_record, correction_undo, current_decision
+from review.services import (
+    conflicts_for_project,
+    correction_record,
+    correction_undo,
+    current_decision,
+    run_retrain_with_corrections,
+)
 from taxonomies.models import Node
 from taxonomies.selectors import taxonomy_tree
 
@@ -188,6 +194,20 @@ def _item_context(request, project, run, prediction, filters) -> dict:
         "can_review": project.current_membership.has_role(Role.ANNOTATOR),
         "is_owner": project.current_membership.has_role(Role.OWNER),
     }
+
+
+@login_required
+@require_POST
+def review_retrain(request: HttpRequest, project_id: int, run_id: int) -> HttpResponse:
+    project = project_for_user(user=request.user, project_id=project_id, role=Role.ANNOTATOR)
+    run = get_object_or_404(Run, project=project, pk=run_id)
+    try:
+        new_run, job = run_retrain_with_corrections(run=run, actor=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("review:queue", project_id=project.pk, run_id=run.pk)
+    messages.success(request, f"Started {new_run.name}: training with the corrected documents.")
+    return redirect("jobs:detail", project_id=project.pk, job_id=job.pk)
 
 
 @login_required

@@ -89,3 +89,29 @@ def test_two_annotators_conflict_until_an_owner_settles(project, owner, make_use
     assert conflicts_for_project(project=project) == []
     assert gold_of(doc) == {s["nodes"]["Sci > Phys > Quantum"].pk}
     assert Correction.objects.filter(document=doc).count() == 3
+
+
+def test_retrain_with_corrections_adds_corrected_non_test_documents(project, owner, reviewed_setup):
+    from jobs.models import Job
+    from review.services import run_retrain_with_corrections
+
+    s = reviewed_setup
+    s["docs"][1].split = "train"
+    s["docs"][1].save()
+    s["run"].train_document_ids = [s["docs"][2].pk]
+    s["run"].save()
+    correction_record(project=project, document=s["docs"][1], annotator=owner, action="accept", prediction=s["preds"][1])
+    correction_record(project=project, document=s["docs"][0], annotator=owner, action="accept", prediction=s["preds"][0])
+    new_run, job = run_retrain_with_corrections(run=s["run"], actor=owner)
+    assert new_run.parent_run == s["run"] and new_run.strategy == s["run"].strategy
+    # docs[0] is in the test split: corrected, but kept out of training.
+    assert new_run.train_document_ids == sorted([s["docs"][1].pk, s["docs"][2].pk])
+    assert job.kind == "pipeline" and job.params == {"run_id": new_run.pk, "split": "test"}
+    assert Job.objects.filter(pk=job.pk, state="queued").exists()
+
+
+def test_retrain_without_corrections_is_refused(project, owner, reviewed_setup):
+    from review.services import run_retrain_with_corrections
+
+    with pytest.raises(ValidationError):
+        run_retrain_with_corrections(run=reviewed_setup["run"], actor=owner)
