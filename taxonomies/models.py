@@ -67,3 +67,6 @@ class TaxonomyChange(models.Model):
 
     class Meta:
         ordering = ["-version", "-id"]
+
+    def __str__(self) -> str:
+        return f"v{self.version} {self.action}"

@@ -78,4 +78,68 @@ def taxonomy_tree(*, taxonomy: Taxonomy) -> TreeIndex:
 
 def node_with_descendant_ids(*, node: Node) -> list[int]:
     """Ids of a node and all its descendants, by one prefix query on path_key."""
-    return list(Node.objects.filter(taxonomy_id=node.taxonomy_id, path_key__startswith=node.path_key).values_list("pk", flat=True))
+    return list(
+        Node.objects.filter(taxonomy_id=node.taxonomy_id, path_key__startswith=node.path_key).values_list(
+            "pk", flat=True
+        )
+    )
+
+
+def node_usage(*, node: Node) -> dict[str, int]:
+    """How much a label is used: documents on it or any descendant, on it directly, and its descendants."""
+    from corpora.models import GoldLabel
+
+    subtree = Node.objects.filter(taxonomy_id=node.taxonomy_id, path_key__startswith=node.path_key)
+    labels = GoldLabel.objects.filter(node__in=subtree)
+    return {
+        "documents": labels.values("document").distinct().count(),
+        "direct": GoldLabel.objects.filter(node=node).values("document").distinct().count(),
+        "descendants": subtree.count() - 1,
+    }
+
+
+def taxonomy_changes(*, taxonomy: Taxonomy):
+    """The taxonomy's recorded changes, newest first, with their actors."""
+    from taxonomies.models import TaxonomyChange
+
+    return TaxonomyChange.objects.filter(taxonomy=taxonomy).select_related("actor").order_by("-version", "-id")
+
+
+def tree_rows(*, tree: TreeIndex, open_ids: set[int] | None = None) -> list[dict]:
+    """The tree in display order for a nested list, without recursion.
+
+    With `open_ids` None every label is shown expanded; otherwise only the top level and the children
+    of the labels in `open_ids` are shown (large trees: the page stays small, search finds the rest).
+    Each row has the node, its depth, `child_count`, `open` (its children follow) and `closes`: how
+    many nested lists end after it.
+    """
+    shown: list[tuple[int, int]] = []  # (node id, depth)
+    stack = [(nid, 1) for nid in reversed(tree.roots())]
+    while stack:
+        nid, depth = stack.pop()
+        shown.append((nid, depth))
+        if open_ids is None or nid in open_ids:
+            stack.extend((child, depth + 1) for child in reversed(tree.children.get(nid, [])))
+    rows = []
+    for i, (nid, depth) in enumerate(shown):
+        next_depth = shown[i + 1][1] if i + 1 < len(shown) else 1
+        child_count = len(tree.children.get(nid, []))
+        rows.append(
+            {
+                "node": tree.nodes[nid],
+                "depth": depth,
+                "child_count": child_count,
+                "open": bool(child_count) and (open_ids is None or nid in open_ids),
+                "closes": range(max(0, depth - next_depth)),
+            }
+        )
+    return rows
+
+
+def path_labels(*, tree: TreeIndex, sep: str = " > ") -> dict[int, str]:
+    """Node id -> its path of names joined by `sep`, computed parents-first in one pass."""
+    out: dict[int, str] = {}
+    for nid in tree.preorder():
+        node = tree.nodes[nid]
+        out[nid] = f"{out[node.parent_id]}{sep}{node.name}" if node.parent_id is not None else node.name
+    return out
