@@ -23,6 +23,10 @@ class Corpus(models.Model):
     source_filename = models.CharField(max_length=255, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    # What the import did (documents, splits, labels created), shown on the upload and project pages.
+    stats = models.JSONField(default=dict, blank=True)
+    # The background job that imported this corpus: a re-run of that job finds it and does not import twice.
+    import_job = models.ForeignKey("jobs.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -44,7 +48,7 @@ class Document(models.Model):
     class Meta:
         ordering = ["id"]
         constraints = [models.UniqueConstraint(fields=["project", "external_id"], name="unique_document_id")]
-        indexes = [models.Index(fields=["project", "split"])]
+        indexes = [models.Index(fields=["project", "split"]), models.Index(fields=["project", "id"])]
 
     def __str__(self) -> str:
         return self.external_id
@@ -59,3 +63,6 @@ class GoldLabel(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["document", "node"], name="unique_gold_label")]
+
+    def __str__(self) -> str:
+        return f"{self.document_id} -> {self.node_id}"

@@ -1,0 +1,227 @@
+"""CSV and TSV: a header row with a `text` column; optional `id`, `split`, and labels either as `path`
+("A > B > C", several joined by " | ") or as level columns `level1, level2, ...`. Other columns go to `meta`.
+
+The writer neutralises cells that a spreadsheet would run as a formula (CWE-1236) with a leading `'`; the
+reader removes exactly that prefix again, so an export imports back unchanged.
+"""
+
+from __future__ import annotations
+
+import bisect
+import csv
+import io
+import re
+from collections.abc import Iterable, Iterator
+from typing import BinaryIO
+
+from django.conf import settings
+
+from corpora.formats.base import (
+    PATH_SEPARATOR,
+    PATHS_SEPARATOR,
+    FormatError,
+    Record,
+    RecordError,
+    check_names,
+    dedupe_paths,
+    iter_text_lines,
+    normalise_split,
+    parse_path_text,
+)
+from corpora.formats.registry import ExportRow, register_reader, register_writer
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+LEVEL_COLUMN = re.compile(r"level(\d+)")
+
+
+def neutralise_cell(value: str) -> str:
+    """Prefix a cell that a spreadsheet would treat as a formula with `'`."""
+    return "'" + value if value.startswith(FORMULA_STARTS) else value
+
+
+def restore_cell(value: str) -> str:
+    """Undo `neutralise_cell` (only a `'` followed by a formula start is removed)."""
+    return value[1:] if value.startswith("'") and value[1:2] and value[1:].startswith(FORMULA_STARTS) else value
+
+
+class _LineTracker:
+    """Feeds decoded lines to csv.reader and remembers the lines of the record being read (for error locations)."""
+
+    def __init__(self, lines: Iterator[tuple[int, str]]):
+        self._lines = lines
+        self.record: list[tuple[int, str]] = []
+        self.last_line = 0
+
+    def __iter__(self) -> _LineTracker:
+        return self
+
+    def __next__(self) -> str:
+        line_no, text = next(self._lines)
+        self.record.append((line_no, text))
+        self.last_line = line_no
+        return text
+
+    def start_record(self) -> None:
+        self.record = []
+
+    @property
+    def record_line(self) -> int:
+        return self.record[0][0] if self.record else self.last_line + 1
+
+
+def _diagnose_quotes(lines: list[tuple[int, str]], delimiter: str) -> tuple[int, int, str] | None:
+    """Find the line and column of a quoting problem in a record's raw lines: (line, column, message)."""
+    text = "".join(t for _, t in lines)
+    offsets, numbers, pos = [], [], 0
+    for line_no, line in lines:
+        offsets.append(pos)
+        numbers.append(line_no)
+        pos += len(line)
+
+    def where(i: int) -> tuple[int, int]:
+        k = bisect.bisect_right(offsets, i) - 1
+        return numbers[k], i - offsets[k] + 1
+
+    i, n, field_start, open_at = 0, len(text), True, None
+    while i < n:
+        ch = text[i]
+        if open_at is not None:
+            if ch == '"' and i + 1 < n and text[i + 1] == '"':
+                i += 2
+                continue
+            if ch == '"':
+                open_at = None
+                i += 1
+                if i < n and text[i] not in (delimiter, "\r", "\n"):
+                    line_no, col = where(i)
+                    return line_no, col, f"unexpected character after a closing quote (expected {delimiter!r})"
+                continue
+        elif ch == '"' and field_start:
+            open_at = i
+        field_start = open_at is None and ch in (delimiter, "\r", "\n")
+        i += 1
+    if open_at is not None:
+        line_no, col = where(open_at)
+        return line_no, col, "this quoted field is never closed (unbalanced quote)"
+    return None
+
+
+def _read_delimited(stream: BinaryIO, source: str, delimiter: str) -> Iterator[Record | RecordError]:
+    # The csv module's field limit is process-wide; raise it to the document limit (never lower it).
+    csv.field_size_limit(max(csv.field_size_limit(), settings.HTC_MAX_DOCUMENT_CHARS + 1))
+    tracker = _LineTracker(iter_text_lines(stream, source))
+    reader = csv.reader(tracker, delimiter=delimiter, strict=True)
+
+    def next_row() -> list[str] | None:
+        tracker.start_record()
+        try:
+            return next(reader)
+        except StopIteration:
+            return None
+        except csv.Error as exc:
+            found = _diagnose_quotes(tracker.record, delimiter)
+            if found:
+                raise FormatError(source, found[2], line_no=found[0], column=found[1]) from None
+            raise FormatError(source, f"malformed CSV ({exc})", line_no=tracker.record_line) from None
+
+    header_row = next_row()
+    while header_row is not None and not any(c.strip() for c in header_row):
+        header_row = next_row()
+    if header_row is None:
+        return
+    header = [restore_cell(c).strip().lower() for c in header_row]
+    header = ["path" if h == "paths" else h for h in header]  # "paths" is a common spelling of the label column
+    header_line = tracker.record_line
+    seen: set[str] = set()
+    for col, name in enumerate(header, start=1):
+        if name in seen:
+            raise FormatError(source, f"the column {name!r} appears twice in the header", header_line, col)
+        seen.add(name)
+    if "text" not in header:
+        found = ", ".join(repr(h) for h in header)
+        raise FormatError(source, f"no 'text' column in the header (found {found})", line_no=header_line)
+    col_of = {name: i for i, name in enumerate(header)}
+    levels = sorted((int(m.group(1)), i) for i, h in enumerate(header) if (m := LEVEL_COLUMN.fullmatch(h)))
+    if [n for n, _ in levels] != list(range(1, len(levels) + 1)):
+        raise FormatError(source, "level columns must be numbered level1, level2, ... without gaps", header_line)
+    known = {"id", "text", "split", "path"} | {header[i] for _, i in levels}
+    extra = [(name, i) for i, name in enumerate(header) if name not in known and name]
+
+    while (row := next_row()) is not None:
+        line_no = tracker.record_line
+        if not any(c.strip() for c in row):
+            continue
+        if len(row) != len(header):
+            column = len(header) + 1 if len(row) > len(header) else len(row)
+            message = f"{len(row)} fields, but the header has {len(header)}"
+            yield RecordError(source, line_no, message, column=column)
+            continue
+        yield _record_from_row(source, line_no, row, col_of, levels, extra)
+
+
+def _record_from_row(source, line_no, row, col_of, levels, extra) -> Record | RecordError:
+    cells = [restore_cell(c) for c in row]
+    text = cells[col_of["text"]]
+    if not text.strip():
+        return RecordError(source, line_no, "empty text", field="text")
+    doc_id = None
+    if "id" in col_of:
+        doc_id = cells[col_of["id"]].strip()
+        if not doc_id:
+            return RecordError(source, line_no, "empty id", field="id")
+    split = ""
+    if "split" in col_of:
+        split = normalise_split(cells[col_of["split"]])
+        if split is None:
+            bad = cells[col_of["split"]]
+            return RecordError(source, line_no, f"unknown split {bad!r} (use train, dev or test)", field="split")
+    paths: list[tuple[str, ...]] = []
+    if "path" in col_of:
+        try:
+            paths = parse_path_text(cells[col_of["path"]])
+        except ValueError as exc:
+            return RecordError(source, line_no, str(exc), field="path")
+    level_names = [cells[i].strip() for _, i in levels]
+    while level_names and not level_names[-1]:
+        level_names.pop()
+    if level_names:
+        if not all(level_names):
+            gap = level_names.index("") + 1
+            return RecordError(source, line_no, f"level{gap} is empty but a deeper level is set", field=f"level{gap}")
+        if paths and paths != [tuple(level_names)]:
+            return RecordError(source, line_no, "the path and level columns disagree", field="path")
+        paths = [tuple(level_names)]
+    for names in paths:
+        problem = check_names(names)
+        if problem:
+            return RecordError(source, line_no, problem, field="path")
+    meta = {name: cells[i] for name, i in extra if cells[i] != ""}
+    return Record(source, line_no, doc_id, text, dedupe_paths(paths), split, meta)
+
+
+@register_reader("csv", [".csv"])
+def read_csv(stream: BinaryIO, source: str) -> Iterator[Record | RecordError]:
+    return _read_delimited(stream, source, ",")
+
+
+@register_reader("tsv", [".tsv", ".tab"])
+def read_tsv(stream: BinaryIO, source: str) -> Iterator[Record | RecordError]:
+    return _read_delimited(stream, source, "\t")
+
+
+@register_writer("csv", "text/csv; charset=utf-8", "csv")
+def write_csv(rows: Iterable[ExportRow], depth: int) -> Iterator[str]:
+    """CSV with columns id, text, split, path (all paths) and level1..level<depth> (when there is one path)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["id", "text", "split", "path"] + [f"level{i}" for i in range(1, depth + 1)])
+    for n, row in enumerate(rows, start=1):
+        path = PATHS_SEPARATOR.join(PATH_SEPARATOR.join(p) for p in row.paths)
+        levels = list(row.paths[0]) if len(row.paths) == 1 else []
+        levels += [""] * (depth - len(levels))
+        writer.writerow([neutralise_cell(c) for c in [row.id, row.text, row.split, path, *levels[:depth]]])
+        if n % 200 == 0:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()

@@ -1,0 +1,107 @@
+"""JSON Lines: one object a line, `{"id", "text", "path": [...]}` or `"paths": [[...], ...]`, optional `split`
+and `meta` (an object). Other keys go to `meta`. Blank lines are skipped."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from typing import BinaryIO
+
+from corpora.formats.base import (
+    PATH_SEPARATOR,
+    Record,
+    RecordError,
+    check_names,
+    dedupe_paths,
+    iter_text_lines,
+    normalise_split,
+)
+from corpora.formats.registry import ExportRow, register_reader, register_writer
+
+KNOWN_KEYS = {"id", "text", "path", "paths", "split", "meta"}
+
+
+def _one_path(value: object) -> tuple[str, ...] | None:
+    """A path given as a list of names or as "A > B"; None when it is neither."""
+    if isinstance(value, str):
+        return tuple(name.strip() for name in value.split(PATH_SEPARATOR))
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return tuple(v.strip() for v in value)
+    return None
+
+
+def _record_from_object(source: str, line_no: int, obj: dict) -> Record | RecordError:
+    if "text" not in obj:
+        return RecordError(source, line_no, "missing the text field", field="text")
+    text = obj["text"]
+    if not isinstance(text, str):
+        return RecordError(source, line_no, "text must be a string", field="text")
+    if not text.strip():
+        return RecordError(source, line_no, "empty text", field="text")
+    doc_id = obj.get("id")
+    if doc_id is not None:
+        if isinstance(doc_id, bool) or not isinstance(doc_id, str | int):
+            return RecordError(source, line_no, "id must be a string or an integer", field="id")
+        doc_id = str(doc_id).strip()
+        if not doc_id:
+            return RecordError(source, line_no, "empty id", field="id")
+    split = normalise_split(obj.get("split"))
+    if split is None:
+        return RecordError(
+            source, line_no, f"unknown split {obj.get('split')!r} (use train, dev or test)", field="split"
+        )
+    paths: list[tuple[str, ...]] = []
+    if obj.get("paths") is not None:
+        if not isinstance(obj["paths"], list):
+            return RecordError(source, line_no, "paths must be a list of paths", field="paths")
+        for value in obj["paths"]:
+            path = _one_path(value)
+            if path is None:
+                return RecordError(source, line_no, "each path must be a list of label names", field="paths")
+            paths.append(path)
+    if obj.get("path") not in (None, [], ""):
+        path = _one_path(obj["path"])
+        if path is None:
+            return RecordError(source, line_no, "path must be a list of label names", field="path")
+        if paths and path not in paths:
+            return RecordError(source, line_no, "path is not one of paths; give one or the other", field="path")
+        if not paths:
+            paths = [path]
+    for path in paths:
+        problem = check_names(path)
+        if problem:
+            return RecordError(source, line_no, problem, field="path")
+    meta = obj.get("meta") if isinstance(obj.get("meta"), dict) else {}
+    meta = {**{k: v for k, v in obj.items() if k not in KNOWN_KEYS}, **meta}
+    return Record(source, line_no, doc_id, text, dedupe_paths(paths), split, meta)
+
+
+@register_reader("jsonl", [".jsonl", ".ndjson"])
+def read_jsonl(stream: BinaryIO, source: str) -> Iterator[Record | RecordError]:
+    for line_no, line in iter_text_lines(stream, source):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            yield RecordError(source, line_no, f"invalid JSON: {exc.msg}", column=exc.pos + 1)
+            continue
+        if not isinstance(obj, dict):
+            yield RecordError(source, line_no, "each line must be a JSON object")
+            continue
+        yield _record_from_object(source, line_no, obj)
+
+
+@register_writer("jsonl", "application/x-ndjson; charset=utf-8", "jsonl")
+def write_jsonl(rows: Iterable[ExportRow], depth: int) -> Iterator[str]:
+    """One object a line: id, text, split, paths (and meta when a document has any)."""
+    chunk: list[str] = []
+    for row in rows:
+        obj = {"id": row.id, "text": row.text, "split": row.split, "paths": row.paths}
+        if row.meta:
+            obj["meta"] = row.meta
+        chunk.append(json.dumps(obj, ensure_ascii=False) + "\n")
+        if len(chunk) >= 200:
+            yield "".join(chunk)
+            chunk = []
+    yield "".join(chunk)

@@ -1,0 +1,77 @@
+"""The background corpus import: a job row names a stored upload (HTC_UPLOAD_DIR/<uuid>) and the options."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+
+from corpora.models import Corpus
+from corpora.services import corpus_import, upload_path
+from jobs.registry import job_handler
+
+
+def _result(corpus: Corpus) -> dict:
+    return {"corpus": corpus.pk, "corpus_name": corpus.name, **corpus.stats}
+
+
+def _will_retry(exc: Exception) -> bool:
+    from jobs.progress import JobLeaseLost
+    from jobs.services import is_locked_error
+
+    return isinstance(exc, JobLeaseLost) or is_locked_error(exc)
+
+
+@job_handler("corpus_import")
+def run_corpus_import(job, progress) -> dict:
+    """Import the stored upload; the file is removed once the job has an outcome (kept if the worker dies)."""
+    from jobs.progress import JobError
+
+    params = job.params
+    path = upload_path(params["upload"])
+    done = Corpus.objects.filter(import_job=job).first()
+    if done is not None:  # an earlier attempt committed, then its worker died before recording success
+        path.unlink(missing_ok=True)
+        return _result(done)
+    if not path.exists():
+        raise JobError("The uploaded file is no longer available; upload it again.")
+
+    total_documents = 0
+
+    def report(done_count: int, total: int | None) -> None:
+        nonlocal total_documents
+        if total is None:
+            progress.set_message(f"Checking the file: {done_count:,} documents read")
+        elif done_count == 0:
+            total_documents = total
+            progress.set_total(total)
+            progress.set_message(f"Writing {total:,} documents")
+        # Later calls come from inside the import transaction: a progress write there would hold the job row's
+        # lock (PostgreSQL) and stay invisible until commit, so the runner's heartbeat thread keeps the lease.
+
+    try:
+        with open(path, "rb") as fh:
+            corpus = corpus_import(
+                project=job.project,
+                file_name=params.get("file_name", "upload"),
+                fileobj=fh,
+                actor=job.created_by,
+                add_missing_labels=params.get("add_missing_labels", False),
+                test_fraction=params.get("test_fraction"),
+                dev_fraction=params.get("dev_fraction"),
+                seed=params.get("seed", 0),
+                name=params.get("name", ""),
+                progress=report,
+                job=job,
+            )
+    except ValidationError as exc:
+        path.unlink(missing_ok=True)
+        raise JobError("The file was rejected; nothing was imported.\n" + "\n".join(exc.messages)) from None
+    except Exception as exc:
+        # Keep the file when another attempt will run (lease lost, SQLite busy); otherwise the job is over.
+        if not _will_retry(exc):
+            path.unlink(missing_ok=True)
+        raise
+    path.unlink(missing_ok=True)
+    progress.advance(total_documents, message="Imported")
+    job.target_id = corpus.pk
+    type(job).objects.filter(pk=job.pk).update(target_id=corpus.pk)
+    return _result(corpus)
