@@ -17,8 +17,3 @@ def import_bytes(owner):
 
     return run
 
-
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    """Users are made in almost every test here; the default PBKDF2 hashing would dominate the run time."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
