@@ -61,19 +61,33 @@ def _measure(quick: bool) -> list[tuple[str, float, float]]:
             p = rng.choice(paths)
             preds.append(
                 Prediction(
-                    run=run, document_id=doc_id, paths=[p], scores=[rng.random() for _ in p], margin=rng.random(),
-                    consistent=rng.random() > 0.05, valid=rng.random() > 0.01, leaf_node=p[-1], stage="tfidf",
+                    run=run,
+                    document_id=doc_id,
+                    paths=[p],
+                    scores=[rng.random() for _ in p],
+                    margin=rng.random(),
+                    consistent=rng.random() > 0.05,
+                    valid=rng.random() > 0.01,
+                    leaf_node=p[-1],
+                    stage="tfidf",
                 )
             )
         Prediction.objects.bulk_create(preds, batch_size=5000)
         client = Client()
         client.force_login(owner)
         queue = reverse("review:queue", args=[project.pk, run.pk])
-        sample = Prediction.objects.filter(run=run).order_by("?")[:20] if not quick else Prediction.objects.filter(run=run)[:20]
+        sample = (
+            Prediction.objects.filter(run=run).order_by("?")[:20]
+            if not quick
+            else Prediction.objects.filter(run=run)[:20]
+        )
         cases = [
             ("queue, most uncertain first, page 1", lambda: client.get(queue)),
             ("queue, page 500", lambda: client.get(queue, {"page": 500})),
-            ("queue, filter by label (Area1 subtree), not reviewed", lambda: client.get(queue, {"node": paths[12][0], "reviewed": "no"})),
+            (
+                "queue, filter by label (Area1 subtree), not reviewed",
+                lambda: client.get(queue, {"node": paths[12][0], "reviewed": "no"}),
+            ),
             ("next item (skips decided ones)", lambda: client.get(reverse("review:next", args=[project.pk, run.pk]))),
         ]
         items = [reverse("review:item", args=[project.pk, run.pk, p.pk]) for p in sample]
@@ -110,12 +124,16 @@ def run(quick: bool = False) -> str:
         "|---|---|---:|---:|",
     ]
     for db in ("sqlite", "postgres"):
-        env = dict(os.environ, DJANGO_SETTINGS_MODULE="htc_app.settings", HTC_DATA_DIR=tempfile.mkdtemp(prefix="htc-bench-"))
+        env = dict(
+            os.environ, DJANGO_SETTINGS_MODULE="htc_app.settings", HTC_DATA_DIR=tempfile.mkdtemp(prefix="htc-bench-")
+        )
         env["DATABASE_URL"] = PG_URL if db == "postgres" else ""
         cmd = [sys.executable, "-m", "benchmarks.review_bench", "--db", db] + (["--quick"] if quick else [])
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
         if proc.returncode != 0:
-            lines.append(f"| {db} | failed: {proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else proc.returncode} | | |")
+            lines.append(
+                f"| {db} | failed: {proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else proc.returncode} | | |"
+            )
             continue
         lines.extend(line for line in proc.stdout.splitlines() if line.startswith("|"))
     return "\n".join(lines) + "\n"

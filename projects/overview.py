@@ -15,7 +15,9 @@ def project_overview(*, project: Project) -> dict:
 
     tree = taxonomy_tree(taxonomy=project.taxonomy)
     direct = dict(
-        GoldLabel.objects.filter(document__project=project).values_list("node_id").annotate(n=Count("document_id", distinct=True))
+        GoldLabel.objects.filter(document__project=project)
+        .values_list("node_id")
+        .annotate(n=Count("document_id", distinct=True))
     )
     # A document counts for its node and every ancestor (once per node even with several paths below it).
     per_node: Counter = Counter()

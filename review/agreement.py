@@ -57,7 +57,12 @@ def agreement_for_project(*, project) -> list[dict]:
             la = [_label_at(decisions[a][d], level) for d in common]
             lb = [_label_at(decisions[b][d], level) for d in common]
             levels.append(
-                {"level": level + 1, "items": len(common), "percent": percent_agreement(la, lb), "kappa": cohens_kappa(la, lb)}
+                {
+                    "level": level + 1,
+                    "items": len(common),
+                    "percent": percent_agreement(la, lb),
+                    "kappa": cohens_kappa(la, lb),
+                }
             )
         out.append({"annotators": (names[a], names[b]), "documents": len(common), "levels": levels})
     return out

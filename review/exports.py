@@ -33,7 +33,9 @@ def export_rows(*, project, what: str, run=None) -> Iterator[dict]:
                 "scores": p.scores,
                 "consistent": p.consistent,
                 "valid": p.valid,
-                "provenance": "corrector" if p.raw_paths and p.raw_paths != p.paths else ("llm" if run.strategy.startswith("llm") else "model"),
+                "provenance": "corrector"
+                if p.raw_paths and p.raw_paths != p.paths
+                else ("llm" if run.strategy.startswith("llm") else "model"),
             }
     else:
         qs = Correction.objects.filter(project=project).select_related("document", "annotator", "run").order_by("id")

@@ -48,4 +48,6 @@ def review_queue(
 
 def document_history(*, document) -> QuerySet[Correction]:
     """Every decision on a document, newest first, superseded ones included."""
-    return Correction.objects.filter(document=document).select_related("annotator", "run").order_by("-created_at", "-id")
+    return (
+        Correction.objects.filter(document=document).select_related("annotator", "run").order_by("-created_at", "-id")
+    )

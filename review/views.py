@@ -160,10 +160,16 @@ def _item_context(request, project, run, prediction, filters) -> dict:
     tree = taxonomy_tree(taxonomy=project.taxonomy)
     levels = []
     for path in prediction.paths:
-        scores = prediction.scores[0] if prediction.scores and isinstance(prediction.scores[0], list) else prediction.scores
+        scores = (
+            prediction.scores[0] if prediction.scores and isinstance(prediction.scores[0], list) else prediction.scores
+        )
         levels.append(
             [
-                {"level": d + 1, "name": tree.nodes[n].name if n in tree.nodes else f"#{n}", "score": scores[d] if d < len(scores) else None}
+                {
+                    "level": d + 1,
+                    "name": tree.nodes[n].name if n in tree.nodes else f"#{n}",
+                    "score": scores[d] if d < len(scores) else None,
+                }
                 for d, n in enumerate(path)
             ]
         )

@@ -12,7 +12,10 @@ def five_predictions(project, build_tree):
 
     nodes = build_tree(
         project,
-        {"Sci": {"Phys": {"Astro": {}, "Quantum": {}}, "Bio": {"Gen": {}, "Eco": {}}}, "Sport": {"Team": {"Football": {}, "Hockey": {}}}},
+        {
+            "Sci": {"Phys": {"Astro": {}, "Quantum": {}}, "Bio": {"Gen": {}, "Eco": {}}},
+            "Sport": {"Team": {"Football": {}, "Hockey": {}}},
+        },
     )
     corpus = Corpus.objects.create(project=project, name="c")
     run = Run.objects.create(project=project, name="run-k", strategy="tfidf")
@@ -20,10 +23,14 @@ def five_predictions(project, build_tree):
     predicted = ["Sci > Phys > Astro", "Sci > Bio > Gen", "Sci > Phys > Astro", "Sci > Bio > Gen", "Sci > Phys > Astro"]
     preds = []
     for i, key in enumerate(predicted):
-        doc = Document.objects.create(project=project, corpus=corpus, external_id=f"doc-{i}", text=f"Document number {i}")
+        doc = Document.objects.create(
+            project=project, corpus=corpus, external_id=f"doc-{i}", text=f"Document number {i}"
+        )
         p = path(key)
         preds.append(
-            Prediction.objects.create(run=run, document=doc, paths=[p], scores=[0.9, 0.8, 0.7], margin=0.1 * i, leaf_node=p[-1], stage="tfidf")
+            Prediction.objects.create(
+                run=run, document=doc, paths=[p], scores=[0.9, 0.8, 0.7], margin=0.1 * i, leaf_node=p[-1], stage="tfidf"
+            )
         )
     return {"run": run, "preds": preds, "path": path}
 

@@ -27,10 +27,18 @@ def test_agreement_per_level_from_recorded_decisions(project, owner, make_user, 
     add_member(project, ann, "annotator")
     # doc0: both say Sci>Phys>Astro; doc1: agree at level 1 and 2 (Sci>Phys), differ at 3.
     p = s["path"]
-    correction_record(project=project, document=s["docs"][0], annotator=owner, action="change", after_paths=[p("Sci > Phys > Astro")])
-    correction_record(project=project, document=s["docs"][0], annotator=ann, action="change", after_paths=[p("Sci > Phys > Astro")])
-    correction_record(project=project, document=s["docs"][1], annotator=owner, action="change", after_paths=[p("Sci > Phys > Astro")])
-    correction_record(project=project, document=s["docs"][1], annotator=ann, action="change", after_paths=[p("Sci > Phys > Quantum")])
+    correction_record(
+        project=project, document=s["docs"][0], annotator=owner, action="change", after_paths=[p("Sci > Phys > Astro")]
+    )
+    correction_record(
+        project=project, document=s["docs"][0], annotator=ann, action="change", after_paths=[p("Sci > Phys > Astro")]
+    )
+    correction_record(
+        project=project, document=s["docs"][1], annotator=owner, action="change", after_paths=[p("Sci > Phys > Astro")]
+    )
+    correction_record(
+        project=project, document=s["docs"][1], annotator=ann, action="change", after_paths=[p("Sci > Phys > Quantum")]
+    )
     [pair] = agreement_for_project(project=project)
     assert pair["documents"] == 2
     by_level = {row["level"]: row for row in pair["levels"]}

@@ -29,7 +29,9 @@ def test_filter_by_predicted_node_includes_descendants(reviewed_setup):
 
 def test_filter_by_reviewed(project, owner, reviewed_setup):
     s = reviewed_setup
-    correction_record(project=project, document=s["docs"][1], annotator=owner, action="accept", prediction=s["preds"][1])
+    correction_record(
+        project=project, document=s["docs"][1], annotator=owner, action="accept", prediction=s["preds"][1]
+    )
     assert ids(review_queue(run=s["run"], reviewed=True), s) == [1]
     assert ids(review_queue(run=s["run"], reviewed=False), s) == [3, 2, 0]
 

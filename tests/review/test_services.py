@@ -31,7 +31,12 @@ def test_later_decision_supersedes_earlier_and_both_remain(project, owner, revie
     doc, pred = s["docs"][1], s["preds"][1]
     first = correction_record(project=project, document=doc, annotator=owner, action="accept", prediction=pred)
     second = correction_record(
-        project=project, document=doc, annotator=owner, action="change", prediction=pred, after_paths=[s["path"]("Sci > Phys")]
+        project=project,
+        document=doc,
+        annotator=owner,
+        action="change",
+        prediction=pred,
+        after_paths=[s["path"]("Sci > Phys")],
     )
     first.refresh_from_db()
     assert first.superseded_by == second and second.superseded_by is None
@@ -52,7 +57,9 @@ def test_change_to_an_invalid_path_is_refused(project, owner, reviewed_setup):
 def test_accepting_an_invalid_prediction_is_refused(project, owner, reviewed_setup):
     s = reviewed_setup
     with pytest.raises(ValidationError):
-        correction_record(project=project, document=s["docs"][3], annotator=owner, action="accept", prediction=s["preds"][3])
+        correction_record(
+            project=project, document=s["docs"][3], annotator=owner, action="accept", prediction=s["preds"][3]
+        )
 
 
 def test_reject_keeps_gold(project, owner, reviewed_setup):
@@ -66,7 +73,14 @@ def test_reject_keeps_gold(project, owner, reviewed_setup):
 def test_undo_restores_what_stood_before(project, owner, reviewed_setup):
     s = reviewed_setup
     doc, pred = s["docs"][0], s["preds"][0]
-    c = correction_record(project=project, document=doc, annotator=owner, action="change", prediction=pred, after_paths=[s["path"]("Sport > Team")])
+    c = correction_record(
+        project=project,
+        document=doc,
+        annotator=owner,
+        action="change",
+        prediction=pred,
+        after_paths=[s["path"]("Sport > Team")],
+    )
     assert gold_of(doc) == {s["nodes"]["Sport > Team"].pk}
     undo = correction_undo(correction=c, actor=owner)
     c.refresh_from_db()
@@ -81,11 +95,26 @@ def test_two_annotators_conflict_until_an_owner_settles(project, owner, make_use
     add_member(project, ann, "annotator")
     doc, pred = s["docs"][1], s["preds"][1]
     correction_record(project=project, document=doc, annotator=ann, action="accept", prediction=pred)
-    correction_record(project=project, document=doc, annotator=owner, action="change", prediction=pred, after_paths=[s["path"]("Sci > Phys > Quantum")])
+    correction_record(
+        project=project,
+        document=doc,
+        annotator=owner,
+        action="change",
+        prediction=pred,
+        after_paths=[s["path"]("Sci > Phys > Quantum")],
+    )
     conflicts = conflicts_for_project(project=project)
     assert [c["document"] for c in conflicts] == [doc]
     assert gold_of(doc) == {s["nodes"]["Sci > Bio > Gen"].pk}  # the first agreed decision; the conflict changed nothing
-    correction_record(project=project, document=doc, annotator=owner, action="change", prediction=pred, after_paths=[s["path"]("Sci > Phys > Quantum")], settles=True)
+    correction_record(
+        project=project,
+        document=doc,
+        annotator=owner,
+        action="change",
+        prediction=pred,
+        after_paths=[s["path"]("Sci > Phys > Quantum")],
+        settles=True,
+    )
     assert conflicts_for_project(project=project) == []
     assert gold_of(doc) == {s["nodes"]["Sci > Phys > Quantum"].pk}
     assert Correction.objects.filter(document=doc).count() == 3
@@ -100,8 +129,12 @@ def test_retrain_with_corrections_adds_corrected_non_test_documents(project, own
     s["docs"][1].save()
     s["run"].train_document_ids = [s["docs"][2].pk]
     s["run"].save()
-    correction_record(project=project, document=s["docs"][1], annotator=owner, action="accept", prediction=s["preds"][1])
-    correction_record(project=project, document=s["docs"][0], annotator=owner, action="accept", prediction=s["preds"][0])
+    correction_record(
+        project=project, document=s["docs"][1], annotator=owner, action="accept", prediction=s["preds"][1]
+    )
+    correction_record(
+        project=project, document=s["docs"][0], annotator=owner, action="accept", prediction=s["preds"][0]
+    )
     new_run, job = run_retrain_with_corrections(run=s["run"], actor=owner)
     assert new_run.parent_run == s["run"] and new_run.strategy == s["run"].strategy
     # docs[0] is in the test split: corrected, but kept out of training.

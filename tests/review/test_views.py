@@ -37,7 +37,9 @@ def test_annotator_correction_through_http_redirects_to_next(client, project, ma
     ann = make_user("ann")
     add_member(project, ann, "annotator")
     client.force_login(ann)
-    response = client.post(item_url(project, s, 2), {"action": "change", "paths": json.dumps([s["path"]("Sport > Team")])})
+    response = client.post(
+        item_url(project, s, 2), {"action": "change", "paths": json.dumps([s["path"]("Sport > Team")])}
+    )
     assert response.status_code == 302 and "/next/" in response["Location"]
     c = Correction.objects.get()
     assert c.annotator == ann and c.after_paths == [s["path"]("Sport > Team")]
@@ -57,7 +59,7 @@ def test_review_page_escapes_document_text_and_labels(client, owner, project, re
     client.force_login(owner)
     body = client.get(item_url(project, s, 1)).content.decode()
     assert "<img src=x onerror=alert(1)>" not in body and "&lt;img src=x onerror=alert(1)&gt;" in body
-    assert "<b>bio</b>" not in body.replace('\\u003Cb\\u003Ebio\\u003C/b\\u003E', "")
+    assert "<b>bio</b>" not in body.replace("\\u003Cb\\u003Ebio\\u003C/b\\u003E", "")
 
 
 def test_corrections_csv_export_is_csv_safe(client, owner, project, reviewed_setup):
@@ -67,7 +69,9 @@ def test_corrections_csv_export_is_csv_safe(client, owner, project, reviewed_set
     Node.objects.filter(pk=s["nodes"]["Sci"].pk).update(name="=HYPERLINK(1)")
     from review.services import correction_record
 
-    correction_record(project=project, document=s["docs"][1], annotator=owner, action="accept", prediction=s["preds"][1])
+    correction_record(
+        project=project, document=s["docs"][1], annotator=owner, action="accept", prediction=s["preds"][1]
+    )
     client.force_login(owner)
     response = client.get(reverse("review:export", args=[project.pk, "corrections", "csv"]))
     assert response["Content-Disposition"].startswith("attachment")

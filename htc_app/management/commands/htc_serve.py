@@ -64,7 +64,9 @@ class Command(BaseCommand):
         try:
             from htc_app.llm_server import llm_server_command
         except ImportError as exc:
-            self.stdout.write(self.style.WARNING(f"Local LLM server unavailable ({exc}); LLM strategies need an endpoint."))
+            self.stdout.write(
+                self.style.WARNING(f"Local LLM server unavailable ({exc}); LLM strategies need an endpoint.")
+            )
             return
         try:
             port = int(settings.HTC_LLM_BASE_URL.rsplit(":", 1)[1].split("/")[0])
