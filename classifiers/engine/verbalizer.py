@@ -1,0 +1,455 @@
+"""HierVerb (Ji et al., ACL 2023): multi-mask prompt + one soft verbalizer per level (strategy "hierverb").
+
+Input: "It was 1 level: [MASK] 2 level: [MASK]. <text>" (prompt before the text; only the text is truncated).
+Level l logits = W_l . transform(h_mask_l) (+ b_l). `transform` is the checkpoint's MLM-head transform when it
+has one, else an identity-initialised dense + LayerNorm that is learned: one code path, chosen by what
+`load_plm` finds. W_l starts from the label names (mean of their token embeddings, or a sentence embedding of
+name and path, or "prompt": the transformed [MASK] state when the text is the node's path) mixed bottom-up with
+the children's mean (HierVerb `use_hier_mean`). `label_init="auto"` uses the paper's token-embedding init when
+the checkpoint has an MLM head (whose transform maps mask states into the token-embedding space) and "prompt"
+otherwise (token embeddings and mask states of an encoder without that head are unrelated: zero-shot at chance).
+Loss = [lm_alpha * CE + (1 - lm_alpha) * MLM when an MLM head exists and `lm_training`] + hcc_weight * HCC
++ fhc_weight * FHC (see `losses.py`); with `dropout_views` every training example appears twice per batch.
+
+`fit(..., dev=(dev_texts, dev_paths))` turns on early stopping on dev macro-F1 (micro-F1 breaks ties).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path as FsPath
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from classifiers.engine import losses
+from classifiers.engine.base import HierarchicalClassifier, ProgressFn, decode_scores
+from classifiers.engine.hierarchy import Hierarchy, Path, as_multi
+from classifiers.engine.plm import (
+    BasePLM,
+    PromptEncoder,
+    collate,
+    default_encoder_path,
+    label_name_vectors,
+    length_sorted_batches,
+    linear_schedule,
+    load_plm,
+    mask_prompt,
+    mask_tokens_for_mlm,
+    mix_children_mean,
+    optimizer_groups,
+    seed_everything,
+    states_at,
+)
+
+LABEL_INITS = ("auto", "tokens", "tokens_special", "sentence", "prompt")
+
+
+class HierVerbNet(nn.Module):
+    """Encoder + mask transform + per-level label vectors."""
+
+    def __init__(self, encoder: nn.Module, transform: nn.Module, level_sizes: Sequence[int], hidden: int, bias: bool):
+        super().__init__()
+        self.encoder = encoder
+        self.transform = transform
+        self.label_vectors = nn.ParameterList([nn.Parameter(torch.zeros(n, hidden)) for n in level_sizes])
+        self.label_bias = nn.ParameterList([nn.Parameter(torch.zeros(n)) for n in level_sizes]) if bias else None
+
+    def forward(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, mask_positions: Sequence[int]
+    ) -> tuple[list[torch.Tensor], torch.Tensor]:
+        """(per-level logits, raw [MASK] hidden states of shape (batch, n_levels, hidden))."""
+        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        states = states_at(hidden, mask_positions)
+        features = self.transform(states)
+        logits = []
+        for level, vectors in enumerate(self.label_vectors):
+            out = features[:, level, :] @ vectors.T
+            if self.label_bias is not None:
+                out = out + self.label_bias[level]
+            logits.append(out)
+        return logits, states
+
+
+class HierVerbClassifier(HierarchicalClassifier):
+    strategy_name = "hierverb"
+
+    def __init__(
+        self,
+        *,
+        encoder_path: str | None = None,
+        max_length: int = 128,
+        batch_size: int = 8,
+        eval_batch_size: int = 32,
+        epochs: int = 5,
+        lr: float = 5e-5,
+        lr_verbalizer: float = 1e-4,
+        lr_transform: float | None = None,
+        weight_decay: float = 0.01,
+        max_grad_norm: float = 1.0,
+        patience: int = 3,
+        seed: int = 550,
+        shuffle: bool = True,
+        decode: str = "argmax",
+        multi_label: bool = False,
+        threshold: float = 0.5,
+        hcc_weight: float = 1.0,
+        fhc_weight: float = 0.01,
+        fhc_alpha: float = 1.0,
+        dropout_views: bool = True,
+        lm_training: bool = False,
+        lm_alpha: float = 0.999,
+        label_init: str = "auto",
+        use_hier_mean: bool = True,
+        verbalizer_bias: bool = False,
+        lora: bool = False,
+        lora_r: int = 8,
+        lora_alpha: int = 16,
+        lora_dropout: float = 0.1,
+        lora_target_modules: list[str] | None = None,
+        prompt_prefix: str = "It was",
+    ):
+        self.encoder_path = encoder_path
+        self.max_length = max_length
+        self.batch_size = batch_size
+        self.eval_batch_size = eval_batch_size
+        self.epochs = epochs
+        self.lr = lr
+        self.lr_verbalizer = lr_verbalizer
+        self.lr_transform = lr_transform
+        self.weight_decay = weight_decay
+        self.max_grad_norm = max_grad_norm
+        self.patience = patience
+        self.seed = seed
+        self.shuffle = shuffle
+        self.decode = decode
+        self.multi_label = multi_label
+        self.threshold = threshold
+        self.hcc_weight = hcc_weight
+        self.fhc_weight = fhc_weight
+        self.fhc_alpha = fhc_alpha
+        self.dropout_views = dropout_views
+        self.lm_training = lm_training
+        self.lm_alpha = lm_alpha
+        self.label_init = label_init
+        self.use_hier_mean = use_hier_mean
+        self.verbalizer_bias = verbalizer_bias
+        self.lora = lora
+        self.lora_r = lora_r
+        self.lora_alpha = lora_alpha
+        self.lora_dropout = lora_dropout
+        self.lora_target_modules = lora_target_modules
+        self.prompt_prefix = prompt_prefix
+
+    # ----- construction -----
+    def _build(self, plm: BasePLM, hierarchy: Hierarchy, *, for_training: bool) -> None:
+        """Create `net_`, `prompt_` (and `mlm_model_` when the MLM regulariser is on) from the loaded checkpoint."""
+        self.mlm_model_ = None
+        if for_training and self.lm_training and plm.has_mlm_head:
+            self.mlm_model_ = plm.fresh_mlm_model()
+            encoder = self.mlm_model_.base_model
+        else:
+            encoder = plm.fresh_encoder()
+        if self.lora:
+            from peft import LoraConfig, get_peft_model
+
+            config = LoraConfig(
+                r=int(self.lora_r),
+                lora_alpha=int(self.lora_alpha),
+                lora_dropout=float(self.lora_dropout),
+                target_modules=list(self.lora_target_modules or ["query", "value"]),
+                bias="none",
+            )
+            encoder = get_peft_model(encoder, config)
+        sizes = [len(nodes) for nodes in hierarchy.levels]
+        self.net_ = HierVerbNet(encoder, plm.new_transform(), sizes, plm.hidden_size, bool(self.verbalizer_bias))
+        prompt = mask_prompt(range(1, hierarchy.n_levels + 1), plm.tokenizer.mask_token, self.prompt_prefix)
+        self.prompt_ = PromptEncoder(plm.tokenizer, prompt, self.max_length)
+        self.tokenizer_ = plm.tokenizer
+
+    def _init_label_vectors(self, plm: BasePLM, hierarchy: Hierarchy) -> None:
+        """Label-name vectors, then (use_hier_mean) parent += mean(children), deepest level first."""
+        if self.label_init not in LABEL_INITS:
+            raise ValueError(f"label_init must be one of {LABEL_INITS}, not {self.label_init!r}")
+        mode = self.label_init
+        if mode == "auto":  # the paper's init needs the MLM head that ties hidden states to token embeddings
+            mode = "tokens" if plm.has_mlm_head else "prompt"
+        if mode == "prompt":
+            vectors = self._prompt_label_vectors(plm, hierarchy)
+        else:
+            vectors = label_name_vectors(plm, hierarchy, mode)
+        if self.use_hier_mean:
+            vectors = mix_children_mean(vectors, hierarchy)
+        with torch.no_grad():
+            for d, nodes in enumerate(hierarchy.levels):
+                self.net_.label_vectors[d].copy_(torch.stack([vectors[n] for n in nodes]))
+
+    def _prompt_label_vectors(self, plm: BasePLM, hierarchy: Hierarchy) -> list[torch.Tensor]:
+        """label_init="prompt": transform(h_mask) at the node's level when the text is the node's path
+        ("sports > football"), rescaled to the mean token-embedding norm. Lives in the space the verbalizer
+        scores, so it gives a zero-shot start for checkpoints without an MLM head."""
+        texts = [" > ".join(hierarchy.path_names(hierarchy.path_to(i))) for i in range(len(hierarchy))]
+        ids = self.prompt_.encode(texts)
+        input_ids, attention = collate(ids, self.tokenizer_.pad_token_id or 0)
+        self.net_.eval()
+        with torch.inference_mode():
+            hidden = self.net_.encoder(input_ids=input_ids, attention_mask=attention).last_hidden_state
+            feats = self.net_.transform(states_at(hidden, self.prompt_.mask_positions))
+        rows = torch.stack([feats[i, hierarchy.depth[i] - 1] for i in range(len(hierarchy))])
+        rows = rows * (plm.input_embeddings().norm(dim=1).mean() / rows.norm(dim=1, keepdim=True).clamp(min=1e-6))
+        return [row.clone() for row in rows]
+
+    # ----- training -----
+    def fit(
+        self, texts: Sequence[str], paths: Sequence, hierarchy: Hierarchy, *, dev=None, progress: ProgressFn = None
+    ):
+        """Train on `texts` with gold `paths`; returns self."""
+        if len(texts) != len(paths):
+            raise ValueError("texts and paths differ in length")
+        if not len(texts):
+            raise ValueError("no training documents")
+        if self.decode not in ("argmax", "top_down", "best_path"):
+            raise ValueError(f"unknown decoding mode {self.decode!r}")
+        seed_everything(int(self.seed))
+        self.encoder_path_ = str(self.encoder_path or default_encoder_path())
+        plm = load_plm(self.encoder_path_)
+        self.hierarchy_ = hierarchy
+        self.has_mlm_head_ = plm.has_mlm_head
+        self._build(plm, hierarchy, for_training=True)
+        self._init_label_vectors(plm, hierarchy)
+        gold = as_multi(paths)
+        targets = losses.level_targets(gold, hierarchy, multi_label=self.multi_label)
+        maps, childless = losses.parent_maps(hierarchy), losses.childless_masks(hierarchy)
+        ids = self.prompt_.encode(list(texts))
+        dev_data = _dev_pair(dev)
+
+        optimizer = torch.optim.AdamW(self._param_groups())
+        steps_per_epoch = math.ceil(len(ids) / max(1, int(self.batch_size)))
+        total = steps_per_epoch * int(self.epochs)
+        scheduler = linear_schedule(optimizer, total)
+        rng = np.random.RandomState(int(self.seed))
+        mlm_gen = torch.Generator().manual_seed(int(self.seed))
+        trainable = [p for p in self._all_modules_parameters() if p.requires_grad]
+        best_key, best_state, bad_epochs, step = None, None, 0, 0
+        self.history_: list[dict[str, float]] = []
+        for epoch in range(int(self.epochs)):
+            self._train_mode(True)
+            order = rng.permutation(len(ids)) if self.shuffle else np.arange(len(ids))
+            epoch_loss = 0.0
+            for start in range(0, len(order), int(self.batch_size)):
+                rows = [int(i) for i in order[start : start + int(self.batch_size)]]
+                if self.dropout_views and self.fhc_weight:
+                    rows = [i for i in rows for _ in (0, 1)]  # two dropout views of each example, side by side
+                loss = self._batch_loss(ids, rows, targets, maps, childless, mlm_gen)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(trainable, float(self.max_grad_norm))
+                optimizer.step()
+                scheduler.step()
+                optimizer.zero_grad(set_to_none=True)
+                epoch_loss += float(loss.detach())
+                step += 1
+                if progress is not None:
+                    progress(step, total)
+            record = {"epoch": epoch + 1, "loss": epoch_loss / max(1, steps_per_epoch)}
+            if dev_data is not None:
+                key = self._dev_key(*dev_data)
+                record.update(dev_macro_f1=key[0], dev_micro_f1=key[1])
+                if best_key is None or key > best_key:
+                    best_key, bad_epochs = key, 0
+                    best_state = [p.detach().clone() for p in trainable]
+                else:
+                    bad_epochs += 1
+            self.history_.append(record)
+            if dev_data is not None and bad_epochs >= int(self.patience):
+                break
+        if best_state is not None:
+            with torch.no_grad():
+                for param, saved in zip(trainable, best_state, strict=True):
+                    param.copy_(saved)
+        if progress is not None and step < total:
+            progress(total, total)
+        self.mlm_model_ = None  # only needed for the regulariser
+        self._train_mode(False)
+        return self
+
+    def _all_modules_parameters(self) -> list[nn.Parameter]:
+        seen, out = set(), []
+        modules = [self.net_] + ([self.mlm_model_] if self.mlm_model_ is not None else [])
+        for module in modules:
+            for param in module.parameters():
+                if id(param) not in seen:
+                    seen.add(id(param))
+                    out.append(param)
+        return out
+
+    def _param_groups(self) -> list[dict[str, Any]]:
+        """Encoder (+ MLM head) at `lr`, label vectors at `lr_verbalizer`, the transform at `lr_transform` (default:
+        `lr` when it comes from a pretrained MLM head, as in HierVerb; `lr_verbalizer` when it is freshly
+        initialised); no weight decay on bias/LayerNorm."""
+        plm_module = self.mlm_model_ if self.mlm_model_ is not None else self.net_.encoder
+        groups = optimizer_groups(plm_module.named_parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        lr_transform = self.lr_transform
+        if lr_transform is None:
+            lr_transform = self.lr if self.has_mlm_head_ else self.lr_verbalizer
+        groups += optimizer_groups(
+            self.net_.transform.named_parameters(), lr=lr_transform, weight_decay=self.weight_decay
+        )
+        verbalizer = [(f"label_vectors.{i}", p) for i, p in enumerate(self.net_.label_vectors)]
+        if self.net_.label_bias is not None:
+            verbalizer += [(f"label_bias.{i}.bias", p) for i, p in enumerate(self.net_.label_bias)]
+        groups += optimizer_groups(verbalizer, lr=self.lr_verbalizer, weight_decay=self.weight_decay)
+        return groups
+
+    def _train_mode(self, on: bool) -> None:
+        self.net_.train(on)
+        if self.mlm_model_ is not None:
+            self.mlm_model_.train(on)
+
+    def _batch_loss(self, ids, rows, targets, maps, childless, mlm_gen) -> torch.Tensor:
+        input_ids, attention = collate([ids[i] for i in rows], self.tokenizer_.pad_token_id or 0)
+        logits, states = self.net_(input_ids, attention, self.prompt_.mask_positions)
+        index = torch.tensor(rows, dtype=torch.long)
+        batch_targets = [t[index] for t in targets]
+        loss = losses.classification_loss(logits, batch_targets, multi_label=self.multi_label)
+        if self.mlm_model_ is not None:
+            masked, labels = mask_tokens_for_mlm(input_ids, self.tokenizer_, generator=mlm_gen)
+            if bool((labels != -100).any()):
+                lm_loss = self.mlm_model_(input_ids=masked, attention_mask=attention, labels=labels).loss
+                loss = self.lm_alpha * loss + (1.0 - self.lm_alpha) * lm_loss
+        if self.hcc_weight and len(logits) > 1:
+            hcc = losses.hcc_loss(logits, batch_targets, maps, childless, multi_label=self.multi_label)
+            loss = loss + self.hcc_weight * hcc
+        if self.fhc_weight and len(logits) > 1:
+            fhc = losses.fhc_loss(states, batch_targets, alpha=self.fhc_alpha, multi_label=self.multi_label)
+            loss = loss + self.fhc_weight * fhc
+        return loss
+
+    def _dev_key(self, texts: Sequence[str], paths: Sequence) -> tuple[float, float]:
+        from classifiers.engine.metrics import evaluate
+
+        self._train_mode(False)
+        try:
+            result = evaluate(as_multi(paths), self.predict(texts), self.hierarchy_)
+        finally:
+            self._train_mode(True)
+        return float(result["macro_f1"]), float(result["micro_f1"])
+
+    # ----- inference -----
+    def predict_scores(self, texts: Sequence[str], *, progress: ProgressFn = None) -> list[np.ndarray]:
+        """Per-level probabilities, (n_docs, n_nodes at level) in `hierarchy_.levels` order: softmax rows, or
+        independent sigmoids when `multi_label`."""
+        ids = self.prompt_.encode(list(texts))
+        out = [np.zeros((len(ids), len(nodes)), dtype=np.float32) for nodes in self.hierarchy_.levels]
+        batches = length_sorted_batches([len(x) for x in ids], int(self.eval_batch_size))
+        was_training = self.net_.training
+        self.net_.eval()
+        try:
+            with torch.inference_mode():
+                for done, rows in enumerate(batches, start=1):
+                    input_ids, attention = collate([ids[i] for i in rows], self.tokenizer_.pad_token_id or 0)
+                    logits, _ = self.net_(input_ids, attention, self.prompt_.mask_positions)
+                    for level, level_logits in enumerate(logits):
+                        probs = torch.sigmoid(level_logits) if self.multi_label else torch.softmax(level_logits, -1)
+                        out[level][rows] = probs.float().numpy()
+                    if progress is not None:
+                        progress(done, len(batches))
+        finally:
+            self.net_.train(was_training)
+        return out
+
+    def predict(self, texts: Sequence[str], *, progress: ProgressFn = None) -> list[list[Path]]:
+        """One path per document (`decode` mode); with `multi_label`, every path whose nodes pass `threshold`
+        (the longest passing prefix of each root-to-leaf path), at least the decoded best one."""
+        scores = self.predict_scores(texts, progress=progress)
+        decoded = decode_scores(scores, self.hierarchy_, self.decode)
+        if not self.multi_label:
+            return [[p] for p in decoded]
+        return [
+            thresholded_paths(scores, self.hierarchy_, i, self.threshold) or [decoded[i]] for i in range(len(decoded))
+        ]
+
+    # ----- persistence -----
+    def state_json(self) -> dict[str, Any]:
+        return {
+            "encoder_path": self.encoder_path_,
+            "has_mlm_head": bool(self.has_mlm_head_),
+            "history": list(getattr(self, "history_", [])),
+        }
+
+    def state_tensors(self) -> dict[str, np.ndarray]:
+        """Label vectors (+ bias), the transform, and the LoRA adapter or the whole fine-tuned encoder."""
+        tensors: dict[str, torch.Tensor] = {}
+        for level, vectors in enumerate(self.net_.label_vectors):
+            tensors[f"verbalizer.{level}.weight"] = vectors
+        if self.net_.label_bias is not None:
+            for level, bias in enumerate(self.net_.label_bias):
+                tensors[f"verbalizer.{level}.bias"] = bias
+        tensors.update({f"transform.{k}": v for k, v in self.net_.transform.state_dict().items()})
+        if self.lora:
+            from peft import get_peft_model_state_dict
+
+            tensors.update({f"adapter.{k}": v for k, v in get_peft_model_state_dict(self.net_.encoder).items()})
+        else:
+            tensors.update({f"encoder.{k}": v for k, v in self.net_.encoder.state_dict().items()})
+        return {k: v.detach().cpu().numpy() for k, v in tensors.items()}
+
+    def load_state(self, state: dict[str, Any], tensors: dict[str, np.ndarray], directory: FsPath) -> None:
+        self.encoder_path_ = str(state.get("encoder_path") or self.encoder_path or default_encoder_path())
+        if not FsPath(self.encoder_path_).exists():
+            raise FileNotFoundError(f"the base encoder {self.encoder_path_} of this model is not available")
+        plm = load_plm(self.encoder_path_)
+        self.has_mlm_head_ = plm.has_mlm_head
+        self.history_ = list(state.get("history") or [])
+        self._build(plm, self.hierarchy_, for_training=False)
+        as_torch = {k: torch.from_numpy(np.array(v)) for k, v in tensors.items()}
+        with torch.no_grad():
+            for level, vectors in enumerate(self.net_.label_vectors):
+                vectors.copy_(as_torch[f"verbalizer.{level}.weight"])
+            if self.net_.label_bias is not None:
+                for level, bias in enumerate(self.net_.label_bias):
+                    bias.copy_(as_torch[f"verbalizer.{level}.bias"])
+        self.net_.transform.load_state_dict(_strip(as_torch, "transform."))
+        if self.lora:
+            from peft import set_peft_model_state_dict
+
+            result = set_peft_model_state_dict(self.net_.encoder, _strip(as_torch, "adapter."))
+            if getattr(result, "unexpected_keys", None):
+                raise ValueError(f"adapter keys do not fit the encoder: {result.unexpected_keys[:3]}")
+        else:
+            self.net_.encoder.load_state_dict(_strip(as_torch, "encoder."), strict=True)
+        self.net_.eval()
+        self.mlm_model_ = None
+
+
+def _strip(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+    return {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
+
+
+def _dev_pair(dev) -> tuple[list[str], list] | None:
+    """Accept `(texts, paths)` or a mapping with "texts" and "paths"; None turns early stopping off."""
+    if dev is None:
+        return None
+    if isinstance(dev, dict):
+        texts, paths = dev["texts"], dev["paths"]
+    else:
+        texts, paths = dev
+    return (list(texts), list(paths)) if len(texts) else None
+
+
+def thresholded_paths(scores: list[np.ndarray], hierarchy: Hierarchy, row: int, threshold: float) -> list[Path]:
+    """Maximal valid paths whose every node scores >= threshold for document `row` (no path that is a prefix
+    of another one)."""
+    found: set[Path] = set()
+    for leaf_path in hierarchy.leaf_paths():
+        prefix: list[int] = []
+        for d, node in enumerate(leaf_path):
+            if d >= len(scores) or scores[d][row, hierarchy.level_pos[node]] < threshold:
+                break
+            prefix.append(node)
+        if prefix:
+            found.add(tuple(prefix))
+    maximal = [p for p in found if not any(len(q) > len(p) and q[: len(p)] == p for q in found)]
+    return sorted(maximal)
