@@ -7,6 +7,8 @@ STAMP := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
+# Tests: one torch/BLAS thread (two cores; oversubscription made small fits ~50x slower).
+TEST_ENV := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 TEST_PG_URL ?= postgres://postgres@127.0.0.1:5432/htc
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
@@ -36,10 +38,10 @@ test: install
 	$(MAKE) test-pg
 
 test-sqlite: install
-	HTC_DATA_DIR=$$(mktemp -d) DATABASE_URL= REDIS_URL= $(PY) -m pytest $(PYTEST_ARGS)
+	$(TEST_ENV) HTC_DATA_DIR=$$(mktemp -d) DATABASE_URL= REDIS_URL= $(PY) -m pytest $(PYTEST_ARGS)
 
 test-pg: install
-	HTC_DATA_DIR=$$(mktemp -d) DATABASE_URL=$(TEST_PG_URL) REDIS_URL=$(TEST_REDIS_URL) HTC_TASKS_BACKEND=rq \
+	$(TEST_ENV) HTC_DATA_DIR=$$(mktemp -d) DATABASE_URL=$(TEST_PG_URL) REDIS_URL=$(TEST_REDIS_URL) HTC_TASKS_BACKEND=rq \
 		$(PY) -m pytest --ignore=tests/engine $(PYTEST_ARGS)
 
 ## make bench: writes Markdown tables to benchmarks/results/.
