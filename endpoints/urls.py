@@ -1,4 +1,9 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from endpoints import views
 
 app_name = "endpoints"
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.endpoint_settings, name="settings"),
+    path("reset/", views.endpoint_reset_view, name="reset"),
+]

@@ -1,0 +1,357 @@
+"""A guarded client for OpenAI-compatible chat endpoints (OpenAI, vLLM, llama.cpp server).
+
+What it adds on top of the `openai` SDK (which runs with `max_retries=0`):
+- the SSRF guard (`netguard.check_base_url`) before every request, and no redirects;
+- bounded retries (default 3) with exponential backoff that honours `Retry-After` on 429/503,
+  retries on 5xx, timeouts and connection errors; 400/401/403/404/422 are never retried;
+- a per-endpoint semaphore shared by every client of the same base URL (threads);
+- a circuit breaker: after `breaker_threshold` consecutive failed calls, calls fail fast for
+  `breaker_cooldown` seconds, then one trial call is let through;
+- token counting from `usage`, cost = in * price_in / 1000 + out * price_out / 1000;
+- a response cache keyed by (model, sha256(request)), in memory and optionally on disk;
+- constrained answers via `response_format` (json_schema, else llama-cpp-python's json_object +
+  schema, else plain text), falling back once per client when the server rejects a format.
+
+Errors never carry the response body (it may echo internal data); they carry a kind and a status.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path as FsPath
+from typing import Any
+
+from classifiers.engine.llm.cache import ResponseCache
+from classifiers.engine.llm.errors import (
+    LLMAuthError,
+    LLMCallError,
+    Retryable,
+    chain_has,
+    classify_status,
+    parse_retry_after,
+)
+from classifiers.engine.llm.netguard import UnsafeURLError, allowed_hosts_from_env, check_base_url
+
+__all__ = ["LLMAuthError", "LLMCallError", "LLMClient", "LLMResult", "cost_of", "parse_retry_after"]
+
+FORMAT_MODES = ("json_schema", "json_object", "text")
+
+
+@dataclass
+class LLMResult:
+    text: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached: bool = False
+    attempts: int = 1
+    format_mode: str = "text"
+    finish_reason: str = ""
+
+
+@dataclass
+class Usage:
+    calls: int = 0
+    cache_hits: int = 0
+    failures: int = 0
+    retries: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def as_dict(self, price_in_per_1k: float = 0.0, price_out_per_1k: float = 0.0) -> dict[str, Any]:
+        return {
+            "calls": self.calls,
+            "cache_hits": self.cache_hits,
+            "failures": self.failures,
+            "retries": self.retries,
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "cost": cost_of(self.prompt_tokens, self.completion_tokens, price_in_per_1k, price_out_per_1k),
+        }
+
+
+def cost_of(prompt_tokens: int, completion_tokens: int, price_in_per_1k: float, price_out_per_1k: float) -> float:
+    """Cost of a number of tokens at per-1000-token prices."""
+    return prompt_tokens * float(price_in_per_1k) / 1000 + completion_tokens * float(price_out_per_1k) / 1000
+
+
+_SEMAPHORES: dict[str, threading.BoundedSemaphore] = {}
+_KNOWN_FORMATS: dict[tuple[str, str], str] = {}  # (base URL, model) -> response_format mode that worked
+_SEMAPHORES_LOCK = threading.Lock()
+
+
+def endpoint_semaphore(base_url: str, concurrency: int) -> threading.BoundedSemaphore:
+    """The process-wide semaphore of an endpoint (first caller fixes its size)."""
+    key = base_url.rstrip("/").lower()
+    with _SEMAPHORES_LOCK:
+        sem = _SEMAPHORES.get(key)
+        if sem is None:
+            sem = _SEMAPHORES[key] = threading.BoundedSemaphore(max(1, int(concurrency)))
+        return sem
+
+
+class LLMClient:
+    """Chat completions against one endpoint. Thread-safe; share one instance across worker threads."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        model: str,
+        api_key: str | None = None,
+        timeout: float = 60.0,
+        concurrency: int = 2,
+        max_retries: int = 3,
+        backoff_base: float = 0.5,
+        max_backoff: float = 30.0,
+        breaker_threshold: int = 5,
+        breaker_cooldown: float = 30.0,
+        price_in_per_1k: float = 0.0,
+        price_out_per_1k: float = 0.0,
+        allowed_hosts: Iterable[str] | None = None,
+        cache_dir: str | FsPath | None = None,
+        use_cache: bool = True,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        self.base_url = base_url
+        self.model = model
+        self.timeout = float(timeout)
+        self.max_retries = max(0, min(int(max_retries), 3))
+        self.backoff_base = backoff_base
+        self.max_backoff = max_backoff
+        self.breaker_threshold = max(1, int(breaker_threshold))
+        self.breaker_cooldown = breaker_cooldown
+        self.price_in_per_1k = float(price_in_per_1k or 0)
+        self.price_out_per_1k = float(price_out_per_1k or 0)
+        self.allowed_hosts = list(allowed_hosts) if allowed_hosts is not None else allowed_hosts_from_env()
+        self.cache = ResponseCache(cache_dir, enabled=use_cache)
+        self.usage = Usage()
+        self._sleep = sleep
+        self._semaphore = endpoint_semaphore(base_url, concurrency)
+        self._endpoint_key = (base_url.rstrip("/").lower(), model)
+        # A format an endpoint accepted before (another client in this process) is used straight away.
+        self._format_mode = _KNOWN_FORMATS.get(self._endpoint_key, FORMAT_MODES[0])
+        self._format_confirmed = self._endpoint_key in _KNOWN_FORMATS
+        self._state_lock = threading.Lock()
+        self._consecutive_failures = 0
+        self._open_until = 0.0
+        check_base_url(base_url, allowed_hosts=self.allowed_hosts)  # save-time style check, fail early
+        self._sdk = self._make_sdk(api_key)
+
+    def _make_sdk(self, api_key: str | None):
+        import openai
+
+        try:
+            import httpx2 as httpx_mod
+        except ImportError:  # older openai SDKs use httpx
+            import httpx as httpx_mod
+
+        def guard(request) -> None:
+            # Checked again at call time: DNS may have changed since the endpoint was saved.
+            check_base_url(str(request.url), allowed_hosts=self.allowed_hosts)
+
+        http_client = httpx_mod.Client(
+            follow_redirects=False,
+            timeout=self.timeout,
+            event_hooks={"request": [guard]},
+            trust_env=False,
+        )
+        # A local server needs no key, but the SDK insists on one; the placeholder is not a secret.
+        return openai.OpenAI(
+            base_url=self.base_url,
+            api_key=api_key or "not-needed",
+            timeout=self.timeout,
+            max_retries=0,
+            http_client=http_client,
+        )
+
+    def close(self) -> None:
+        self._sdk.close()
+
+    # ----- public -----
+    def usage_dict(self) -> dict[str, Any]:
+        return self.usage.as_dict(self.price_in_per_1k, self.price_out_per_1k)
+
+    def complete(
+        self,
+        messages: list[dict[str, str]],
+        *,
+        schema: dict[str, Any] | None = None,
+        max_tokens: int = 64,
+        temperature: float = 0.0,
+        seed: int | None = None,
+    ) -> LLMResult:
+        """One chat completion, with cache, breaker, semaphore and retries. Raises `LLMCallError`."""
+        request = {"messages": messages, "schema": schema, "max_tokens": max_tokens, "temperature": temperature}
+        key = ResponseCache.key(self.model, request)
+        hit = self.cache.get(key)
+        if hit is not None:
+            with self.usage._lock:
+                self.usage.cache_hits += 1
+            return LLMResult(
+                text=hit["text"],
+                prompt_tokens=hit.get("prompt_tokens", 0),
+                completion_tokens=hit.get("completion_tokens", 0),
+                cached=True,
+                format_mode=hit.get("format_mode", "text"),
+                finish_reason=hit.get("finish_reason", ""),
+            )
+        self._check_breaker()
+        try:
+            result = self._complete_with_retries(messages, schema, max_tokens, temperature, seed)
+        except LLMCallError as exc:
+            self._record_failure(exc)
+            raise
+        self._record_success(result)
+        self.cache.put(
+            key,
+            {
+                "text": result.text,
+                "prompt_tokens": result.prompt_tokens,
+                "completion_tokens": result.completion_tokens,
+                "format_mode": result.format_mode,
+                "finish_reason": result.finish_reason,
+            },
+        )
+        return result
+
+    # ----- retries -----
+    def _complete_with_retries(self, messages, schema, max_tokens, temperature, seed) -> LLMResult:
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                result = self._complete_once(messages, schema, max_tokens, temperature, seed)
+                result.attempts = attempt
+                return result
+            except Retryable as exc:
+                if attempt > self.max_retries:
+                    raise LLMCallError(exc.kind, exc.message, status=exc.status) from None
+                with self.usage._lock:
+                    self.usage.retries += 1
+                self._sleep(self._backoff(attempt, exc.retry_after))
+
+    def _backoff(self, attempt: int, retry_after: float | None) -> float:
+        if retry_after is not None:
+            return min(max(0.0, retry_after), self.max_backoff)
+        delay = self.backoff_base * (2 ** (attempt - 1))
+        return min(delay * (0.5 + random.random() / 2), self.max_backoff)
+
+    def _complete_once(self, messages, schema, max_tokens, temperature, seed) -> LLMResult:
+        import openai
+
+        probed_from: str | None = None
+        while True:
+            mode = self._format_mode if schema is not None else "text"
+            kwargs: dict[str, Any] = {
+                "model": self.model,
+                "messages": messages,
+                "max_tokens": int(max_tokens),
+                "temperature": float(temperature),
+            }
+            if seed is not None:
+                kwargs["seed"] = int(seed)
+            if mode == "json_schema":
+                kwargs["response_format"] = {
+                    "type": "json_schema",
+                    "json_schema": {"name": "answer", "strict": True, "schema": schema},
+                }
+            elif mode == "json_object":
+                kwargs["response_format"] = {"type": "json_object", "schema": schema}
+            try:
+                with self._semaphore:
+                    response = self._sdk.chat.completions.create(**kwargs)
+            except UnsafeURLError as exc:
+                raise LLMCallError("unsafe_url", str(exc)) from None
+            except openai.APIStatusError as exc:
+                status = exc.status_code
+                # A server that does not take a response_format says 400/422, or (llama-cpp-python) 500:
+                # fall back to the next format. A 5xx only counts until a structured format has worked.
+                if mode != "text" and (status in (400, 422) or (status >= 500 and not self._format_confirmed)):
+                    if status >= 500 and probed_from is None:
+                        probed_from = mode
+                    self._downgrade_format(mode)
+                    continue
+                if probed_from is not None and status >= 500:
+                    self._restore_format(probed_from)  # it fails whatever the format: not a format problem
+                raise classify_status(exc) from None
+            except openai.APITimeoutError:
+                raise Retryable("timeout", f"The LLM endpoint did not answer within {self.timeout:g} s.") from None
+            except openai.APIConnectionError as exc:
+                if chain_has(exc, UnsafeURLError):
+                    raise LLMCallError("unsafe_url", "The base URL was refused by the SSRF guard.") from None
+                raise Retryable("connection", "Could not connect to the LLM endpoint.") from None
+            except (openai.APIError, ValueError):
+                # A body that is not a chat completion (bad JSON, wrong shape): treat as a server fault.
+                raise Retryable("bad_response", "The LLM endpoint returned an unreadable response.") from None
+            if mode != "text":
+                self._format_confirmed = True
+                _KNOWN_FORMATS[self._endpoint_key] = mode
+            return _result_from(response, mode)
+
+    def _downgrade_format(self, mode: str) -> None:
+        with self._state_lock:
+            if self._format_mode == mode:
+                self._format_mode = FORMAT_MODES[FORMAT_MODES.index(mode) + 1]
+
+    def _restore_format(self, mode: str) -> None:
+        with self._state_lock:
+            if not self._format_confirmed:
+                self._format_mode = mode
+
+    # ----- circuit breaker -----
+    def _check_breaker(self) -> None:
+        with self._state_lock:
+            if self._consecutive_failures >= self.breaker_threshold:
+                now = time.monotonic()
+                if now < self._open_until:
+                    raise LLMCallError(
+                        "circuit_open",
+                        f"The LLM endpoint failed {self._consecutive_failures} times in a row; paused.",
+                    )
+                # Half-open: let this call through; one more failure re-opens for a full cooldown.
+                self._open_until = now + self.breaker_cooldown
+
+    def _record_failure(self, exc: LLMCallError) -> None:
+        with self.usage._lock:
+            self.usage.failures += 1
+        if exc.kind == "circuit_open":
+            return
+        with self._state_lock:
+            self._consecutive_failures += 1
+            if self._consecutive_failures >= self.breaker_threshold:
+                self._open_until = time.monotonic() + self.breaker_cooldown
+
+    def _record_success(self, result: LLMResult) -> None:
+        with self._state_lock:
+            self._consecutive_failures = 0
+        with self.usage._lock:
+            self.usage.calls += 1
+            self.usage.prompt_tokens += result.prompt_tokens
+            self.usage.completion_tokens += result.completion_tokens
+
+    @property
+    def breaker_open(self) -> bool:
+        with self._state_lock:
+            return self._consecutive_failures >= self.breaker_threshold and time.monotonic() < self._open_until
+
+
+def _result_from(response, mode: str) -> LLMResult:
+    try:
+        choice = response.choices[0]
+        text = choice.message.content or ""
+        finish_reason = str(getattr(choice, "finish_reason", "") or "")
+    except (AttributeError, IndexError, TypeError):
+        raise LLMCallError("bad_response", "The LLM endpoint returned no answer.") from None
+    usage = getattr(response, "usage", None)
+    return LLMResult(
+        text=text,
+        prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
+        completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
+        format_mode=mode,
+        finish_reason=finish_reason,
+    )

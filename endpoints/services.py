@@ -1,0 +1,202 @@
+"""Writes of a project's LLM endpoint, and the bridge that hands its settings to the LLM strategies.
+
+The API key is encrypted before it touches the database, is never logged, and leaves this module
+only through `endpoint_client_kwargs` / `strategy_apply_endpoint`, at predict time, in memory.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+
+from classifiers.engine.llm.netguard import UnsafeURLError, check_base_url
+from classifiers.engine.llm.prompts import DEFAULT_TEMPLATES, PLACEHOLDERS, unknown_placeholders
+from endpoints.crypto import decrypt_secret, encrypt_secret
+from endpoints.models import LLMEndpoint
+from endpoints.selectors import endpoint_for_project
+from projects.models import Membership, Role
+
+TEMPLATE_KEYS = tuple(DEFAULT_TEMPLATES)
+MAX_TEMPLATE_CHARS = 20_000
+MAX_CONCURRENCY = 32
+
+
+def _require_owner(project, actor) -> None:
+    membership = Membership.objects.filter(project=project, user=actor).first()
+    if membership is None or not membership.has_role(Role.OWNER):
+        raise PermissionDenied("Only project owners may change the LLM endpoint.")
+
+
+def validate_base_url(base_url: str) -> str:
+    """The URL, stripped, if the SSRF guard accepts it; a ValidationError on the field otherwise."""
+    url = (base_url or "").strip()
+    try:
+        check_base_url(url, allowed_hosts=settings.HTC_LLM_ALLOWED_HOSTS)
+    except UnsafeURLError as exc:
+        raise ValidationError({"base_url": str(exc)}) from None
+    return url.rstrip("/")
+
+
+def validate_templates(templates: dict[str, Any] | None) -> dict[str, str]:
+    """Only known keys, text, bounded length, known placeholders, and `{document}` in each user template."""
+    clean: dict[str, str] = {}
+    errors: list[str] = []
+    for key, value in (templates or {}).items():
+        if key not in TEMPLATE_KEYS:
+            errors.append(f"Unknown template {key!r}.")
+            continue
+        if value is None or (isinstance(value, str) and not value.strip()):
+            continue  # empty: use the default
+        if not isinstance(value, str):
+            errors.append(f"The {key} template must be text.")
+            continue
+        if len(value) > MAX_TEMPLATE_CHARS:
+            errors.append(f"The {key} template is longer than {MAX_TEMPLATE_CHARS} characters.")
+        unknown = unknown_placeholders(value)
+        if unknown:
+            allowed = ", ".join("{" + p + "}" for p in PLACEHOLDERS)
+            errors.append(f"The {key} template uses unknown placeholders {unknown}; allowed: {allowed}.")
+        if key != "system" and "{document}" not in value:
+            errors.append(f"The {key} template must contain {{document}}.")
+        clean[key] = value
+    if errors:
+        raise ValidationError({"templates": errors})
+    return clean
+
+
+def _decimal(value: Any, field: str) -> Decimal:
+    try:
+        number = Decimal(str(value if value not in (None, "") else 0))
+    except InvalidOperation:
+        raise ValidationError({field: "Enter a number."}) from None
+    if number < 0 or not number.is_finite():
+        raise ValidationError({field: "Enter a price of 0 or more."})
+    return number
+
+
+@transaction.atomic
+def endpoint_save(
+    *,
+    project,
+    actor,
+    base_url: str,
+    model: str,
+    api_key: str | None = None,
+    clear_api_key: bool = False,
+    price_in_per_1k: Any = 0,
+    price_out_per_1k: Any = 0,
+    concurrency: int = 2,
+    timeout: float = 60.0,
+    templates: dict[str, Any] | None = None,
+) -> LLMEndpoint:
+    """Create or update the project's endpoint and return it. `api_key=None` (or empty) keeps the stored key."""
+    _require_owner(project, actor)
+    url = validate_base_url(base_url)
+    model = (model or "").strip()
+    if not model or len(model) > 200:
+        raise ValidationError({"model": "Enter the model name (at most 200 characters)."})
+    if not 1 <= int(concurrency) <= MAX_CONCURRENCY:
+        raise ValidationError({"concurrency": f"Choose between 1 and {MAX_CONCURRENCY} parallel requests."})
+    if not 1 <= float(timeout) <= 600:
+        raise ValidationError({"timeout": "Choose a timeout between 1 and 600 seconds."})
+    clean_templates = validate_templates(templates)
+    endpoint = LLMEndpoint.objects.select_for_update().filter(project=project).first() or LLMEndpoint(project=project)
+    endpoint.base_url = url
+    endpoint.model = model
+    endpoint.price_in_per_1k = _decimal(price_in_per_1k, "price_in_per_1k")
+    endpoint.price_out_per_1k = _decimal(price_out_per_1k, "price_out_per_1k")
+    endpoint.concurrency = int(concurrency)
+    endpoint.timeout = float(timeout)
+    endpoint.templates = clean_templates
+    endpoint.updated_by = actor
+    if clear_api_key:
+        endpoint.api_key_encrypted = ""
+        endpoint.api_key_last4 = ""
+    elif api_key and api_key.strip():
+        key = api_key.strip()
+        if len(key) > 4096 or any(ord(ch) < 33 for ch in key):
+            raise ValidationError({"api_key": "The API key contains spaces or control characters."})
+        endpoint.api_key_encrypted = encrypt_secret(key)
+        endpoint.api_key_last4 = key[-4:] if len(key) >= 8 else ""
+    endpoint.full_clean(exclude=["project", "api_key_encrypted"])
+    endpoint.save()
+    return endpoint
+
+
+@transaction.atomic
+def endpoint_reset(*, project, actor) -> None:
+    """Forget the project's endpoint (and its key): it goes back to the local default server."""
+    _require_owner(project, actor)
+    LLMEndpoint.objects.filter(project=project).delete()
+
+
+def endpoint_client_kwargs(project) -> dict[str, Any]:
+    """What an LLM client needs for this project, key decrypted, for use at predict time only.
+
+    Keys: base_url, model, api_key, timeout, concurrency, price_in_per_1k, price_out_per_1k,
+    templates (overrides), allowed_hosts. Defaults to the local server from the settings."""
+    endpoint = endpoint_for_project(project=project)
+    common = {"allowed_hosts": list(settings.HTC_LLM_ALLOWED_HOSTS)}
+    if endpoint is None:
+        return {
+            "base_url": settings.HTC_LLM_BASE_URL,
+            "model": settings.HTC_LLM_MODEL,
+            "api_key": "",
+            "timeout": 60.0,
+            "concurrency": 2,
+            "price_in_per_1k": 0.0,
+            "price_out_per_1k": 0.0,
+            "templates": {},
+            **common,
+        }
+    return {
+        "base_url": endpoint.base_url,
+        "model": endpoint.model,
+        "api_key": decrypt_secret(endpoint.api_key_encrypted) if endpoint.api_key_encrypted else "",
+        "timeout": float(endpoint.timeout),
+        "concurrency": int(endpoint.concurrency),
+        "price_in_per_1k": float(endpoint.price_in_per_1k),
+        "price_out_per_1k": float(endpoint.price_out_per_1k),
+        "templates": dict(endpoint.templates or {}),
+        **common,
+    }
+
+
+def strategy_apply_endpoint(*, project, estimator, cache_dir=None):
+    """Point an LLM strategy at the project's endpoint and return it.
+
+    Non-secret settings become parameters (saved with the run); templates the run did not set come
+    from the project's overrides. The key and the allow-list are runtime-only (never saved)."""
+    kwargs = endpoint_client_kwargs(project)
+    api_key = kwargs.pop("api_key")
+    allowed_hosts = kwargs.pop("allowed_hosts")
+    templates = kwargs.pop("templates")
+    params = {k: v for k, v in kwargs.items() if k in estimator.get_params(deep=False)}
+    if not estimator.get_params(deep=False).get("templates") and templates:
+        params["templates"] = templates
+    hierarchy = getattr(estimator, "hierarchy_", None)
+    if estimator.get_params(deep=False).get("use_descriptions") and hierarchy is not None:
+        params["label_descriptions"] = label_descriptions_for(hierarchy)
+    estimator.set_params(**params)
+    estimator.set_runtime(api_key=api_key or None, allowed_hosts=allowed_hosts, cache_dir=cache_dir)
+    return estimator
+
+
+def label_descriptions_for(hierarchy) -> dict[int, str]:
+    """Node index -> the node's description (and its terms), for the nodes that have any."""
+    from taxonomies.models import Node
+
+    out: dict[int, str] = {}
+    rows = Node.objects.filter(pk__in=[i for i in hierarchy.ids if isinstance(i, int)])
+    for pk, description, terms in rows.values_list("pk", "description", "terms"):
+        text = (description or "").strip()
+        if terms:
+            words = ", ".join(str(t) for t in terms[:20])
+            text = f"{text} (terms: {words})" if text else f"terms: {words}"
+        if text and pk in hierarchy.index:
+            out[hierarchy.index[pk]] = text
+    return out

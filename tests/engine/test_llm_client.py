@@ -1,0 +1,175 @@
+"""The guarded LLM client against a scripted fake OpenAI-compatible server: retries, faults, tokens, cache."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from classifiers.engine.llm.client import LLMAuthError, LLMCallError, LLMClient, cost_of, parse_retry_after
+from tests.endpoints.fake_llm import BODY_SECRET, FakeLLM
+
+HI = [{"role": "user", "content": "hi"}]
+
+
+def make_client(fake: FakeLLM, **kwargs) -> tuple[LLMClient, list[float]]:
+    sleeps: list[float] = []
+    kwargs.setdefault("max_retries", 3)
+    client = LLMClient(base_url=fake.base_url, model="m", allowed_hosts=[fake.host_port], sleep=sleeps.append, **kwargs)
+    return client, sleeps
+
+
+def test_429_is_retried_after_the_delay_the_server_asks_for():
+    with FakeLLM(script=[("status", 429, {"Retry-After": "7"}), "ok"]) as fake:
+        client, sleeps = make_client(fake)
+        result = client.complete(HI)
+    assert result.text == "ok" and result.attempts == 2
+    assert sleeps == [7.0]
+    assert client.usage.retries == 1 and client.usage.calls == 1
+
+
+def test_503_retry_after_is_honoured_and_capped():
+    with FakeLLM(script=[("status", 503, {"Retry-After": "9999"}), "ok"]) as fake:
+        client, sleeps = make_client(fake, max_backoff=20)
+        assert client.complete(HI).text == "ok"
+    assert sleeps == [20]
+
+
+def test_server_errors_are_retried_at_most_three_times_then_fail_without_echoing_the_body():
+    with FakeLLM(default=("status", 500)) as fake:
+        client, sleeps = make_client(fake)
+        with pytest.raises(LLMCallError) as err:
+            client.complete(HI)
+        assert len(fake.chat_requests()) == 4  # one try + three retries
+    assert err.value.kind == "server" and err.value.status == 500
+    assert BODY_SECRET not in str(err.value)
+    assert len(sleeps) == 3 and sleeps == sorted(sleeps)  # growing backoff
+
+
+def test_unauthorised_is_not_retried_and_says_so_clearly():
+    with FakeLLM(default=("status", 401)) as fake:
+        client, sleeps = make_client(fake, api_key="sk-test-123456")
+        with pytest.raises(LLMAuthError) as err:
+            client.complete(HI)
+        assert len(fake.chat_requests()) == 1 and sleeps == []
+        assert fake.chat_requests()[0]["authorization"] == "Bearer sk-test-123456"
+    assert "API key" in str(err.value) and "sk-test" not in str(err.value)
+
+
+def test_bad_request_is_not_retried():
+    with FakeLLM(default=("status", 400)) as fake:
+        client, sleeps = make_client(fake)
+        with pytest.raises(LLMCallError) as err:
+            client.complete(HI)  # no schema: nothing to fall back from
+        assert err.value.kind == "bad_request" and len(fake.chat_requests()) == 1 and sleeps == []
+
+
+def test_a_timeout_is_retried_and_then_reported_as_a_timeout():
+    with FakeLLM(default=("sleep", 1.0)) as fake:
+        client, sleeps = make_client(fake, timeout=0.2, max_retries=1)
+        started = time.monotonic()
+        with pytest.raises(LLMCallError) as err:
+            client.complete(HI)
+    assert err.value.kind == "timeout" and len(sleeps) == 1
+    assert time.monotonic() - started < 5
+
+
+def test_a_body_that_is_not_json_is_an_unreadable_response_not_a_crash():
+    with FakeLLM(script=[("garbage",), "ok"]) as fake:
+        client, _ = make_client(fake)
+        assert client.complete(HI).text == "ok"
+    with FakeLLM(default=("garbage",)) as fake:
+        client, _ = make_client(fake, max_retries=0)
+        with pytest.raises(LLMCallError) as err:
+            client.complete(HI)
+    assert err.value.kind == "bad_response" and BODY_SECRET not in str(err.value)
+
+
+def test_tokens_and_cost_are_counted_from_usage():
+    with FakeLLM(default="ok") as fake:
+        client, _ = make_client(fake, price_in_per_1k=2.0, price_out_per_1k=4.0)
+        client.complete(HI)
+        client.complete([{"role": "user", "content": "again"}])
+    usage = client.usage_dict()
+    assert (usage["prompt_tokens"], usage["completion_tokens"], usage["calls"]) == (20, 4, 2)
+    assert usage["cost"] == pytest.approx(20 * 2 / 1000 + 4 * 4 / 1000)
+    assert cost_of(1000, 500, 1.0, 2.0) == pytest.approx(2.0)
+
+
+def test_the_same_prompt_is_answered_from_the_cache_without_a_second_request(tmp_path):
+    with FakeLLM(default="first") as fake:
+        client, _ = make_client(fake, cache_dir=tmp_path)
+        assert client.complete(HI).text == "first"
+        again = client.complete(HI)
+        assert again.cached and again.text == "first" and len(fake.chat_requests()) == 1
+        # A new client with the same disk cache does not call either.
+        other, _ = make_client(fake, cache_dir=tmp_path)
+        assert other.complete(HI).cached and len(fake.chat_requests()) == 1
+    assert client.usage.cache_hits == 1 and client.usage.calls == 1
+
+
+def test_the_circuit_opens_after_consecutive_failures_and_fails_fast():
+    with FakeLLM(default=("status", 500)) as fake:
+        client, _ = make_client(fake, max_retries=0, breaker_threshold=2, breaker_cooldown=60)
+        for _ in range(2):
+            with pytest.raises(LLMCallError):
+                client.complete([{"role": "user", "content": str(time.monotonic())}])
+        with pytest.raises(LLMCallError) as err:
+            client.complete([{"role": "user", "content": "third"}])
+        assert err.value.kind == "circuit_open" and len(fake.chat_requests()) == 2
+
+
+def test_structured_output_falls_back_when_the_server_rejects_json_schema():
+    schema = {"type": "object", "properties": {"label": {"type": "string", "enum": ["A", "B"]}}}
+    with FakeLLM(script=[("status", 422)], default='{"label": "A"}') as fake:
+        client, _ = make_client(fake)
+        assert client.complete(HI, schema=schema).format_mode == "json_object"
+        # Another client of the same endpoint starts with the format that worked: no second probe.
+        other, _ = make_client(fake)
+        other.complete([{"role": "user", "content": "other"}], schema=schema)
+        formats = [r["body"].get("response_format", {}).get("type") for r in fake.chat_requests()]
+    assert formats == ["json_schema", "json_object", "json_object"]
+    assert fake.chat_requests()[1]["body"]["response_format"]["schema"] == schema
+
+
+def test_a_server_error_on_the_first_structured_call_is_probed_as_a_format_problem():
+    """llama-cpp-python answers 500 to a json_schema response_format it does not know."""
+    schema = {"type": "object", "properties": {"label": {"type": "string", "enum": ["A"]}}}
+    with FakeLLM(script=[("status", 500)], default='{"label": "A"}') as fake:
+        client, sleeps = make_client(fake)
+        assert client.complete(HI, schema=schema).format_mode == "json_object" and sleeps == []
+    with FakeLLM(default=("status", 500)) as fake:  # failing whatever the format: retried, format kept
+        client, sleeps = make_client(fake, max_retries=1)
+        with pytest.raises(LLMCallError):
+            client.complete(HI, schema=schema)
+        assert client._format_mode == "json_schema" and len(sleeps) == 1
+
+
+def test_the_endpoint_semaphore_bounds_parallel_requests():
+    active, peak, lock = [0], [0], threading.Lock()
+
+    def answer(body):
+        with lock:
+            active[0] += 1
+            peak[0] = max(peak[0], active[0])
+        time.sleep(0.05)
+        with lock:
+            active[0] -= 1
+        return "ok"
+
+    with FakeLLM(default=answer) as fake:
+        client, _ = make_client(fake, concurrency=2)
+        threads = [
+            threading.Thread(target=client.complete, args=([{"role": "user", "content": str(i)}],)) for i in range(6)
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert peak[0] <= 2 and client.usage.calls == 6
+
+
+@pytest.mark.parametrize(("value", "expected"), [("3", 3.0), ("0.5", 0.5), ("", None), ("soon", None), (None, None)])
+def test_retry_after_header_values(value, expected):
+    assert parse_retry_after(value) == expected
