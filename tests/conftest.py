@@ -11,6 +11,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+# One Playwright instance per session for every browser test, wherever it lives.
+pytest_plugins = ["tests.browser_fixtures"]
+
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATASETS = (REPO.parent / "shared" / "datasets").resolve()
 PASSWORD = "correct horse battery staple"

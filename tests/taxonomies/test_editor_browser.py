@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.conftest import browser, login, page  # noqa: F401  (shared Playwright fixtures)
-
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 EVIL = "<img src=x onerror=alert(1)>"
 
 
-def test_search_and_keyboard_select_a_label(page, live_server, login, owner, project, build_tree):  # noqa: F811
+def test_search_and_keyboard_select_a_label(page, live_server, login, owner, project, build_tree):
     build_tree(project, {"Science": {"Physics": {"Astro": {}}, "Biology": {}}, "Sport": {"Football": {}}, EVIL: {}})
     # base.html links no icon; the browser's automatic /favicon.ico 404 would count as a console error.
     page.route("**/favicon.ico", lambda route: route.fulfill(status=204, body=""))

@@ -1,4 +1,4 @@
-"""Playwright on Debian's chromium (never `playwright install`)."""
+"""Playwright on Debian's chromium (never `playwright install`). Registered for the whole suite in tests/conftest.py."""
 
 from __future__ import annotations
 
