@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 
 class Job(models.Model):
@@ -16,7 +17,9 @@ class Job(models.Model):
 
     ACTIVE_STATES = (State.QUEUED, State.RUNNING)
 
-    project = models.ForeignKey("projects.Project", null=True, blank=True, on_delete=models.CASCADE, related_name="jobs")
+    project = models.ForeignKey(
+        "projects.Project", null=True, blank=True, on_delete=models.CASCADE, related_name="jobs"
+    )
     kind = models.CharField(max_length=64, db_index=True)
     state = models.CharField(max_length=16, choices=State.choices, default=State.QUEUED, db_index=True)
     params = models.JSONField(default=dict, blank=True, help_text="Non-secret parameters only.")
@@ -58,3 +61,49 @@ class Job(models.Model):
     @property
     def is_active(self) -> bool:
         return self.state in self.ACTIVE_STATES
+
+    @property
+    def elapsed_seconds(self) -> float:
+        """Seconds since the job first started (until it finished); 0 while it waits in the queue."""
+        if not self.started_at:
+            return 0.0
+        end = self.finished_at or timezone.now()
+        return max(0.0, (end - self.started_at).total_seconds())
+
+
+class JobChunk(models.Model):
+    """One idempotent piece of a job that splits (see jobs.chunks.run_chunks); done chunks are never redone."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending"
+        DONE = "done", "Done"
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="chunks")
+    index = models.PositiveIntegerField()
+    state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
+    size = models.PositiveIntegerField(default=0, help_text="Items the chunk covered, for progress on resume.")
+    done_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["job", "index"]
+        constraints = [models.UniqueConstraint(fields=["job", "index"], name="unique_job_chunk")]
+
+    def __str__(self) -> str:
+        return f"chunk {self.index} of job {self.job_id} ({self.state})"
+
+
+class JobItemResult(models.Model):
+    """Output of the diagnostic "sleep_items" job: one row per item, so "done exactly once" can be checked."""
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="item_results")
+    item = models.PositiveIntegerField()
+    attempts = models.PositiveIntegerField(default=0, help_text="How many times the item was computed.")
+    worker = models.CharField(max_length=200, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["job", "item"]
+        constraints = [models.UniqueConstraint(fields=["job", "item"], name="unique_job_item")]
+
+    def __str__(self) -> str:
+        return f"item {self.item} of job {self.job_id}"

@@ -31,3 +31,30 @@ def handler_for(kind: str) -> Callable:
         return HANDLERS[kind]
     except KeyError as exc:
         raise LookupError(f"No handler registered for job kind {kind!r}") from exc
+
+
+# Links from a job to what it produces: each app registers a resolver for its target_type in its ready():
+#
+#     @job_target("run")
+#     def run_url(job) -> str | None:
+#         return reverse("classifiers:run_detail", args=[job.project_id, job.target_id])
+TARGETS: dict[str, Callable] = {}
+
+
+def job_target(target_type: str) -> Callable[[Callable], Callable]:
+    def register(func: Callable) -> Callable:
+        TARGETS[target_type] = func
+        return func
+
+    return register
+
+
+def target_url(job) -> str | None:
+    """The URL of the job's target, or None when its type has no registered resolver or it cannot be built."""
+    resolver = TARGETS.get(job.target_type)
+    if resolver is None or job.target_id is None:
+        return None
+    try:
+        return resolver(job)
+    except Exception:  # a deleted target or a renamed route must not break the jobs page
+        return None
