@@ -37,7 +37,9 @@ class HierarchicalClassifier(BaseEstimator):
     #: "argmax" (independent per level), "top_down" or "best_path" (best valid path by summed log-scores)
     decode: str = "best_path"
 
-    def fit(self, texts: Sequence[str], paths: Sequence, hierarchy: Hierarchy, *, dev=None, progress: ProgressFn = None):
+    def fit(
+        self, texts: Sequence[str], paths: Sequence, hierarchy: Hierarchy, *, dev=None, progress: ProgressFn = None
+    ):
         raise NotImplementedError
 
     def predict_scores(self, texts: Sequence[str], *, progress: ProgressFn = None) -> list[np.ndarray]:
@@ -50,7 +52,11 @@ class HierarchicalClassifier(BaseEstimator):
     # ----- persistence -----
     def config(self) -> dict[str, Any]:
         """JSON-safe configuration: strategy name, parameters and the hierarchy."""
-        return {"strategy": self.strategy_name, "params": self.get_params(deep=False), "hierarchy": self.hierarchy_.to_dict()}
+        return {
+            "strategy": self.strategy_name,
+            "params": self.get_params(deep=False),
+            "hierarchy": self.hierarchy_.to_dict(),
+        }
 
     def save(self, directory: str | FsPath) -> None:
         directory = FsPath(directory)
