@@ -78,11 +78,16 @@ class Prediction(models.Model):
     raw_output = models.TextField(blank=True)
     margin = models.FloatField(null=True, blank=True, help_text="Lowest top-1 minus top-2 score over levels.")
     stage = models.CharField(max_length=64, blank=True, help_text="Which strategy (or cascade stage) decided.")
+    # The deepest node id of the first predicted path (null for no answer): filters "predicted under node X".
+    leaf_node = models.BigIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["run", "document"], name="unique_run_document")]
-        indexes = [models.Index(fields=["run", "margin"])]
+        indexes = [models.Index(fields=["run", "margin"]), models.Index(fields=["run", "leaf_node"])]
+
+    def __str__(self) -> str:
+        return f"{self.run_id}:{self.document_id}"
 
 
 class Evaluation(models.Model):
@@ -97,3 +102,6 @@ class Evaluation(models.Model):
     class Meta:
         ordering = ["-created_at"]
         constraints = [models.UniqueConstraint(fields=["run", "split"], name="unique_run_split")]
+
+    def __str__(self) -> str:
+        return f"{self.run} on {self.split}"

@@ -6,4 +6,7 @@ app_name = "classifiers"
 urlpatterns = [
     path("", views.run_list, name="runs"),
     path("metrics/", views.metrics, name="metrics"),
+    path("runs/<int:run_id>/", views.run_detail, name="run"),
+    path("runs/<int:run_id>/jobs/", views.run_job, name="run_job"),
+    path("runs/<int:run_id>/predictions/", views.prediction_list, name="predictions"),
 ]

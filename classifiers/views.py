@@ -1,18 +1,190 @@
-"""Placeholder pages until the classification engine lands (issue 4)."""
+"""Runs, a run's predictions and the metrics dashboard. Thin: validate, call a service, render."""
 
+from __future__ import annotations
+
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import render
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
 
+from classifiers import plots, selectors
+from classifiers.forms import RunForm, RunJobForm
+from classifiers.models import Run
+from classifiers.services import run_create
+from projects.models import Role
 from projects.selectors import project_for_user
+from projects.views import form_errors_from
+
+SPLIT_CHOICES = ("test", "dev", "train", "all")
+LEVEL_METRICS = {"micro_f1": "Micro-F1", "macro_f1": "Macro-F1", "accuracy": "Accuracy"}
+
+
+def _start_job(*, run: Run, kind: str, split: str, actor):
+    from jobs.services import job_start
+
+    return job_start(
+        kind=kind,
+        project=run.project,
+        params={"run_id": run.pk, "split": split},
+        created_by=actor,
+        target_type="run",
+        target_id=run.pk,
+    )
 
 
 @login_required
-def run_list(request, project_id: int):
+def run_list(request: HttpRequest, project_id: int) -> HttpResponse:
     project = project_for_user(user=request.user, project_id=project_id)
-    return render(request, "placeholder.html", {"project": project, "title": "Classifiers"})
+    can_start = project.current_membership.has_role(Role.ANNOTATOR)
+    form = RunForm(request.POST or None)
+    if request.method == "POST":
+        project = project_for_user(user=request.user, project_id=project_id, role=Role.ANNOTATOR)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                with transaction.atomic():
+                    run = run_create(
+                        project=project,
+                        strategy=data["strategy"],
+                        params=data["params"],
+                        shots=data["shots"],
+                        seed=data["seed"],
+                        corrector=data["corrector"] or "",
+                        name=data["name"],
+                        actor=request.user,
+                    )
+                    _start_job(run=run, kind="pipeline", split=data["split"], actor=request.user)
+            except ValidationError as exc:
+                form_errors_from(form, exc)
+            else:
+                messages.success(
+                    request, f"Run {run.name} started: train, predict the {data['split']} split, evaluate."
+                )
+                return redirect("classifiers:run", project_id=project.pk, run_id=run.pk)
+    runs = [(run, selectors.run_latest_evaluation(run)) for run in selectors.run_list_for_project(project=project)]
+    return render(
+        request, "classifiers/runs.html", {"project": project, "runs": runs, "form": form, "can_start": can_start}
+    )
 
 
 @login_required
-def metrics(request, project_id: int):
+def run_detail(request: HttpRequest, project_id: int, run_id: int) -> HttpResponse:
     project = project_for_user(user=request.user, project_id=project_id)
-    return render(request, "placeholder.html", {"project": project, "title": "Metrics"})
+    run = get_object_or_404(Run, project=project, pk=run_id)
+    jobs = list(selectors.run_jobs(run=run)[:10])
+    context = {
+        "project": project,
+        "run": run,
+        "jobs": jobs,
+        "latest_job": jobs[0] if jobs else None,
+        "evaluations": run.evaluations.order_by("split"),
+        "prediction_count": run.predictions.count(),
+        "job_form": RunJobForm(),
+        "can_start": project.current_membership.has_role(Role.ANNOTATOR),
+    }
+    return render(request, "classifiers/run_detail.html", context)
+
+
+@login_required
+@require_POST
+def run_job(request: HttpRequest, project_id: int, run_id: int) -> HttpResponse:
+    project = project_for_user(user=request.user, project_id=project_id, role=Role.ANNOTATOR)
+    run = get_object_or_404(Run, project=project, pk=run_id)
+    form = RunJobForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose what to do and on which split.")
+    else:
+        _start_job(run=run, kind=form.cleaned_data["kind"], split=form.cleaned_data["split"], actor=request.user)
+        messages.success(request, f"Started: {form.cleaned_data['kind']} on the {form.cleaned_data['split']} split.")
+    return redirect("classifiers:run", project_id=project.pk, run_id=run.pk)
+
+
+@login_required
+def prediction_list(request: HttpRequest, project_id: int, run_id: int) -> HttpResponse:
+    from taxonomies.selectors import taxonomy_tree
+
+    project = project_for_user(user=request.user, project_id=project_id)
+    run = get_object_or_404(Run, project=project, pk=run_id)
+    consistent = {"yes": True, "no": False}.get(request.GET.get("consistent", ""))
+    order = "margin" if request.GET.get("order") == "margin" else "document"
+    page = Paginator(selectors.prediction_list(run=run, consistent=consistent, order=order), 50).get_page(
+        request.GET.get("page")
+    )
+    tree = taxonomy_tree(taxonomy=project.taxonomy)
+
+    def names(ids: list[int]) -> list[str]:
+        return [tree.nodes[i].name if i in tree.nodes else f"#{i} (deleted)" for i in ids]
+
+    rows = [
+        {
+            "prediction": p,
+            "paths": [names(path) for path in p.paths],
+            "raw_paths": [names(path) for path in p.raw_paths],
+            "scores": [f"{s:.2f}" for s in p.scores],
+        }
+        for p in page.object_list
+    ]
+    context = {
+        "project": project,
+        "run": run,
+        "page": page,
+        "rows": rows,
+        "order": order,
+        "consistent": request.GET.get("consistent", ""),
+    }
+    return render(request, "classifiers/predictions.html", context)
+
+
+def _int(value, default: int) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
+
+
+@login_required
+def metrics(request: HttpRequest, project_id: int) -> HttpResponse:
+    project = project_for_user(user=request.user, project_id=project_id)
+    split = request.GET.get("split") if request.GET.get("split") in SPLIT_CHOICES else "test"
+    all_runs = list(selectors.run_list_for_project(project=project))
+    evaluated = [run for run in all_runs if selectors.run_latest_evaluation(run, split)]
+    wanted = {_int(v, 0) for v in request.GET.getlist("run")}
+    selected = [run for run in evaluated if run.pk in wanted] or evaluated[:6]
+    level_metric = request.GET.get("level_metric") if request.GET.get("level_metric") in LEVEL_METRICS else "micro_f1"
+    shots_metric = request.GET.get("shots_metric", "micro_f1")
+    table = selectors.comparison_table(selected, split)
+    metric_choices = [(key, label) for label, key, _ in table["rows"] if key != "n_documents"]
+    if shots_metric not in {k for k, _ in metric_choices}:
+        shots_metric = "micro_f1"
+    groups, bar_series = selectors.per_level_series(selected, split, level_metric)
+    categories, line_series = selectors.shots_series(evaluated, split, shots_metric)
+    confusion_run = next((r for r in evaluated if r.pk == _int(request.GET.get("confusion_run"), 0)), None)
+    confusion_run = confusion_run or (selected[0] if selected else None)
+    confusion = None
+    if confusion_run is not None:
+        confusion = selectors.confusion_for_run(run=confusion_run, split=split, level=_int(request.GET.get("level"), 1))
+    context = {
+        "project": project,
+        "split": split,
+        "split_choices": SPLIT_CHOICES,
+        "evaluated": evaluated,
+        "selected_ids": {run.pk for run in selected},
+        "table": table,
+        "level_metric": level_metric,
+        "level_metrics": LEVEL_METRICS,
+        "shots_metric": shots_metric,
+        "metric_choices": metric_choices,
+        "bars": plots.grouped_bars(groups, bar_series),
+        "lines": plots.lines(categories, line_series),
+        "confusion_run": confusion_run,
+        "confusion": confusion,
+        "heatmap": plots.heatmap(confusion["labels"], confusion["matrix"]) if confusion else None,
+        "level_metric_label": LEVEL_METRICS[level_metric],
+        "shots_metric_label": dict(metric_choices).get(shots_metric, shots_metric),
+        "levels": range(1, (confusion["n_levels"] if confusion else 0) + 1),
+    }
+    return render(request, "classifiers/metrics.html", context)

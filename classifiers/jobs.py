@@ -1,0 +1,95 @@
+"""Job handlers for runs: train, predict, evaluate, and the pipeline that does all three.
+
+Handlers are thin: load the run named in `job.params`, call a service, report progress on the row.
+"""
+
+from __future__ import annotations
+
+from classifiers import services
+from classifiers.models import Run
+from jobs.registry import job_handler
+
+
+class StagedProgress:
+    """Feeds engine-style `callback(done, total)` reports of successive stages into one job Progress.
+
+    Each stage's total is added to what earlier stages did, so the bar moves forward across stages."""
+
+    def __init__(self, progress):
+        self.progress = progress
+        self.base = 0  # work done by finished stages
+        self.done = 0  # work done in the current stage
+        self.total = 0
+        self.message = ""
+
+    def stage(self, message: str) -> StagedProgress:
+        self.base += max(self.done, self.total)
+        self.done = 0
+        self.total = 0
+        self.message = message
+        if self.progress is not None and self.base:
+            self.progress.set_done(self.base)  # a stage that under-reported still counts as finished
+        return self
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.progress is None:
+            return
+        if total != self.total:
+            self.total = total
+            self.progress.set_total(self.base + max(total, done))
+        step = done - self.done
+        self.done = done
+        self.progress.advance(max(step, 0), message=self.message)
+
+
+def _run(job) -> Run:
+    return Run.objects.select_related("project__taxonomy").get(pk=job.params["run_id"], project_id=job.project_id)
+
+
+def _train(run: Run, staged: StagedProgress) -> dict:
+    services.run_train(run=run, progress=staged.stage(f"Training {run.name}"))
+    return {"run_id": run.pk, "train_seconds": round(run.train_seconds or 0.0, 3)}
+
+
+def _predict(run: Run, split: str, staged: StagedProgress) -> dict:
+    written = services.run_predict(run=run, split=split, progress=staged.stage(f"Predicting the {split} split"))
+    return {"run_id": run.pk, "split": split, "predicted": written}
+
+
+def _evaluate(run: Run, split: str) -> dict:
+    evaluation = services.run_evaluate(run=run, split=split)
+    return {
+        "run_id": run.pk,
+        "split": split,
+        "documents": evaluation.document_count,
+        "exact_path_accuracy": evaluation.metrics.get("exact_path_accuracy"),
+    }
+
+
+@job_handler("train")
+def train_handler(job, progress) -> dict:
+    return _train(_run(job), StagedProgress(progress))
+
+
+@job_handler("predict")
+def predict_handler(job, progress) -> dict:
+    return _predict(_run(job), job.params.get("split", "test"), StagedProgress(progress))
+
+
+@job_handler("evaluate")
+def evaluate_handler(job, progress) -> dict:
+    return _evaluate(_run(job), job.params.get("split", "test"))
+
+
+@job_handler("pipeline")
+def pipeline_handler(job, progress) -> dict:
+    """Train (unless already trained), predict a split and evaluate on it."""
+    run = _run(job)
+    split = job.params.get("split", "test")
+    staged = StagedProgress(progress)
+    result: dict = {}
+    if run.state != Run.State.TRAINED:
+        result.update(_train(run, staged))
+    result.update(_predict(run, split, staged))
+    result.update(_evaluate(run, split))
+    return result

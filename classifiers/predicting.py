@@ -1,0 +1,145 @@
+"""The prediction loop: load a run's model once, predict a split in chunks, upsert Prediction rows.
+
+Chunks are idempotent: documents that already have a prediction for the run are skipped, and rows
+are upserted on (run, document), so a chunk that runs twice (a retried job) writes each row once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path as FsPath
+
+import numpy as np
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from classifiers.engine import registry
+from classifiers.engine.base import HierarchicalClassifier, decode_scores, path_confidence
+from classifiers.engine.hierarchy import Hierarchy, as_multi
+from classifiers.models import Prediction, Run
+from corpora.models import Document
+
+CHUNK_SIZE = 256
+UPDATE_FIELDS = ["paths", "scores", "raw_paths", "consistent", "valid", "raw_output", "margin", "stage", "leaf_node"]
+
+
+def run_predict(*, run: Run, split: str = "test", progress: Callable[[int, int], None] | None = None) -> int:
+    """Predict every document of a split (or "all") not yet predicted by the run; returns how many were written."""
+    from classifiers.services import SPLITS, _chunks
+
+    if split not in SPLITS:
+        raise ValidationError({"split": f"Unknown split {split!r}."})
+    if run.state != Run.State.TRAINED or not run.model_dir:
+        raise ValidationError(f"Run {run.name!r} is not trained yet.")
+    documents = Document.objects.filter(project_id=run.project_id)
+    if split != "all":
+        documents = documents.filter(split=split)
+    done = set(Prediction.objects.filter(run=run).values_list("document_id", flat=True))
+    todo = [pk for pk in documents.order_by("id").values_list("id", flat=True) if pk not in done]
+    total = len(todo)
+    if progress:
+        progress(0, total)
+    if not todo:
+        return 0
+    estimator = registry.load_estimator(run.model_dir)
+    corrector = _load_corrector(run)
+    written = 0
+    for chunk in _chunks(todo, CHUNK_SIZE):
+        texts = dict(Document.objects.filter(pk__in=chunk).values_list("id", "text"))
+        ids = [pk for pk in chunk if pk in texts]
+        outcomes = predict_texts(estimator, [texts[pk] for pk in ids], corrector=corrector)
+        rows = [
+            Prediction(run=run, document_id=pk, stage=run.strategy, **outcome)
+            for pk, outcome in zip(ids, outcomes, strict=True)
+        ]
+        with transaction.atomic():
+            Prediction.objects.bulk_create(
+                rows, update_conflicts=True, unique_fields=["run", "document"], update_fields=UPDATE_FIELDS
+            )
+        written += len(chunk)
+        if progress:
+            progress(written, total)
+    return len(todo)
+
+
+def _load_corrector(run: Run):
+    if run.corrector != "crf":
+        return None
+    from classifiers.services import corrector_class
+
+    directory = FsPath(run.model_dir) / "corrector"
+    if not directory.exists():
+        raise ValidationError(f"Run {run.name!r} was trained without its CRF corrector; train it again.")
+    return corrector_class().load(directory)
+
+
+def predict_texts(estimator, texts: Sequence[str], *, corrector=None) -> list[dict]:
+    """Per text: Prediction field values (paths and raw_paths as node-id lists, per-level scores, margin, ...)."""
+    hierarchy: Hierarchy = estimator.hierarchy_
+    scores: list[np.ndarray] | None = None
+    if type(estimator).predict is HierarchicalClassifier.predict:
+        # Decode the scores we already have instead of letting predict() compute them again.
+        scores = [np.asarray(s) for s in estimator.predict_scores(texts)]
+        paths = [[p] for p in decode_scores(scores, hierarchy, getattr(estimator, "decode", "best_path"))]
+    else:
+        paths = as_multi(estimator.predict(texts))
+        if corrector is not None or getattr(estimator, "scores_are_cheap", True):
+            try:
+                scores = [np.asarray(s) for s in estimator.predict_scores(texts)]
+            except NotImplementedError:
+                scores = None
+    raw_paths = paths
+    changed = [False] * len(texts)
+    if corrector is not None:
+        if scores is None:
+            raise ValidationError("The CRF corrector needs per-level scores, which this strategy does not give.")
+        corrected, changed = corrector.correct(scores, original=[p[0] if p else () for p in paths])
+        paths = [[tuple(p)] if len(p) else [] for p in corrected]
+    valid = _per_doc(estimator, "valid_", len(texts))
+    raw_outputs = _per_doc(estimator, "raw_outputs_", len(texts))
+    out = []
+    for i, doc_paths in enumerate(paths):
+        first = doc_paths[0] if doc_paths else ()
+        out.append(
+            {
+                "paths": [_ids(p, hierarchy) for p in doc_paths],
+                "leaf_node": int(hierarchy.ids[int(first[-1])]) if len(first) else None,
+                "raw_paths": [_ids(p, hierarchy) for p in raw_paths[i]] if changed[i] else [],
+                "scores": _confidence(scores, hierarchy, i, first),
+                "margin": _margin(scores, i, len(first)) if scores is not None else None,
+                "consistent": bool(doc_paths) and all(hierarchy.is_valid_path(p) for p in doc_paths),
+                "valid": bool(valid[i]) if valid is not None else True,
+                "raw_output": str(raw_outputs[i] or "") if raw_outputs is not None else "",
+            }
+        )
+    return out
+
+
+def _ids(path: Sequence[int], hierarchy: Hierarchy) -> list[int]:
+    return [int(hierarchy.ids[int(i)]) for i in path]
+
+
+def _confidence(scores, hierarchy: Hierarchy, i: int, path: Sequence[int]) -> list[float]:
+    if scores is None or not len(path):
+        return []
+    row = [s[i : i + 1] for s in scores]
+    return [round(v, 6) for v in path_confidence(row, hierarchy, [tuple(int(n) for n in path)])[0]]
+
+
+def _margin(scores: list[np.ndarray], i: int, depth: int) -> float | None:
+    """Lowest top-1 minus top-2 score over the levels of the predicted path (top-1 alone for a one-node level)."""
+    margins = []
+    for level in scores[: max(depth, 1)]:
+        row = np.sort(np.asarray(level[i], dtype=float))[::-1]
+        if row.size:
+            margins.append(float(row[0] - (row[1] if row.size > 1 else 0.0)))
+    return round(min(margins), 6) if margins else None
+
+
+def _per_doc(estimator, attribute: str, n: int) -> list | None:
+    """A per-document attribute an estimator may record during predict (LLM answers), if it matches the batch."""
+    values = getattr(estimator, attribute, None)
+    if values is None:
+        return None
+    values = list(values)
+    return values if len(values) == n else None

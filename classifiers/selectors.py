@@ -1,0 +1,202 @@
+"""Reads for runs, predictions and the metrics dashboard."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from statistics import mean
+
+from django.db.models import Prefetch, QuerySet
+
+from classifiers.models import Evaluation, Prediction, Run
+from jobs.models import Job
+
+#: Scalar metric keys in display order; any other scalar key an evaluation carries follows them.
+METRIC_ORDER = [
+    "micro_f1",
+    "macro_f1",
+    "c_micro_f1",
+    "c_macro_f1",
+    "p_micro_f1",
+    "p_macro_f1",
+    "p_micro_f1_raw",
+    "p_macro_f1_raw",
+    "p_penalty",
+    "h_precision",
+    "h_recall",
+    "h_f1",
+    "exact_path_accuracy",
+    "consistency",
+    "n_documents",
+]
+METRIC_LABELS = {
+    "micro_f1": "Micro-F1",
+    "macro_f1": "Macro-F1",
+    "c_micro_f1": "C-Micro-F1",
+    "c_macro_f1": "C-Macro-F1",
+    "p_micro_f1": "P-Micro-F1",
+    "p_macro_f1": "P-Macro-F1",
+    "p_micro_f1_raw": "P-Micro-F1 (no penalty)",
+    "p_macro_f1_raw": "P-Macro-F1 (no penalty)",
+    "p_penalty": "P stray-label penalty",
+    "h_precision": "hP",
+    "h_recall": "hR",
+    "h_f1": "hF",
+    "exact_path_accuracy": "Exact path accuracy",
+    "consistency": "Consistency",
+    "n_documents": "Documents",
+}
+SKIP_KEYS = {"per_level", "per_label"}
+
+
+def run_list_for_project(*, project) -> QuerySet[Run]:
+    """The project's runs, newest first, with their evaluations prefetched (newest first)."""
+    return Run.objects.filter(project=project).prefetch_related(
+        Prefetch("evaluations", queryset=Evaluation.objects.order_by("-created_at"))
+    )
+
+
+def run_latest_evaluation(run: Run, split: str | None = None) -> Evaluation | None:
+    """The run's evaluation on `split` (test preferred when None), from prefetched rows when available."""
+    evaluations = list(run.evaluations.all())
+    if split is not None:
+        return next((e for e in evaluations if e.split == split), None)
+    return next((e for e in evaluations if e.split == "test"), evaluations[0] if evaluations else None)
+
+
+def run_jobs(*, run: Run) -> QuerySet[Job]:
+    """Jobs started for a run, newest first."""
+    return Job.objects.filter(project_id=run.project_id, target_type="run", target_id=run.pk).order_by(
+        "-created_at", "-id"
+    )
+
+
+def prediction_list(*, run: Run, consistent: bool | None = None, order: str = "document") -> QuerySet[Prediction]:
+    """A run's predictions with their document's id and external id; by document, or lowest margin first."""
+    rows = (
+        Prediction.objects.filter(run=run)
+        .select_related("document")
+        .only(
+            "id",
+            "paths",
+            "scores",
+            "raw_paths",
+            "consistent",
+            "valid",
+            "margin",
+            "stage",
+            "document__id",
+            "document__external_id",
+            "document__split",
+        )
+    )
+    if consistent is not None:
+        rows = rows.filter(consistent=consistent)
+    return rows.order_by("margin", "id") if order == "margin" else rows.order_by("document_id")
+
+
+def metric_keys(evaluations: list[Evaluation]) -> list[str]:
+    """Every scalar metric key of these evaluations, known keys first."""
+    seen: set[str] = set()
+    for evaluation in evaluations:
+        seen.update(k for k, v in evaluation.metrics.items() if k not in SKIP_KEYS and isinstance(v, (int, float)))
+    return [k for k in METRIC_ORDER if k in seen] + sorted(seen - set(METRIC_ORDER))
+
+
+def comparison_table(runs: list[Run], split: str) -> dict:
+    """Runs side by side: {"runs": [...], "rows": [(label, [value per run])], "level_rows": [...]}."""
+    evaluations = [run_latest_evaluation(run, split) for run in runs]
+    present = [e for e in evaluations if e is not None]
+    rows = [
+        (METRIC_LABELS.get(key, key.replace("_", " ")), key, [e.metrics.get(key) if e else None for e in evaluations])
+        for key in metric_keys(present)
+    ]
+    depth = max((len(e.metrics.get("per_level") or []) for e in present), default=0)
+    level_rows = []
+    for level in range(depth):
+        for key, label in (("micro_f1", "Micro-F1"), ("macro_f1", "Macro-F1"), ("accuracy", "Accuracy")):
+            values = []
+            for e in evaluations:
+                per_level = (e.metrics.get("per_level") or []) if e else []
+                values.append(per_level[level].get(key) if level < len(per_level) else None)
+            level_rows.append((f"Level {level + 1} {label}", f"level{level + 1}_{key}", values))
+    return {"runs": runs, "evaluations": evaluations, "rows": rows, "level_rows": level_rows}
+
+
+def per_level_series(runs: list[Run], split: str, key: str) -> tuple[list[str], list[tuple[str, list[float]]]]:
+    """Groups (levels) and one series per run of the per-level `key` (micro_f1 or macro_f1)."""
+    series = []
+    depth = 0
+    for run in runs:
+        evaluation = run_latest_evaluation(run, split)
+        if evaluation is None:
+            continue
+        per_level = evaluation.metrics.get("per_level") or []
+        depth = max(depth, len(per_level))
+        series.append((run.name, [float(level.get(key) or 0.0) for level in per_level]))
+    series = [(name, values + [0.0] * (depth - len(values))) for name, values in series]
+    return [f"Level {d + 1}" for d in range(depth)], series
+
+
+def shots_series(runs: list[Run], split: str, key: str) -> tuple[list[str], list[tuple[str, list[float | None]]]]:
+    """Metric versus shots: categories (shots, "all" last) and one line per strategy, the mean over seeds."""
+    values: dict[str, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for run in runs:
+        evaluation = run_latest_evaluation(run, split)
+        value = evaluation.metrics.get(key) if evaluation else None
+        if isinstance(value, (int, float)):
+            label = run.strategy + (f" + {run.corrector}" if run.corrector else "")
+            values[label][run.shots].append(float(value))
+    shots = sorted({s for per in values.values() for s in per}, key=lambda s: (s == 0, s))
+    categories = ["all" if s == 0 else str(s) for s in shots]
+    series = [(label, [mean(per[s]) if per.get(s) else None for s in shots]) for label, per in sorted(values.items())]
+    return categories, series
+
+
+def confusion_for_run(*, run: Run, split: str, level: int, limit: int = 25) -> dict | None:
+    """Confusion within one level for a run's predictions on a split, or None when there is nothing to show.
+
+    Returns {"labels": [names], "matrix": [[counts]], "level", "n_levels", "shown", "total"}; only the `limit`
+    labels most frequent in gold or predictions are kept (the rest are summed into "other")."""
+    from classifiers.engine.metrics import confusion_at_level
+    from classifiers.services import gold_paths_for, path_of, run_hierarchy
+
+    if not run.model_dir:
+        return None
+    try:
+        hierarchy = run_hierarchy(run)
+    except (OSError, ValueError, KeyError):
+        return None
+    rows = Prediction.objects.filter(run=run, document__gold_labels__isnull=False).distinct()
+    if split != "all":
+        rows = rows.filter(document__split=split)
+    rows = list(rows.order_by("document_id").values_list("document_id", "paths"))
+    if not rows or not hierarchy.n_levels:
+        return None
+    level = min(max(level, 1), hierarchy.n_levels)
+    gold = gold_paths_for([doc_id for doc_id, _ in rows], hierarchy)
+    pred = [[p for p in (path_of(ids, hierarchy) for ids in paths) if p is not None] for _, paths in rows]
+    indices, matrix = confusion_at_level(gold, pred, hierarchy, level)
+    from taxonomies.models import Node
+
+    # Current names where the node still exists (a label renamed since training shows its new name).
+    current = dict(Node.objects.filter(pk__in=[hierarchy.ids[i] for i in indices if i >= 0]).values_list("pk", "name"))
+    names = [current.get(hierarchy.ids[i], hierarchy.names[i]) if i >= 0 else "(none)" for i in indices]
+    weight = matrix.sum(axis=0) + matrix.sum(axis=1)
+    order = [int(i) for i in weight.argsort()[::-1] if weight[i] > 0]
+    keep = order[:limit]
+    rest = order[limit:]
+    labels = [names[i] for i in keep]
+    table = [[float(matrix[g, p]) for p in keep] for g in keep]
+    if rest:
+        labels.append(f"(other {len(rest)})")
+        for k, g in enumerate(keep):
+            table[k].append(float(matrix[g, rest].sum()))
+        table.append([float(matrix[rest, p].sum()) for p in keep] + [float(matrix[rest][:, rest].sum())])
+    return {
+        "labels": labels,
+        "matrix": table,
+        "level": level,
+        "n_levels": hierarchy.n_levels,
+        "shown": len(keep),
+        "total": len(order),
+    }

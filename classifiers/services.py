@@ -1,0 +1,340 @@
+"""Writes for classifier configurations and runs: the only bridge from Django rows to the engine.
+
+Rows hold node ids; the engine works on node *indices* of a `Hierarchy`. Everything that converts
+between the two lives here (and in `classifiers.predicting` for the prediction loop).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path as FsPath
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from classifiers.engine import registry
+from classifiers.engine.hierarchy import Hierarchy, Path
+from classifiers.models import ClassifierConfig, Evaluation, Prediction, Run
+from corpora.models import Document, GoldLabel, Split
+
+ProgressFn = Callable[[int, int], None] | None
+
+#: Strategies that learn nothing from labelled documents, so an empty training split is fine.
+TRAINING_FREE_STRATEGIES = {"zeroshot", "llm-dl", "llm-dh", "llm-tmh"}
+CORRECTORS = ("", "crf")
+SPLITS = ("train", "dev", "test", "all")
+
+
+# ----- hierarchy and gold paths -----
+def hierarchy_for_taxonomy(taxonomy) -> Hierarchy:
+    """The engine Hierarchy of a taxonomy (ids are Node pks), built from one query."""
+    from taxonomies.models import Node
+
+    rows = Node.objects.filter(taxonomy=taxonomy).order_by("depth", "position", "name", "id")
+    return Hierarchy.from_edges(rows.values_list("pk", "name", "parent_id"))
+
+
+def gold_paths_for(documents: Sequence[Document] | Sequence[int], hierarchy: Hierarchy) -> list[list[Path]]:
+    """Gold paths (node indices of `hierarchy`) per document, in the order given.
+
+    A gold label whose node is not in the hierarchy (deleted since the run was trained) is left out."""
+    doc_ids = [d if isinstance(d, int) else d.pk for d in documents]
+    by_doc: dict[int, list[Path]] = {pk: [] for pk in doc_ids}
+    for chunk in _chunks(doc_ids, 5000):
+        for doc_id, node_id in GoldLabel.objects.filter(document_id__in=chunk).values_list("document_id", "node_id"):
+            index = hierarchy.index.get(node_id)
+            if index is not None:
+                by_doc[doc_id].append(hierarchy.path_to(index))
+    return [sorted(by_doc[pk]) for pk in doc_ids]
+
+
+def node_ids_of(path: Sequence[int], hierarchy: Hierarchy) -> list[int]:
+    """A path of node indices as a list of node ids (what Prediction rows store)."""
+    return [int(hierarchy.ids[i]) for i in path]
+
+
+def path_of(node_ids: Sequence[int], hierarchy: Hierarchy) -> Path | None:
+    """A stored list of node ids as a path of node indices, or None when a node is unknown."""
+    try:
+        return tuple(hierarchy.index[n] for n in node_ids)
+    except KeyError:
+        return None
+
+
+def _chunks(items: Sequence, size: int) -> Iterable[Sequence]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+# ----- parameters -----
+def parse_params(lines: Iterable[str]) -> dict[str, Any]:
+    """KEY=VALUE strings as a dict; values parsed as JSON when possible (numbers, lists), else kept as strings."""
+    params: dict[str, Any] = {}
+    for raw in lines:
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        key, sep, value = line.partition("=")
+        key = key.strip()
+        if not sep or not key.isidentifier():
+            raise ValidationError({"params": f"Expected KEY=VALUE, got {line!r}."})
+        value = value.strip()
+        try:
+            params[key] = json.loads(value)
+        except json.JSONDecodeError:
+            params[key] = value
+    return params
+
+
+def _validate_run_fields(*, strategy: str, shots: int, corrector: str) -> None:
+    errors: dict[str, str] = {}
+    if strategy not in registry.STRATEGIES:
+        errors["strategy"] = f"Unknown strategy {strategy!r}; known: {', '.join(sorted(registry.STRATEGIES))}."
+    if shots < 0:
+        errors["shots"] = "Shots must be 0 (the whole training split) or more."
+    if corrector not in CORRECTORS:
+        errors["corrector"] = f"Unknown corrector {corrector!r}; use '' or 'crf'."
+    if errors:
+        raise ValidationError(errors)
+
+
+# ----- configurations and runs -----
+@transaction.atomic
+def config_create(
+    *,
+    project,
+    name: str,
+    strategy: str,
+    params: dict | None = None,
+    shots: int = 0,
+    seed: int = 550,
+    corrector: str = "",
+    actor=None,
+) -> ClassifierConfig:
+    """Save a named classifier configuration for a project; returns it."""
+    name = (name or "").strip()
+    if not name:
+        raise ValidationError({"name": "A configuration needs a name."})
+    _validate_run_fields(strategy=strategy, shots=shots, corrector=corrector)
+    if ClassifierConfig.objects.filter(project=project, name=name).exists():
+        raise ValidationError({"name": f"A configuration named {name!r} already exists."})
+    return ClassifierConfig.objects.create(
+        project=project,
+        name=name,
+        strategy=strategy,
+        params=params or {},
+        shots=shots,
+        seed=seed,
+        corrector=corrector,
+        created_by=actor,
+    )
+
+
+def _labelled_split(project, split: str, hierarchy: Hierarchy) -> tuple[list[int], list[list[Path]]]:
+    """Ids and gold paths of the documents of a split that carry at least one gold path."""
+    ids = list(
+        Document.objects.filter(project=project, split=split, gold_labels__isnull=False)
+        .distinct()
+        .order_by("id")
+        .values_list("id", flat=True)
+    )
+    paths = gold_paths_for(ids, hierarchy)
+    keep = [k for k, p in enumerate(paths) if p]
+    return [ids[k] for k in keep], [paths[k] for k in keep]
+
+
+def _sample(ids: list[int], paths: list[list[Path]], shots: int, seed: int) -> list[int]:
+    from classifiers.engine.fewshot import sample_few_shot
+
+    if not ids:
+        return []
+    return sorted(ids[k] for k in sample_few_shot(paths, shots, seed))
+
+
+@transaction.atomic
+def run_create(
+    *,
+    project,
+    strategy: str,
+    params: dict | None = None,
+    shots: int = 0,
+    seed: int = 550,
+    corrector: str = "",
+    name: str = "",
+    actor=None,
+    config: ClassifierConfig | None = None,
+) -> Run:
+    """A new run pinned to the current taxonomy version, with its sampled training (and dev) document ids."""
+    _validate_run_fields(strategy=strategy, shots=shots, corrector=corrector)
+    name = (name or "").strip() or _default_run_name(project, strategy, shots, seed)
+    if Run.objects.filter(project=project, name=name).exists():
+        raise ValidationError({"name": f"A run named {name!r} already exists in this project."})
+    taxonomy = project.taxonomy
+    hierarchy = hierarchy_for_taxonomy(taxonomy)
+    if not len(hierarchy):
+        raise ValidationError("The taxonomy is empty: add labels before training.")
+    train_ids, train_paths = _labelled_split(project, Split.TRAIN, hierarchy)
+    if not train_ids and strategy not in TRAINING_FREE_STRATEGIES:
+        raise ValidationError("No labelled documents in the train split.")
+    dev_ids, dev_paths = _labelled_split(project, Split.DEV, hierarchy)
+    return Run.objects.create(
+        project=project,
+        config=config,
+        name=name,
+        strategy=strategy,
+        params=params or {},
+        shots=shots,
+        seed=seed,
+        corrector=corrector,
+        taxonomy_version=taxonomy.version,
+        train_document_ids=_sample(train_ids, train_paths, shots, seed),
+        dev_document_ids=_sample(dev_ids, dev_paths, shots, seed),
+        created_by=actor,
+    )
+
+
+def _default_run_name(project, strategy: str, shots: int, seed: int) -> str:
+    base = f"{strategy}-k{shots or 'all'}-s{seed}"
+    taken = set(Run.objects.filter(project=project, name__startswith=base).values_list("name", flat=True))
+    if base not in taken:
+        return base
+    n = 2
+    while f"{base}-{n}" in taken:
+        n += 1
+    return f"{base}-{n}"
+
+
+def _texts_and_paths(doc_ids: Sequence[int], hierarchy: Hierarchy) -> tuple[list[str], list[list[Path]]]:
+    """Texts and gold paths of documents in the order given (documents deleted since are skipped)."""
+    texts: dict[int, str] = {}
+    for chunk in _chunks(list(doc_ids), 5000):
+        texts.update(Document.objects.filter(pk__in=chunk).values_list("id", "text"))
+    kept = [pk for pk in doc_ids if pk in texts]
+    return [texts[pk] for pk in kept], gold_paths_for(kept, hierarchy)
+
+
+def run_hierarchy(run: Run) -> Hierarchy:
+    """The hierarchy a trained run was fitted on (read from its saved config, no model loaded)."""
+    config = json.loads((FsPath(run.model_dir) / "config.json").read_text())
+    return Hierarchy.from_dict(config["hierarchy"])
+
+
+def run_train(*, run: Run, progress: ProgressFn = None) -> Run:
+    """Fit the run's strategy on its sampled documents and save the model under HTC_MODEL_DIR/run-<id>/.
+
+    The model is written to a temporary directory that is renamed only when complete. Returns the run."""
+    Run.objects.filter(pk=run.pk).update(state=Run.State.TRAINING)
+    try:
+        taxonomy = run.project.taxonomy
+        taxonomy.refresh_from_db(fields=["version"])
+        hierarchy = hierarchy_for_taxonomy(taxonomy)
+        texts, paths = _texts_and_paths(run.train_document_ids, hierarchy)
+        dev = _texts_and_paths(run.dev_document_ids, hierarchy) if run.dev_document_ids else None
+        started = time.perf_counter()
+        estimator = registry.make_strategy(run.strategy, **run.params)
+        estimator.fit(texts, paths, hierarchy, dev=dev, progress=progress)
+        final = FsPath(settings.HTC_MODEL_DIR) / f"run-{run.pk}"
+        tmp = final.with_name(f".{final.name}.{uuid.uuid4().hex}.tmp")
+        try:
+            estimator.save(tmp)
+            if run.corrector == "crf":
+                _fit_corrector(estimator, texts, paths, hierarchy).save(tmp / "corrector")
+            seconds = time.perf_counter() - started
+            if final.exists():
+                shutil.rmtree(final)
+            tmp.rename(final)
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
+    except BaseException:
+        Run.objects.filter(pk=run.pk).update(state=Run.State.FAILED)
+        raise
+    with transaction.atomic():
+        # A new model makes earlier predictions and evaluations of this run stale.
+        Prediction.objects.filter(run=run).delete()
+        Evaluation.objects.filter(run=run).delete()
+        run.model_dir = str(final)
+        run.train_seconds = seconds
+        run.state = Run.State.TRAINED
+        run.taxonomy_version = taxonomy.version  # the tree the model actually learned
+        run.stats = {**run.stats, "train_documents": len(texts), "dev_documents": len(dev[0]) if dev else 0}
+        run.save(update_fields=["model_dir", "train_seconds", "state", "taxonomy_version", "stats"])
+    return run
+
+
+def corrector_class():
+    """The CRF corrector class, or a clear error when the engine module is not installed."""
+    try:
+        from classifiers.engine.corrector import CRFCorrector
+    except ImportError as exc:
+        raise RuntimeError("The CRF corrector (classifiers.engine.corrector) is not available.") from exc
+    return CRFCorrector
+
+
+def _fit_corrector(estimator, texts: list[str], paths: list[list[Path]], hierarchy: Hierarchy):
+    corrector = corrector_class()()
+    scores = estimator.predict_scores(texts)
+    corrector.fit(scores, [p[0] if p else () for p in paths], hierarchy)
+    return corrector
+
+
+@transaction.atomic
+def run_evaluate(*, run: Run, split: str) -> Evaluation:
+    """Score the run's stored predictions on a split against the gold paths; upserts and returns the Evaluation."""
+    from classifiers.engine.metrics import evaluate
+
+    if split not in SPLITS:
+        raise ValidationError({"split": f"Unknown split {split!r}."})
+    if not run.model_dir:
+        raise ValidationError("This run has not been trained.")
+    hierarchy = run_hierarchy(run)
+    rows = Prediction.objects.filter(run=run, document__gold_labels__isnull=False).distinct()
+    if split != "all":
+        rows = rows.filter(document__split=split)
+    rows = list(rows.order_by("document_id").values_list("document_id", "paths"))
+    if not rows:
+        raise ValidationError(f"No predictions with gold labels on the {split} split: predict it first.")
+    gold = gold_paths_for([doc_id for doc_id, _ in rows], hierarchy)
+    pred = [[p for p in (path_of(ids, hierarchy) for ids in paths) if p is not None] for _, paths in rows]
+    metrics = evaluate(gold, pred, hierarchy)
+    metrics = _json_safe(metrics, hierarchy)
+    evaluation, _ = Evaluation.objects.update_or_create(
+        run=run, split=split, defaults={"metrics": metrics, "document_count": len(rows)}
+    )
+    return evaluation
+
+
+def _json_safe(metrics: dict, hierarchy: Hierarchy) -> dict:
+    """Metrics as JSON: per-label F1 keyed by node id (not engine index), numpy numbers as floats."""
+    out = json.loads(json.dumps(metrics, default=_number))
+    per_label = metrics.get("per_label")
+    if isinstance(per_label, dict):
+        out["per_label"] = {str(hierarchy.ids[int(k)]): float(v) for k, v in per_label.items()}
+    return out
+
+
+def _number(value):
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return str(value)
+
+
+from classifiers.predicting import run_predict  # noqa: E402  (re-exported: the prediction loop lives there)
+
+__all__ = [
+    "config_create",
+    "gold_paths_for",
+    "hierarchy_for_taxonomy",
+    "parse_params",
+    "run_create",
+    "run_evaluate",
+    "run_predict",
+    "run_train",
+]
