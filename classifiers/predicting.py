@@ -42,6 +42,8 @@ def run_predict(*, run: Run, split: str = "test", progress: Callable[[int, int],
     if not todo:
         return 0
     estimator = registry.load_estimator(run.model_dir)
+    if run.strategy.startswith("llm-"):
+        _apply_endpoint(run, estimator)
     corrector = _load_corrector(run)
     written = 0
     for chunk in _chunks(todo, CHUNK_SIZE):
@@ -59,7 +61,49 @@ def run_predict(*, run: Run, split: str = "test", progress: Callable[[int, int],
         written += len(chunk)
         if progress:
             progress(written, total)
+        _record_llm_stats(run, estimator)
     return len(todo)
+
+
+def _apply_endpoint(run: Run, estimator) -> None:
+    """Point an LLM strategy at the project's endpoint; the key is handed over at run time only."""
+    from django.conf import settings
+
+    from endpoints.services import strategy_apply_endpoint
+
+    strategy_apply_endpoint(
+        project=run.project, estimator=estimator, cache_dir=FsPath(settings.HTC_DATA_DIR) / "llm_cache"
+    )
+
+
+def _record_llm_stats(run: Run, estimator) -> None:
+    """Add one chunk's LLM figures (calls, tokens, cost, invalid and failed answers) to the run's totals."""
+    stats = getattr(estimator, "stats_", None)
+    if not isinstance(stats, dict):
+        return
+    run.refresh_from_db(fields=["stats"])
+    totals = dict(run.stats.get("llm", {}))
+    for key in (
+        "calls",
+        "cache_hits",
+        "failures",
+        "retries",
+        "prompt_tokens",
+        "completion_tokens",
+        "cost",
+        "documents",
+        "invalid",
+        "failed",
+        "inconsistent",
+        "seconds",
+    ):
+        if isinstance(stats.get(key), (int, float)):
+            totals[key] = totals.get(key, 0) + stats[key]
+    docs = max(1, totals.get("documents", 0))
+    totals["calls_per_doc"] = totals.get("calls", 0) / docs
+    totals["tokens_per_doc"] = (totals.get("prompt_tokens", 0) + totals.get("completion_tokens", 0)) / docs
+    run.stats = {**run.stats, "llm": totals}
+    run.save(update_fields=["stats"])
 
 
 def _load_corrector(run: Run):

@@ -244,7 +244,9 @@ def run_train(*, run: Run, progress: ProgressFn = None) -> Run:
         try:
             estimator.save(tmp)
             if run.corrector == "crf":
-                _fit_corrector(estimator, texts, paths, hierarchy).save(tmp / "corrector")
+                # The strategy is over-confident on its own training documents: fit on dev when there is one.
+                fit_texts, fit_paths = dev if dev and dev[0] else (texts, paths)
+                _fit_corrector(estimator, fit_texts, fit_paths, hierarchy).save(tmp / "corrector")
             seconds = time.perf_counter() - started
             if final.exists():
                 shutil.rmtree(final)
