@@ -26,6 +26,12 @@ METRIC_ORDER = [
     "h_f1",
     "exact_path_accuracy",
     "consistency",
+    "consistency_before_correction",
+    "p_micro_f1_before_correction",
+    "exact_path_accuracy_before_correction",
+    "exact_path_accuracy_change_vs_parent",
+    "micro_f1_change_vs_parent",
+    "macro_f1_change_vs_parent",
     "n_documents",
 ]
 METRIC_LABELS = {
@@ -43,6 +49,12 @@ METRIC_LABELS = {
     "h_f1": "hF",
     "exact_path_accuracy": "Exact path accuracy",
     "consistency": "Consistency",
+    "consistency_before_correction": "Consistency before the corrector",
+    "p_micro_f1_before_correction": "P-Micro-F1 before the corrector",
+    "exact_path_accuracy_before_correction": "Exact path accuracy before the corrector",
+    "exact_path_accuracy_change_vs_parent": "Exact path accuracy change vs the run it retrained",
+    "micro_f1_change_vs_parent": "Micro-F1 change vs the run it retrained",
+    "macro_f1_change_vs_parent": "Macro-F1 change vs the run it retrained",
     "n_documents": "Documents",
 }
 SKIP_KEYS = {"per_level", "per_label"}

@@ -299,13 +299,27 @@ def run_evaluate(*, run: Run, split: str) -> Evaluation:
     rows = Prediction.objects.filter(run=run, document__gold_labels__isnull=False).distinct()
     if split != "all":
         rows = rows.filter(document__split=split)
-    rows = list(rows.order_by("document_id").values_list("document_id", "paths"))
+    rows = list(rows.order_by("document_id").values_list("document_id", "paths", "raw_paths"))
     if not rows:
         raise ValidationError(f"No predictions with gold labels on the {split} split: predict it first.")
-    gold = gold_paths_for([doc_id for doc_id, _ in rows], hierarchy)
-    pred = [[p for p in (path_of(ids, hierarchy) for ids in paths) if p is not None] for _, paths in rows]
-    metrics = evaluate(gold, pred, hierarchy)
-    metrics = _json_safe(metrics, hierarchy)
+    gold = gold_paths_for([doc_id for doc_id, _, _ in rows], hierarchy)
+
+    def as_paths(id_paths):
+        return [p for p in (path_of(ids, hierarchy) for ids in id_paths) if p is not None]
+
+    pred = [as_paths(paths) for _, paths, _ in rows]
+    metrics = _json_safe(evaluate(gold, pred, hierarchy), hierarchy)
+    if run.corrector:
+        # What the strategy said before the corrector changed it (raw_paths is kept only where it changed).
+        before = [as_paths(raw or paths) for _, paths, raw in rows]
+        raw_metrics = evaluate(gold, before, hierarchy)
+        for key in ("consistency", "p_micro_f1", "exact_path_accuracy"):
+            metrics[f"{key}_before_correction"] = float(raw_metrics[key])
+    parent = Evaluation.objects.filter(run_id=run.parent_run_id, split=split).first() if run.parent_run_id else None
+    if parent is not None:
+        for key in ("exact_path_accuracy", "micro_f1", "macro_f1"):
+            if key in parent.metrics:
+                metrics[f"{key}_change_vs_parent"] = float(metrics[key]) - float(parent.metrics[key])
     evaluation, _ = Evaluation.objects.update_or_create(
         run=run, split=split, defaults={"metrics": metrics, "document_count": len(rows)}
     )
