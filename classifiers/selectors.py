@@ -212,3 +212,26 @@ def confusion_for_run(*, run: Run, split: str, level: int, limit: int = 25) -> d
         "shown": len(keep),
         "total": len(order),
     }
+
+
+def document_predictions(*, document) -> list[dict]:
+    """Every run's prediction for a document, with what a corrector changed, named from the current tree."""
+    from taxonomies.selectors import taxonomy_tree
+
+    tree = taxonomy_tree(taxonomy=document.project.taxonomy)
+
+    def text(paths: list[list[int]]) -> str:
+        return " | ".join(" > ".join(tree.nodes[i].name if i in tree.nodes else f"#{i}" for i in p) for p in paths)
+
+    out = []
+    for p in Prediction.objects.filter(document=document).select_related("run").order_by("-run__created_at"):
+        out.append(
+            {
+                "prediction": p,
+                "run": p.run,
+                "path": text(p.paths) or "(no valid answer)",
+                "raw": text(p.raw_paths) if p.raw_paths and p.raw_paths != p.paths else "",
+                "scores": p.scores,
+            }
+        )
+    return out

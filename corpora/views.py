@@ -130,7 +130,17 @@ def document_list(request: HttpRequest, project_id: int) -> HttpResponse:
 def document_detail(request: HttpRequest, project_id: int, doc_id: int) -> HttpResponse:
     project = project_for_user(user=request.user, project_id=project_id)
     document, paths = document_get(project=project, doc_id=doc_id)
-    return render(request, "corpora/document.html", {"project": project, "document": document, "paths": paths})
+    from classifiers.selectors import document_predictions
+    from review.selectors import document_history
+
+    context = {
+        "project": project,
+        "document": document,
+        "paths": paths,
+        "predictions": document_predictions(document=document),
+        "decisions": document_history(document=document)[:50],
+    }
+    return render(request, "corpora/document.html", context)
 
 
 @login_required

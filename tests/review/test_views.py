@@ -88,3 +88,18 @@ def test_predictions_jsonl_export_has_full_paths_and_scores(client, owner, proje
     assert len(lines) == 4
     first = next(row for row in lines if row["document_id"] == "d0")
     assert first["paths"] == [["Sci", "Phys", "Astro"]] and first["scores"] == [0.9, 0.9, 0.9]
+
+
+def test_document_page_shows_predictions_with_corrector_change_and_decisions(client, owner, project, reviewed_setup):
+    from review.services import correction_record
+
+    s = reviewed_setup
+    pred = s["preds"][2]
+    pred.raw_paths = [[s["nodes"]["Sci"].pk, s["nodes"]["Sport > Team"].pk]]
+    pred.save()
+    correction_record(project=project, document=s["docs"][2], annotator=owner, action="accept", prediction=pred)
+    client.force_login(owner)
+    body = client.get(reverse("corpora:document", args=[project.pk, s["docs"][2].pk])).content.decode()
+    assert "Sport &gt; Team &gt; Football" in body
+    assert "corrected by" in body and "Sci &gt; Team" in body
+    assert "owner" in body and "accept" in body
