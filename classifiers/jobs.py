@@ -5,9 +5,11 @@ Handlers are thin: load the run named in `job.params`, call a service, report pr
 
 from __future__ import annotations
 
+from django.urls import reverse
+
 from classifiers import services
 from classifiers.models import Run
-from jobs.registry import job_handler
+from jobs.registry import job_handler, job_target
 
 
 class StagedProgress:
@@ -93,3 +95,8 @@ def pipeline_handler(job, progress) -> dict:
     result.update(_predict(run, split, staged))
     result.update(_evaluate(run, split))
     return result
+
+
+@job_target("run")
+def run_url(job) -> str:
+    return reverse("classifiers:run", args=[job.project_id, job.target_id])

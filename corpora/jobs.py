@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
+from django.urls import reverse
 
 from corpora.models import Corpus
 from corpora.services import corpus_import, upload_path
-from jobs.registry import job_handler
+from jobs.registry import job_handler, job_target
 
 
 def _result(corpus: Corpus) -> dict:
@@ -75,3 +76,9 @@ def run_corpus_import(job, progress) -> dict:
     job.target_id = corpus.pk
     type(job).objects.filter(pk=job.pk).update(target_id=corpus.pk)
     return _result(corpus)
+
+
+@job_target("corpus")
+def corpus_url(job) -> str:
+    """The corpus's documents (the list has no per-corpus filter yet)."""
+    return reverse("corpora:documents", args=[job.project_id])

@@ -113,3 +113,14 @@ def test_progress_include_polls_active_jobs_and_escapes_error_text(client, job_p
     assert reverse("jobs:status", args=[job_project.pk, failed.pk]) not in html  # finished jobs are not polled
     detail = client.get(reverse("jobs:detail", args=[job_project.pk, failed.pk])).content.decode()
     assert hostile not in detail and "What went wrong" in detail
+
+
+@pytest.mark.django_db
+def test_jobs_link_to_the_run_they_produce(project, owner):
+    from classifiers.models import Run
+    from jobs.registry import target_url
+    from jobs.services import job_create
+
+    run = Run.objects.create(project=project, name="r", strategy="tfidf")
+    job = job_create(kind="pipeline", project=project, params={"run_id": run.pk}, target_type="run", target_id=run.pk)
+    assert target_url(job) == f"/projects/{project.pk}/classifiers/runs/{run.pk}/"
