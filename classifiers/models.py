@@ -84,7 +84,12 @@ class Prediction(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["run", "document"], name="unique_run_document")]
-        indexes = [models.Index(fields=["run", "margin"]), models.Index(fields=["run", "leaf_node"])]
+        indexes = [
+            models.Index(fields=["run", "margin"]),
+            models.Index(fields=["run", "leaf_node"]),
+            # The review queue's "most uncertain first" order, so it is read from the index, not sorted.
+            models.Index(fields=["run", "valid", "consistent", "margin", "document"], name="prediction_review_order"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.run_id}:{self.document_id}"
