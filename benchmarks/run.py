@@ -26,6 +26,7 @@ BENCHES = {
     "crf": "benchmarks.crf_bench",
     "throughput": "benchmarks.verbalizer_bench",
     "llm": "benchmarks.llm_bench",
+    "beyond": "benchmarks.beyond_bench",
 }
 
 

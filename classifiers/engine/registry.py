@@ -16,6 +16,8 @@ STRATEGIES: dict[str, str] = {
     "llm-dl": "classifiers.engine.llm.strategies:LLMDirectLeaf",
     "llm-dh": "classifiers.engine.llm.strategies:LLMDirectHierarchical",
     "llm-tmh": "classifiers.engine.llm.strategies:LLMTopDownMultiStep",
+    "cascade": "classifiers.engine.cascade:CascadeClassifier",
+    "weak": "classifiers.engine.coldstart:WeakSupervisionClassifier",
 }
 
 

@@ -1,0 +1,109 @@
+"""Taxonomy growth without forgetting: update a model after a node is split or gains new children.
+
+For the local-classifier strategies (tfidf, embed) only the sibling groups whose children changed are
+refitted, on the new labelled documents plus a rehearsal sample of old ones; every other group keeps
+its weights, and the feature space (the TF-IDF vocabulary) is kept, so untouched nodes predict as before.
+Nodes are matched between the old and the new hierarchy by their ids.
+"""
+
+from __future__ import annotations
+
+import copy
+import random
+from collections.abc import Sequence
+
+from classifiers.engine.baselines import ROOT, LocalLogisticClassifier, sibling_groups
+from classifiers.engine.hierarchy import Hierarchy, Path, as_multi
+
+
+def _remap_path(path: Path, old: Hierarchy, new: Hierarchy) -> Path:
+    return tuple(new.index[old.ids[v]] for v in path if old.ids[v] in new.index)
+
+
+def changed_groups(old: Hierarchy, new: Hierarchy) -> list[int]:
+    """Parents (new indices, ROOT for the top level) whose set of children differs from the old hierarchy."""
+    old_children = {(None if p == ROOT else old.ids[p]): {old.ids[c] for c in ch} for p, ch in sibling_groups(old)}
+    out = []
+    for p, ch in sibling_groups(new):
+        key = None if p == ROOT else new.ids[p]
+        if old_children.get(key) != {new.ids[c] for c in ch}:
+            out.append(p)
+    return out
+
+
+def rehearsal_sample(n_old: int, rehearsal: float | int, seed: int) -> list[int]:
+    """Indices of old documents to replay: a fraction (float <= 1) or a count (int); sorted."""
+    k = int(round(rehearsal * n_old)) if isinstance(rehearsal, float) and rehearsal <= 1 else int(rehearsal)
+    return sorted(random.Random(seed).sample(range(n_old), min(max(k, 0), n_old)))
+
+
+def update_for_new_labels(
+    old_estimator,
+    new_hierarchy: Hierarchy,
+    texts_new: Sequence[str],
+    paths_new: Sequence,
+    texts_old: Sequence[str],
+    paths_old: Sequence,
+    *,
+    rehearsal: float | int = 0.3,
+    seed: int = 0,
+):
+    """A new estimator for `new_hierarchy` built from `old_estimator` (which is left unchanged).
+
+    `paths_new` use `new_hierarchy` indices, `paths_old` the old estimator's. Only the changed sibling
+    groups are refitted, on the new documents plus a `rehearsal` sample of the old ones; returns the new
+    estimator. Supports the local-classifier strategies (tfidf, embed)."""
+    if not isinstance(old_estimator, LocalLogisticClassifier):
+        raise NotImplementedError(f"growth update not implemented for {old_estimator.strategy_name!r}")
+    old_h = old_estimator.hierarchy_
+    est = copy.deepcopy(old_estimator)
+    est.hierarchy_ = new_hierarchy
+    # carry the untouched groups over, re-indexed
+    changed = set(changed_groups(old_h, new_hierarchy))
+    groups = {}
+    for p, children in sibling_groups(new_hierarchy):
+        if p in changed:
+            continue
+        old_p = ROOT if p == ROOT else old_h.index[new_hierarchy.ids[p]]
+        g = dict(old_estimator.groups_[old_p])
+        g["children"] = list(children)
+        g["classes"] = [new_hierarchy.index[old_h.ids[c]] for c in g["classes"]]
+        groups[p] = g
+    sample = rehearsal_sample(len(texts_old), rehearsal, seed)
+    texts = list(texts_new) + [texts_old[i] for i in sample]
+    old_multi = as_multi(paths_old)
+    paths = as_multi(paths_new) + [[_remap_path(p, old_h, new_hierarchy) for p in old_multi[i]] for i in sample]
+    if changed:
+        X = est._features(texts, None)
+        for p, children in sibling_groups(new_hierarchy):
+            if p in changed:
+                groups[p] = est._fit_group(X, paths, p, children)
+    est.groups_ = groups
+    est.updated_groups_ = sorted(changed)
+    return est
+
+
+def old_label_accuracy(estimator, texts: Sequence[str], gold_paths: Sequence, gold_hierarchy: Hierarchy) -> float:
+    """Share of documents whose predicted path starts with their gold path (compared by node ids, so a
+    prediction of a new child under the gold node counts as correct); returns a float in [0, 1]."""
+    if not len(texts):
+        return 0.0
+    preds = estimator.predict(list(texts))
+    h = estimator.hierarchy_
+    ok = 0
+    for pred, gold in zip(preds, as_multi(gold_paths), strict=True):
+        gold_ids = [gold_hierarchy.ids[v] for v in gold[0]]
+        pred_ids = [h.ids[v] for v in pred[0]][: len(gold_ids)]
+        ok += pred_ids == gold_ids
+    return ok / len(texts)
+
+
+def forgetting_report(old_estimator, new_estimator, texts_old: Sequence[str], paths_old: Sequence) -> dict:
+    """Accuracy on the old labels before and after the update: {"before", "after", "drop"}."""
+    h = old_estimator.hierarchy_
+    before = old_label_accuracy(old_estimator, texts_old, paths_old, h)
+    after = old_label_accuracy(new_estimator, texts_old, paths_old, h)
+    return {"before": before, "after": after, "drop": before - after}
+
+
+__all__ = ["changed_groups", "forgetting_report", "old_label_accuracy", "update_for_new_labels"]
