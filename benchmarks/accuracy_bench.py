@@ -98,9 +98,15 @@ def measure(quick: bool = False) -> list[dict]:
         test_docs = _subset(test, test_limit)
         gold = [[hierarchy.path_from_names(d["path"])] for d in test_docs]
         texts = [d["text"] for d in test_docs]
-        settings = [(0, 550)] if opts.get("no_training") else [
-            (k, s) for k in opts.get("shots", shots_default) for s in (opts.get("seeds", seeds_default) if k else [550])
-        ]
+        settings = (
+            [(0, 550)]
+            if opts.get("no_training")
+            else [
+                (k, s)
+                for k in opts.get("shots", shots_default)
+                for s in (opts.get("seeds", seeds_default) if k else [550])
+            ]
+        )
         for k, seed in settings:
             picked = [] if opts.get("no_training") else sample_few_shot(train_paths, k, seed)
             est = factory(seed)
@@ -168,7 +174,10 @@ def run(quick: bool = False) -> str:
             cells.append(f"{r[m]:.3f}" + (f" ± {r[m + '_std']:.3f}" if r["seeds"] > 1 else ""))
         cells += [f"{r['train_seconds']:.1f}", f"{r['docs_per_second']:.0f}"]
         lines.append("| " + " | ".join(cells) + " |")
-    lines += ["", "The bar: embeddings + logistic regression 0.36 / 0.53 / 0.67 exact-path at K = 1 / 4 / 16; TF-IDF on the full set 0.85."]
+    lines += [
+        "",
+        "The bar: embeddings + logistic regression 0.36 / 0.53 / 0.67 exact-path at K = 1 / 4 / 16; TF-IDF on the full set 0.85.",
+    ]
     return "\n".join(lines) + "\n"
 
 

@@ -97,7 +97,9 @@ class LocalLogisticClassifier(HierarchicalClassifier):
         return LogisticRegression(C=self.C, max_iter=self.max_iter, solver="lbfgs", tol=1e-4)
 
     # ----- contract -----
-    def fit(self, texts: Sequence[str], paths: Sequence, hierarchy: Hierarchy, *, dev=None, progress: ProgressFn = None):
+    def fit(
+        self, texts: Sequence[str], paths: Sequence, hierarchy: Hierarchy, *, dev=None, progress: ProgressFn = None
+    ):
         """Train one logistic regression per parent with >= 2 children; returns self."""
         self.hierarchy_ = hierarchy
         paths = as_multi(paths)

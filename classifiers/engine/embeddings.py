@@ -34,7 +34,7 @@ def default_encoder_path() -> str:
 
 
 def _pooling_mode(model_dir: FsPath) -> str:
-    """"mean" or "cls", read from a sentence-transformers pooling config when there is one."""
+    """ "mean" or "cls", read from a sentence-transformers pooling config when there is one."""
     for cfg in sorted(model_dir.glob("*_Pooling/config.json")):
         data = json.loads(cfg.read_text())
         if data.get("pooling_mode_cls_token"):
@@ -135,7 +135,9 @@ class SentenceEmbedder:
                 else:
                     out[i] = vec
         if todo:
-            fresh = self._encode_uncached([texts[i] for i in todo], progress, done0=len(texts) - len(todo), total=len(texts))
+            fresh = self._encode_uncached(
+                [texts[i] for i in todo], progress, done0=len(texts) - len(todo), total=len(texts)
+            )
             out[todo] = fresh
             if cache is not None:
                 cache.put_many([keys[i] for i in todo], fresh)

@@ -19,7 +19,9 @@ def _leaves_of(paths: Sequence) -> list[int]:
     return sorted({path[-1] for path in paths if path})
 
 
-def _greedy_sample(leaves_per_doc: list[list[int]], candidates: list[int], k: int, rng: np.random.RandomState) -> list[int]:
+def _greedy_sample(
+    leaves_per_doc: list[list[int]], candidates: list[int], k: int, rng: np.random.RandomState
+) -> list[int]:
     counts: Counter[int] = Counter()
     chosen: list[int] = []
     for pos in rng.permutation(len(candidates)):

@@ -61,7 +61,9 @@ class ZeroShotClassifier(HierarchicalClassifier):
             out.append(f"{name}: {extra[node]}" if extra.get(node) else name)
         return out
 
-    def fit(self, texts: Sequence[str], paths: Sequence, hierarchy: Hierarchy, *, dev=None, progress: ProgressFn = None):
+    def fit(
+        self, texts: Sequence[str], paths: Sequence, hierarchy: Hierarchy, *, dev=None, progress: ProgressFn = None
+    ):
         """Embed the label texts; `texts` and `paths` are ignored (no training documents are needed)."""
         if self.temperature <= 0:
             raise ValueError("temperature must be positive")

@@ -16,4 +16,3 @@ def import_bytes(owner):
         return corpus_import(project=project, file_name=file_name, fileobj=io.BytesIO(data), actor=owner, **options)
 
     return run
-
