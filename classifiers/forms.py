@@ -15,7 +15,7 @@ def strategy_choices() -> list[tuple[str, str]]:
 
 class RunForm(forms.Form):
     name = forms.CharField(max_length=200, required=False, help_text="Left empty: strategy, shots and seed.")
-    strategy = forms.ChoiceField(choices=strategy_choices)
+    strategy = forms.ChoiceField(choices=strategy_choices, initial="tfidf")
     shots = forms.IntegerField(min_value=0, initial=0, help_text="Documents per leaf path; 0 = the whole train split.")
     seed = forms.IntegerField(initial=550)
     corrector = forms.ChoiceField(choices=[("", "none"), ("crf", "CRF")], required=False)

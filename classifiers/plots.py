@@ -135,7 +135,7 @@ def heatmap(
             )
     size = margin + n * cell + 8
     return {
-        "width": size,
+        "width": size + margin // 2,  # room on the right for the last rotated column labels
         "height": size,
         "cells": cells,
         "cell": cell,
