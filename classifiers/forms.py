@@ -157,7 +157,7 @@ class RunForm(forms.Form):
                     "strategy": data[f"stage{k}_strategy"],
                     "params": params,
                     "corrector": data.get(f"stage{k}_corrector") or "",
-                    "threshold": float(threshold),
+                    "threshold": float(threshold or 0.0),
                 }
             )
         return stages if ok else None

@@ -54,6 +54,7 @@ def cascade_summary(run: Run) -> dict[str, Any] | None:
         "review_on": bool(cascade.get("review")),
         "review": (cascade.get("predict") or {}).get("review", 0),
         "predicted": bool(predicted),
+        "dev_llm_calls": sum(int(((s.get("dev") or {}).get("llm") or {}).get("calls", 0)) for s in trained),
     }
 
 
@@ -148,7 +149,7 @@ def _dev_predictions(run: Run) -> tuple[list[float], list[bool]]:
     if not run.dev_document_ids or not run.model_dir:
         return [], []
     rows = list(
-        Prediction.objects.filter(run=run, document__split="dev", document_id__in=run.dev_document_ids)
+        Prediction.objects.filter(run=run, document__split="dev")
         .order_by("document_id")
         .values_list("document_id", "paths", "scores")
     )
