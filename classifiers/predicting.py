@@ -16,6 +16,7 @@ from django.db import transaction
 from classifiers.cascading import CASCADE, cascade_prepare, cascade_record_predict_stats
 from classifiers.engine import registry
 from classifiers.engine.base import HierarchicalClassifier, decode_scores, path_confidence
+from classifiers.engine.cascade import SUMMED_STATS
 from classifiers.engine.hierarchy import Hierarchy, as_multi
 from classifiers.models import Prediction, Run
 from corpora.models import Document
@@ -88,20 +89,7 @@ def _record_llm_stats(run: Run, estimator) -> None:
         return
     run.refresh_from_db(fields=["stats"])
     totals = dict(run.stats.get("llm", {}))
-    for key in (
-        "calls",
-        "cache_hits",
-        "failures",
-        "retries",
-        "prompt_tokens",
-        "completion_tokens",
-        "cost",
-        "documents",
-        "invalid",
-        "failed",
-        "inconsistent",
-        "seconds",
-    ):
+    for key in SUMMED_STATS:
         if isinstance(stats.get(key), (int, float)):
             totals[key] = totals.get(key, 0) + stats[key]
     docs = max(1, totals.get("documents", 0))

@@ -183,7 +183,8 @@ def run_create(
     if not len(hierarchy):
         raise ValidationError("The taxonomy is empty: add labels before training.")
     train_ids, train_paths = _labelled_split(project, Split.TRAIN, hierarchy)
-    if not train_ids and strategy not in TRAINING_FREE_STRATEGIES:
+    stage_strategies = [stage["strategy"] for stage in params.get("stages", [])] if strategy == CASCADE else [strategy]
+    if not train_ids and not set(stage_strategies) <= TRAINING_FREE_STRATEGIES:
         raise ValidationError("No labelled documents in the train split.")
     dev_ids, dev_paths = _labelled_split(project, Split.DEV, hierarchy)
     return Run.objects.create(

@@ -23,7 +23,7 @@ from classifiers.engine.calibration import apply_temperatures, expected_calibrat
 from classifiers.engine.hierarchy import Hierarchy, Path, as_multi
 
 REVIEW = "review"
-#: Per-stage LLM figures summed into the cascade's `stats_` (what a plain LLM run reports).
+#: The LLM figures that add up over documents and chunks (a cascade sums its stages, a run its chunks).
 SUMMED_STATS = (
     "calls",
     "cache_hits",
