@@ -187,3 +187,10 @@ def test_tradeoff_of_a_plain_run_uses_its_dev_predictions(trained_run):
     assert escalated == sorted(escalated)
     query = parse_qs(urlsplit(rows[0.5]["apply_url"]).query)
     assert query["stage1_strategy"] == ["tfidf"] and query["review"] == ["1"] and query["review_threshold"] == ["0.5"]
+
+
+def test_predictions_page_says_which_stage_decided(cascade_run, owner, client_for):
+    page = client_for(owner).get(reverse("classifiers:predictions", args=[cascade_run.project_id, cascade_run.pk]))
+    html = page.content.decode()
+    stages = set(Prediction.objects.filter(run=cascade_run).values_list("stage", flat=True))
+    assert "Decided by" in html and stages and all(f"<code>{stage}</code>" in html for stage in stages)
