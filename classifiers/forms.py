@@ -102,6 +102,9 @@ class RunForm(forms.Form):
             return data  # the KEY=VALUE lines did not parse; that error is shown already
         params = dict(data["params"])
         typed_json = "stages" in params  # stages=[...] in the parameters, as on the command line
+        if typed_json and used:
+            self.add_error("params", "Give the stages either in the stage fields or as stages=[...] here, not both.")
+            return data
         if not typed_json:
             stages = self._stages_from_fields(data, used)
             if stages is None:

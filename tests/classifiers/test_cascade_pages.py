@@ -89,6 +89,7 @@ def test_form_builds_the_stages_from_the_stage_fields():
         ({"params": 'stages=[{"strategy": "tfidf", "colour": 1}]'}, "params", "Stage 1: unknown key(s) colour"),
         ({"params": 'stages=[{"strategy": "cascade"}]'}, "params", "cannot contain a cascade"),
         ({"params": 'stages={"strategy": "tfidf"}'}, "params", "a JSON list"),
+        ({"params": 'stages=[{"strategy": "tfidf"}]', "stage1_strategy": "tfidf"}, "params", "not both"),
     ],
 )
 def test_form_explains_what_is_wrong_with_the_stages(data, field, message):
