@@ -63,8 +63,12 @@ def lines(
     *,
     width: int = 720,
     height: int = 260,
+    point_title: str = "{name}, {x} shots: {value:.3f}",
+    label_every: int = 1,
 ) -> dict | None:
-    """A line per series over categorical x values (values in [0, 1]; None leaves a gap)."""
+    """A line per series over categorical x values (values in [0, 1]; None leaves a gap).
+
+    `point_title` formats each marker's tooltip ({name}, {x}, {value}); `label_every` labels every n-th x."""
     if not categories or not series:
         return None
     plot_w, plot_h = width - LEFT - RIGHT, height - TOP - BOTTOM
@@ -81,7 +85,7 @@ def lines(
                 {
                     "x": round(xs[k], 1),
                     "y": round(TOP + plot_h * (1 - v), 1),
-                    "title": f"{name}, {categories[k]} shots: {v:.3f}",
+                    "title": point_title.format(name=name, x=categories[k], value=v),
                 }
             )
         out.append(
@@ -97,7 +101,11 @@ def lines(
         "height": height,
         "series": out,
         "ticks": _y_ticks(plot_h),
-        "labels": [{"x": round(x, 1), "text": c} for x, c in zip(xs, categories, strict=True)],
+        "labels": [
+            {"x": round(x, 1), "text": c}
+            for k, (x, c) in enumerate(zip(xs, categories, strict=True))
+            if k % max(1, label_every) == 0
+        ],
         "label_y": height - BOTTOM + 16,
         "axis_x0": LEFT,
         "axis_x1": width - RIGHT,

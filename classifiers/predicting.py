@@ -13,8 +13,10 @@ import numpy as np
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from classifiers.cascading import CASCADE, cascade_prepare, cascade_record_predict_stats
 from classifiers.engine import registry
 from classifiers.engine.base import HierarchicalClassifier, decode_scores, path_confidence
+from classifiers.engine.cascade import SUMMED_STATS
 from classifiers.engine.hierarchy import Hierarchy, as_multi
 from classifiers.models import Prediction, Run
 from corpora.models import Document
@@ -44,6 +46,8 @@ def run_predict(*, run: Run, split: str = "test", progress: Callable[[int, int],
     estimator = registry.load_estimator(run.model_dir)
     if run.strategy.startswith("llm-"):
         _apply_endpoint(run, estimator)
+    elif run.strategy == CASCADE:
+        cascade_prepare(run=run, estimator=estimator)
     corrector = _load_corrector(run)
     written = 0
     for chunk in _chunks(todo, CHUNK_SIZE):
@@ -51,7 +55,7 @@ def run_predict(*, run: Run, split: str = "test", progress: Callable[[int, int],
         ids = [pk for pk in chunk if pk in texts]
         outcomes = predict_texts(estimator, [texts[pk] for pk in ids], corrector=corrector)
         rows = [
-            Prediction(run=run, document_id=pk, stage=run.strategy, **outcome)
+            Prediction(run=run, document_id=pk, **{"stage": run.strategy, **outcome})
             for pk, outcome in zip(ids, outcomes, strict=True)
         ]
         with transaction.atomic():
@@ -62,6 +66,8 @@ def run_predict(*, run: Run, split: str = "test", progress: Callable[[int, int],
         if progress:
             progress(written, total)
         _record_llm_stats(run, estimator)
+        if run.strategy == CASCADE:
+            cascade_record_predict_stats(run, estimator)
     return len(todo)
 
 
@@ -83,20 +89,7 @@ def _record_llm_stats(run: Run, estimator) -> None:
         return
     run.refresh_from_db(fields=["stats"])
     totals = dict(run.stats.get("llm", {}))
-    for key in (
-        "calls",
-        "cache_hits",
-        "failures",
-        "retries",
-        "prompt_tokens",
-        "completion_tokens",
-        "cost",
-        "documents",
-        "invalid",
-        "failed",
-        "inconsistent",
-        "seconds",
-    ):
+    for key in SUMMED_STATS:
         if isinstance(stats.get(key), (int, float)):
             totals[key] = totals.get(key, 0) + stats[key]
     docs = max(1, totals.get("documents", 0))
@@ -139,6 +132,12 @@ def predict_texts(estimator, texts: Sequence[str], *, corrector=None) -> list[di
             raise ValidationError("The CRF corrector needs per-level scores, which this strategy does not give.")
         corrected, changed = corrector.correct(scores, original=[p[0] if p else () for p in paths])
         paths = [[tuple(p)] if len(p) else [] for p in corrected]
+    # A cascade's stages may carry their own corrector: what the deciding stage said before it.
+    stage_raw = _per_doc(estimator, "corrected_from_", len(texts))
+    if stage_raw is not None:
+        raw_paths = [[p] if p is not None else [] for p in stage_raw]
+        changed = [p is not None for p in stage_raw]
+    stage_names = _per_doc(estimator, "stage_names_", len(texts))
     valid = _per_doc(estimator, "valid_", len(texts))
     raw_outputs = _per_doc(estimator, "raw_outputs_", len(texts))
     out = []
@@ -156,6 +155,8 @@ def predict_texts(estimator, texts: Sequence[str], *, corrector=None) -> list[di
                 "raw_output": str(raw_outputs[i] or "") if raw_outputs is not None else "",
             }
         )
+        if stage_names is not None and stage_names[i]:
+            out[-1]["stage"] = str(stage_names[i])
     return out
 
 

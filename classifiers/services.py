@@ -18,6 +18,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from classifiers.cascading import CASCADE, cascade_stage_hook, cascade_train_stats, strategy_params_clean
 from classifiers.engine import registry
 from classifiers.engine.hierarchy import Hierarchy, Path
 from classifiers.models import ClassifierConfig, Evaluation, Prediction, Run
@@ -122,6 +123,7 @@ def config_create(
     if not name:
         raise ValidationError({"name": "A configuration needs a name."})
     _validate_run_fields(strategy=strategy, shots=shots, corrector=corrector)
+    params = strategy_params_clean(strategy=strategy, params=params, corrector=corrector)
     if ClassifierConfig.objects.filter(project=project, name=name).exists():
         raise ValidationError({"name": f"A configuration named {name!r} already exists."})
     return ClassifierConfig.objects.create(
@@ -172,6 +174,7 @@ def run_create(
 ) -> Run:
     """A new run pinned to the current taxonomy version, with its sampled training (and dev) document ids."""
     _validate_run_fields(strategy=strategy, shots=shots, corrector=corrector)
+    params = strategy_params_clean(strategy=strategy, params=params, corrector=corrector)
     name = (name or "").strip() or _default_run_name(project, strategy, shots, seed)
     if Run.objects.filter(project=project, name=name).exists():
         raise ValidationError({"name": f"A run named {name!r} already exists in this project."})
@@ -180,7 +183,8 @@ def run_create(
     if not len(hierarchy):
         raise ValidationError("The taxonomy is empty: add labels before training.")
     train_ids, train_paths = _labelled_split(project, Split.TRAIN, hierarchy)
-    if not train_ids and strategy not in TRAINING_FREE_STRATEGIES:
+    stage_strategies = [stage["strategy"] for stage in params.get("stages", [])] if strategy == CASCADE else [strategy]
+    if not train_ids and not set(stage_strategies) <= TRAINING_FREE_STRATEGIES:
         raise ValidationError("No labelled documents in the train split.")
     dev_ids, dev_paths = _labelled_split(project, Split.DEV, hierarchy)
     return Run.objects.create(
@@ -238,6 +242,8 @@ def run_train(*, run: Run, progress: ProgressFn = None) -> Run:
         dev = _texts_and_paths(run.dev_document_ids, hierarchy) if run.dev_document_ids else None
         started = time.perf_counter()
         estimator = registry.make_strategy(run.strategy, **run.params)
+        if run.strategy == CASCADE:
+            estimator.set_runtime(stage_hook=cascade_stage_hook(run.project))
         estimator.fit(texts, paths, hierarchy, dev=dev, progress=progress)
         final = FsPath(settings.HTC_MODEL_DIR) / f"run-{run.pk}"
         tmp = final.with_name(f".{final.name}.{uuid.uuid4().hex}.tmp")
@@ -266,6 +272,8 @@ def run_train(*, run: Run, progress: ProgressFn = None) -> Run:
         run.state = Run.State.TRAINED
         run.taxonomy_version = taxonomy.version  # the tree the model actually learned
         run.stats = {**run.stats, "train_documents": len(texts), "dev_documents": len(dev[0]) if dev else 0}
+        if run.strategy == CASCADE:
+            run.stats[CASCADE] = cascade_train_stats(estimator)
         run.save(update_fields=["model_dir", "train_seconds", "state", "taxonomy_version", "stats"])
     return run
 

@@ -11,8 +11,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from classifiers import plots, selectors
-from classifiers.forms import RunForm, RunJobForm
+from classifiers import plots, selectors, tradeoff
+from classifiers.forms import RunForm, RunJobForm, run_form_initial
 from classifiers.models import Run
 from classifiers.services import run_create
 from projects.models import Role
@@ -40,7 +40,7 @@ def _start_job(*, run: Run, kind: str, split: str, actor):
 def run_list(request: HttpRequest, project_id: int) -> HttpResponse:
     project = project_for_user(user=request.user, project_id=project_id)
     can_start = project.current_membership.has_role(Role.ANNOTATOR)
-    form = RunForm(request.POST or None)
+    form = RunForm(request.POST or None, initial=run_form_initial(request.GET))
     if request.method == "POST":
         project = project_for_user(user=request.user, project_id=project_id, role=Role.ANNOTATOR)
         if form.is_valid():
@@ -84,6 +84,8 @@ def run_detail(request: HttpRequest, project_id: int, run_id: int) -> HttpRespon
         "evaluations": run.evaluations.order_by("split"),
         "prediction_count": run.predictions.count(),
         "job_form": RunJobForm(),
+        "cascade": tradeoff.cascade_summary(run),
+        "tradeoffs": tradeoff.threshold_tradeoffs(run) if run.state == Run.State.TRAINED else [],
         "can_start": project.current_membership.has_role(Role.ANNOTATOR),
     }
     return render(request, "classifiers/run_detail.html", context)

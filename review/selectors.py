@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from django.db.models import Exists, F, OuterRef, QuerySet
+from django.db.models import Case, Exists, F, IntegerField, OuterRef, QuerySet, Value, When
 
 from classifiers.models import Prediction
 from review.models import Correction
 from taxonomies.models import Node
+
+#: Prediction.stage of the documents a cascade run left to a human (classifiers.engine.cascade.REVIEW).
+REVIEW_STAGE = "review"
 
 ORDERINGS = {
     # Invalid answers first, then inconsistent paths, then the lowest margin at the level the model is least sure of.
@@ -43,7 +46,11 @@ def review_queue(
         qs = qs.filter(Exists(decided)) if reviewed else qs.exclude(Exists(decided))
     if corrected_only:
         qs = qs.exclude(raw_paths=[]).exclude(raw_paths=F("paths"))
-    return qs.order_by(*ORDERINGS[order])
+    ordering = list(ORDERINGS[order])
+    if order == "uncertainty" and run.strategy == "cascade":
+        # Documents the cascade sent to human review come first (only cascade runs pay for this sort).
+        ordering.insert(0, Case(When(stage=REVIEW_STAGE, then=Value(0)), default=Value(1), output_field=IntegerField()))
+    return qs.order_by(*ordering)
 
 
 def document_history(*, document) -> QuerySet[Correction]:

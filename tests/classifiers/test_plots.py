@@ -27,3 +27,13 @@ def test_heatmap_shades_by_share_of_the_gold_row():
     assert first_row[0]["opacity"] > first_row[1]["opacity"] > 0
     assert first_row[0]["cls"] == "diag" and first_row[1]["cls"] == "off"
     assert len(cells) == 4 and [c["text"] for c in first_row] == ["3", "1"]
+
+
+def test_lines_take_a_tooltip_format_and_label_every_nth_category():
+    chart = plots.lines(
+        ["0.0", "0.5", "1.0"], [("accuracy", [0.2, 0.6, 1.0])], point_title="{name} at {x}: {value:.2f}", label_every=2
+    )
+    assert [m["title"] for m in chart["series"][0]["markers"]] == ["accuracy at 0.0: 0.20", "accuracy at 0.5: 0.60"] + [
+        "accuracy at 1.0: 1.00"
+    ]
+    assert [label["text"] for label in chart["labels"]] == ["0.0", "1.0"]
