@@ -83,6 +83,51 @@ def update_for_new_labels(
     return est
 
 
+def prefix_accuracy(predicted: Sequence[Sequence], gold: Sequence[Sequence]) -> float | None:
+    """Share of documents whose predicted path (node ids, level 1 first) starts with their gold path; a
+    prediction that goes on into a new child of the gold node counts as correct. None for no documents."""
+    if len(predicted) != len(gold):
+        raise ValueError("predicted and gold differ in length")
+    if not len(gold):
+        return None
+    return sum(list(p[: len(g)]) == list(g) for p, g in zip(predicted, gold, strict=True)) / len(gold)
+
+
+def forgetting_figures(
+    gold: Sequence[Sequence],
+    before: Sequence[Sequence],
+    after: Sequence[Sequence],
+    old: Sequence[bool],
+    new: Sequence[bool],
+) -> dict:
+    """Forgetting report from node-id paths per document (gold, the old model's and the updated model's
+    predictions) and two masks: documents on untouched old labels (`old`) and on new labels (`new`).
+
+    Returns {"old_labels": {"documents", "before", "after", "drop", "unchanged_predictions"},
+    "new_labels": {"documents", "before", "after"}}; accuracies are `prefix_accuracy` (None without documents)."""
+
+    def pick(rows, mask):
+        return [list(r) for r, m in zip(rows, mask, strict=True) if m]
+
+    g_old, g_new = pick(gold, old), pick(gold, new)
+    b_old, a_old = pick(before, old), pick(after, old)
+    before_old, after_old = prefix_accuracy(b_old, g_old), prefix_accuracy(a_old, g_old)
+    return {
+        "old_labels": {
+            "documents": len(g_old),
+            "before": before_old,
+            "after": after_old,
+            "drop": None if before_old is None else before_old - after_old,
+            "unchanged_predictions": sum(b == a for b, a in zip(b_old, a_old, strict=True)),
+        },
+        "new_labels": {
+            "documents": len(g_new),
+            "before": prefix_accuracy(pick(before, new), g_new),
+            "after": prefix_accuracy(pick(after, new), g_new),
+        },
+    }
+
+
 def old_label_accuracy(estimator, texts: Sequence[str], gold_paths: Sequence, gold_hierarchy: Hierarchy) -> float:
     """Share of documents whose predicted path starts with their gold path (compared by node ids, so a
     prediction of a new child under the gold node counts as correct); returns a float in [0, 1]."""
@@ -106,4 +151,12 @@ def forgetting_report(old_estimator, new_estimator, texts_old: Sequence[str], pa
     return {"before": before, "after": after, "drop": before - after}
 
 
-__all__ = ["changed_groups", "forgetting_report", "old_label_accuracy", "update_for_new_labels"]
+__all__ = [
+    "changed_groups",
+    "forgetting_figures",
+    "forgetting_report",
+    "old_label_accuracy",
+    "prefix_accuracy",
+    "rehearsal_sample",
+    "update_for_new_labels",
+]
