@@ -53,3 +53,6 @@ class RunUpdateForm(forms.Form):
         label="Rehearsal share",
         help_text="Share of the run's old training documents replayed with the new ones (0 to 1).",
     )
+    epochs = forms.IntegerField(
+        min_value=1, max_value=50, initial=2, label="Fine-tuning epochs", help_text="HierVerb only."
+    )

@@ -34,8 +34,10 @@ from classifiers.services import (
 )
 from corpora.models import Document, Split
 
-#: Strategies whose models can be updated in place for new labels (classifiers.engine.growth).
-GROWTH_STRATEGIES = ("tfidf", "embed")
+#: Strategies whose models can be updated for new labels (classifiers.engine.growth).
+GROWTH_STRATEGIES = ("tfidf", "embed", "hierverb")
+#: HierVerb fine-tunes its warm-started model for this many epochs unless told otherwise.
+DEFAULT_UPDATE_EPOCHS = 2
 
 
 def growth_refusal(strategy: str) -> str | None:
@@ -43,7 +45,8 @@ def growth_refusal(strategy: str) -> str | None:
     if strategy in GROWTH_STRATEGIES:
         return None
     return (
-        f"Updating a run for new labels is implemented for the {' and '.join(GROWTH_STRATEGIES)} strategies only; "
+        f"Updating a run for new labels is implemented for the {', '.join(GROWTH_STRATEGIES[:-1])} and "
+        f"{GROWTH_STRATEGIES[-1]} strategies only; "
         f"this run uses {strategy!r}. Train a new run on the current taxonomy instead."
     )
 
@@ -81,13 +84,15 @@ def _unique_name(project, base: str) -> str:
 
 
 @transaction.atomic
-def run_update_create(*, parent: Run, name: str = "", rehearsal: float = 0.3, actor=None) -> Run:
+def run_update_create(
+    *, parent: Run, name: str = "", rehearsal: float = 0.3, epochs: int = DEFAULT_UPDATE_EPOCHS, actor=None
+) -> Run:
     """A new run that updates `parent`'s model for the labels added since it was trained; returns it untrained.
 
     Its training documents are the documents on new labels (outside the test split) plus a `rehearsal`
-    fraction (0..1) of the parent's training documents, both recorded in `stats["growth"]`. Refuses
-    strategies other than tfidf/embed, an untrained parent, a taxonomy without new labels and new labels
-    without documents."""
+    fraction (0..1) of the parent's training documents, both recorded in `stats["growth"]`; `epochs` is how
+    long HierVerb fine-tunes (the local classifiers ignore it). Refuses other strategies, an untrained
+    parent, a taxonomy without new labels and new labels without documents."""
     refusal = growth_refusal(parent.strategy)
     if refusal:
         raise ValidationError(refusal)
@@ -99,6 +104,8 @@ def run_update_create(*, parent: Run, name: str = "", rehearsal: float = 0.3, ac
         raise ValidationError({"rehearsal": "The rehearsal share is a number between 0 and 1."}) from exc
     if not 0.0 <= rehearsal <= 1.0:
         raise ValidationError({"rehearsal": "The rehearsal share is a number between 0 and 1."})
+    if not isinstance(epochs, int) or not 1 <= epochs <= 50:
+        raise ValidationError({"epochs": "Fine-tuning epochs are a whole number from 1 to 50."})
     project = parent.project
     name = (name or "").strip() or _unique_name(project, f"{parent.name}+new-labels")
     if Run.objects.filter(project=project, name=name).exists():
@@ -138,6 +145,7 @@ def run_update_create(*, parent: Run, name: str = "", rehearsal: float = 0.3, ac
             "growth": {
                 **delta,
                 "rehearsal": rehearsal,
+                "epochs": epochs,
                 "rehearsal_pool": len(pool),
                 "new_document_ids": new_ids,
                 "rehearsal_document_ids": sorted(rehearsal_ids),
@@ -192,7 +200,7 @@ def forgetting_report_for(*, parent, new_estimator, old_h: Hierarchy, delta: dic
 
 def run_update_train(*, run: Run, progress: ProgressFn = None) -> Run:
     """Build `run`'s model from its parent's (engine growth update), save it and store the forgetting report
-    in `stats["growth"]["forgetting"]`; returns the run."""
+    in `stats["growth"]["forgetting"]`; `progress` follows the refitted groups (or HierVerb's steps)."""
     parent = run.parent_run
     growth = dict(run.stats.get("growth") or {})
     if parent is None or not growth:
@@ -202,8 +210,6 @@ def run_update_train(*, run: Run, progress: ProgressFn = None) -> Run:
         raise ValidationError(refusal)
     Run.objects.filter(pk=run.pk).update(state=Run.State.TRAINING)
     try:
-        if progress:
-            progress(0, 3)
         taxonomy = run.project.taxonomy
         taxonomy.refresh_from_db(fields=["version"])
         old_h, new_h = run_hierarchy(parent), hierarchy_for_taxonomy(taxonomy)
@@ -213,19 +219,22 @@ def run_update_train(*, run: Run, progress: ProgressFn = None) -> Run:
         started = time.perf_counter()
         old_estimator = registry.load_estimator(parent.model_dir)
         estimator = update_for_new_labels(
-            old_estimator, new_h, texts_new, paths_new, texts_old, paths_old, rehearsal=1.0, seed=run.seed
+            old_estimator,
+            new_h,
+            texts_new,
+            paths_new,
+            texts_old,
+            paths_old,
+            rehearsal=1.0,
+            seed=run.seed,
+            epochs=int(growth.get("epochs") or DEFAULT_UPDATE_EPOCHS),
+            progress=progress,
         )
         seconds = time.perf_counter() - started
-        if progress:
-            progress(1, 3)
         model_dir = _save_model(run, estimator)
-        if progress:
-            progress(2, 3)
         report = forgetting_report_for(
             parent=parent, new_estimator=estimator, old_h=old_h, delta=delta, project=run.project
         )
-        if progress:
-            progress(3, 3)
     except BaseException:
         Run.objects.filter(pk=run.pk).update(state=Run.State.FAILED)
         raise

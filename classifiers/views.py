@@ -121,7 +121,7 @@ def run_update(request: HttpRequest, project_id: int, run_id: int) -> HttpRespon
     parent = get_object_or_404(Run, project=project, pk=run_id)
     form = RunUpdateForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "The rehearsal share is a number between 0 and 1.")
+        messages.error(request, "The rehearsal share is a number between 0 and 1, the epochs a number from 1 to 50.")
         return redirect("classifiers:run", project_id=project.pk, run_id=parent.pk)
     try:
         with transaction.atomic():
@@ -129,6 +129,7 @@ def run_update(request: HttpRequest, project_id: int, run_id: int) -> HttpRespon
                 parent=parent,
                 name=form.cleaned_data["name"],
                 rehearsal=form.cleaned_data["rehearsal"],
+                epochs=form.cleaned_data["epochs"],
                 actor=request.user,
             )
             _start_job(run=run, kind="update_labels", split="test", actor=request.user)

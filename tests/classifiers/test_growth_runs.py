@@ -23,36 +23,48 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def grown(project, owner):
-    """The tiny corpus with Science as a leaf, a tfidf run trained on it, then Science split into
-    Physics and Biology with every document of the "which child?" task decided."""
-    docs = documents()
-    nodes = {}
-    for d in docs:
-        names = d["path"][:1] if d["path"][0] == "Science" else d["path"]
-        nodes[tuple(names)] = node_ensure_path(taxonomy=project.taxonomy, names=names)
-    corpus = Corpus.objects.create(project=project, name="tiny")
-    made = Document.objects.bulk_create(
-        Document(project=project, corpus=corpus, external_id=d["id"], text=d["text"], split=d["split"]) for d in docs
-    )
-    GoldLabel.objects.bulk_create(
-        GoldLabel(document=doc, node=nodes[tuple(d["path"][:1] if d["path"][0] == "Science" else d["path"])])
-        for doc, d in zip(made, docs, strict=True)
-    )
-    project.taxonomy.refresh_from_db()
-    parent = run_create(project=project, strategy="tfidf", shots=0, seed=1, name="before", actor=owner)
-    run_train(run=parent)
-    run_predict(run=parent, split="test")
-    run_evaluate(run=parent, split="test")
-    science = nodes[("Science",)]
-    result = node_split(node=science, children=["Physics", "Biology"], actor=owner)
-    children = {c.name: c for c in result["children"]}
-    true_leaf = {doc.pk: d["path"][1] for doc, d in zip(made, docs, strict=True) if d["path"][0] == "Science"}
-    for doc in Document.objects.filter(pk__in=result["task"].document_ids):
-        leaf = children[true_leaf[doc.pk]]
-        split_task_decide(task=result["task"], document=doc, annotator=owner, path=[science.pk, leaf.pk])
-    parent.refresh_from_db()
-    return {"parent": parent, "science": science, "children": children, "true_leaf": true_leaf, "project": project}
+def make_grown(project, owner):
+    """make_grown(strategy, params): the tiny corpus with Science as a leaf, a run of `strategy` trained on it,
+    then Science split into Physics and Biology with every document of the "which child?" task decided."""
+
+    def make(strategy: str = "tfidf", params: dict | None = None) -> dict:
+        docs = documents()
+        nodes = {}
+        for d in docs:
+            names = d["path"][:1] if d["path"][0] == "Science" else d["path"]
+            nodes[tuple(names)] = node_ensure_path(taxonomy=project.taxonomy, names=names)
+        corpus = Corpus.objects.create(project=project, name="tiny")
+        made = Document.objects.bulk_create(
+            Document(project=project, corpus=corpus, external_id=d["id"], text=d["text"], split=d["split"])
+            for d in docs
+        )
+        GoldLabel.objects.bulk_create(
+            GoldLabel(document=doc, node=nodes[tuple(d["path"][:1] if d["path"][0] == "Science" else d["path"])])
+            for doc, d in zip(made, docs, strict=True)
+        )
+        project.taxonomy.refresh_from_db()
+        parent = run_create(
+            project=project, strategy=strategy, params=params, shots=0, seed=1, name="before", actor=owner
+        )
+        run_train(run=parent)
+        run_predict(run=parent, split="test")
+        run_evaluate(run=parent, split="test")
+        science = nodes[("Science",)]
+        result = node_split(node=science, children=["Physics", "Biology"], actor=owner)
+        children = {c.name: c for c in result["children"]}
+        true_leaf = {doc.pk: d["path"][1] for doc, d in zip(made, docs, strict=True) if d["path"][0] == "Science"}
+        for doc in Document.objects.filter(pk__in=result["task"].document_ids):
+            leaf = children[true_leaf[doc.pk]]
+            split_task_decide(task=result["task"], document=doc, annotator=owner, path=[science.pk, leaf.pk])
+        parent.refresh_from_db()
+        return {"parent": parent, "science": science, "children": children, "true_leaf": true_leaf, "project": project}
+
+    return make
+
+
+@pytest.fixture
+def grown(make_grown):
+    return make_grown("tfidf")
 
 
 def _run_job(run: Run) -> Job:
@@ -136,7 +148,7 @@ def test_update_refuses_bad_requests_with_clear_messages(grown, owner):
     assert Run.objects.count() == 2
 
 
-@pytest.mark.parametrize("strategy", ["hierverb", "zeroshot", "llm-dl"])
+@pytest.mark.parametrize("strategy", ["hiericrf", "zeroshot", "llm-dl"])
 def test_update_is_refused_for_strategies_it_cannot_update(grown, strategy):
     other = Run.objects.create(
         project=grown["project"], name=strategy, strategy=strategy, state=Run.State.TRAINED, model_dir="x"
@@ -144,7 +156,7 @@ def test_update_is_refused_for_strategies_it_cannot_update(grown, strategy):
     with pytest.raises(ValidationError) as info:
         run_update_create(parent=other)
     message = " ".join(info.value.messages)
-    assert "tfidf and embed strategies only" in message and repr(strategy) in message
+    assert "tfidf, embed and hierverb strategies only" in message and repr(strategy) in message
     assert "Train a new run" in message
 
 
@@ -157,9 +169,9 @@ def test_command_updates_a_run_and_prints_the_report(grown, capsys):
     assert "new labels: 4 documents, accuracy 1.000" in out
     with pytest.raises(CommandError, match="between 0 and 1"):
         call_command("htc_update_run", "--run", "before", "--name", "x", "--rehearsal", "2", "--no-progress")
-    Run.objects.create(project=grown["project"], name="hv", strategy="hierverb", state="trained", model_dir="x")
-    with pytest.raises(CommandError, match="tfidf and embed strategies only"):
-        call_command("htc_update_run", "--run", "hv", "--name", "y", "--no-progress")
+    Run.objects.create(project=grown["project"], name="crf", strategy="hiericrf", state="trained", model_dir="x")
+    with pytest.raises(CommandError, match="tfidf, embed and hierverb strategies only"):
+        call_command("htc_update_run", "--run", "crf", "--name", "y", "--no-progress")
 
 
 def test_run_page_shows_the_forgetting_report_and_starts_updates(grown, owner, client_for, make_user, add_member):
@@ -168,7 +180,8 @@ def test_run_page_shows_the_forgetting_report_and_starts_updates(grown, owner, c
     page = client.get(reverse("classifiers:run", args=[parent.project_id, parent.pk]))
     assert b'id="update-form"' in page.content
     response = client.post(
-        reverse("classifiers:run_update", args=[parent.project_id, parent.pk]), {"name": "web", "rehearsal": "0.3"}
+        reverse("classifiers:run_update", args=[parent.project_id, parent.pk]),
+        {"name": "web", "rehearsal": "0.3", "epochs": "2"},
     )
     run = Run.objects.get(name="web")
     assert response.status_code == 302 and response["Location"].endswith(f"/runs/{run.pk}/")
@@ -181,3 +194,36 @@ def test_run_page_shows_the_forgetting_report_and_starts_updates(grown, owner, c
     add_member(grown["project"], viewer, "viewer")
     denied = client_for(viewer).post(reverse("classifiers:run_update", args=[parent.project_id, parent.pk]), {})
     assert denied.status_code == 403
+
+
+def test_hierverb_runs_are_updated_by_fine_tuning_and_report_forgetting(make_grown, owner, tmp_path):
+    import torch
+
+    from tests.engine.test_verbalizer import write_tiny_checkpoint
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        encoder = write_tiny_checkpoint(tmp_path / "tiny", mlm_head=True)
+        params = {"encoder_path": encoder, "max_length": 24, "batch_size": 8, "epochs": 1, "lr": 1e-3}
+        grown = make_grown("hierverb", params)
+        run = run_update_create(parent=grown["parent"], name="hv-after", rehearsal=0.25, epochs=1, actor=owner)
+        _run_job(run)
+    finally:
+        torch.set_num_threads(threads)
+    growth = run.stats["growth"]
+    assert run.state == Run.State.TRAINED and growth["epochs"] == 1
+    assert len(growth["new_document_ids"]) == 10 and len(growth["rehearsal_document_ids"]) == 4
+    report = growth["forgetting"]
+    assert report["old_labels"]["documents"] == 8 and report["new_labels"]["documents"] == 4
+    # the numbers are those of the stored predictions of both runs on the untouched test documents
+    gold = {
+        d.pk: [n.parent_id, n.pk] for d in Document.objects.filter(split="test") for n in [d.gold_labels.get().node]
+    }
+    untouched = [pk for pk in gold if pk not in grown["true_leaf"]]
+    for which, r in (("before", grown["parent"]), ("after", run)):
+        paths = dict(Prediction.objects.filter(run=r).values_list("document_id", "paths"))
+        right = sum(bool(paths[pk]) and paths[pk][0][:2] == gold[pk] for pk in untouched)
+        assert report["old_labels"][which] == right / len(untouched), which
+    with pytest.raises(ValidationError, match="whole number"):
+        run_update_create(parent=grown["parent"], name="bad", epochs=0)

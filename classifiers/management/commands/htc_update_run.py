@@ -1,4 +1,4 @@
-"""htc_update_run --run OLD --name NEW [--rehearsal 0.3] [--project NAME] [--no-progress]"""
+"""htc_update_run --run OLD --name NEW [--rehearsal 0.3] [--epochs 2] [--project NAME] [--no-progress]"""
 
 from __future__ import annotations
 
@@ -24,13 +24,16 @@ class Command(BaseCommand):
         parser.add_argument("--run", required=True, help="The trained run to update.")
         parser.add_argument("--name", required=True, help="Name of the new run (unique in the project).")
         parser.add_argument("--rehearsal", type=float, default=0.3, help="Share of old training documents replayed.")
+        parser.add_argument("--epochs", type=int, default=2, help="Fine-tuning epochs (HierVerb only).")
         parser.add_argument("--project", default=None, help="Project name, when several projects have the run.")
         parser.add_argument("--no-progress", action="store_true", help="No progress bar.")
 
     def handle(self, *args, **options) -> None:
         parent = run_by_name(options["run"], options["project"])
         try:
-            run = run_update_create(parent=parent, name=options["name"], rehearsal=options["rehearsal"])
+            run = run_update_create(
+                parent=parent, name=options["name"], rehearsal=options["rehearsal"], epochs=options["epochs"]
+            )
         except ValidationError as exc:
             raise CommandError(validation_message(exc)) from exc
         run_job_foreground(run=run, kind="update_labels", show_progress=not options["no_progress"])
