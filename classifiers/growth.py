@@ -174,7 +174,7 @@ def _first_ids(paths: Sequence, hierarchy: Hierarchy) -> list[list[int]]:
     return [node_ids_of(p[0], hierarchy) if p else [] for p in as_multi(paths)]
 
 
-def forgetting_report_for(*, parent, new_estimator, old_h: Hierarchy, delta: dict, project) -> dict:
+def forgetting_report_for(*, old_estimator, new_estimator, delta: dict, project) -> dict:
     """Accuracy on the test split before (the parent's model) and after (the updated model): on documents whose
     gold is on untouched labels, and on documents whose gold is on a new label (see engine.growth)."""
     ids = sorted(
@@ -187,11 +187,12 @@ def forgetting_report_for(*, parent, new_estimator, old_h: Hierarchy, delta: dic
     gold = [node_ids_of(p[0], new_h) if p else [] for p in gold_paths]
     new_labels = set(delta["new_labels"])
     touched = new_labels | {p for p in delta["changed_parents"] if p is not None}
+    old_h = old_estimator.hierarchy_
     old_known = set(old_h.ids)
     old_mask = [bool(g) and not (set(g) & touched) and set(g) <= old_known for g in gold]
     new_mask = [bool(set(g) & new_labels) for g in gold]
     if texts:
-        before = _first_ids(registry.load_estimator(parent.model_dir).predict(texts), old_h)
+        before = _first_ids(old_estimator.predict(texts), old_h)
         after = _first_ids(new_estimator.predict(texts), new_h)
     else:
         before = after = []
@@ -233,7 +234,7 @@ def run_update_train(*, run: Run, progress: ProgressFn = None) -> Run:
         seconds = time.perf_counter() - started
         model_dir = _save_model(run, estimator)
         report = forgetting_report_for(
-            parent=parent, new_estimator=estimator, old_h=old_h, delta=delta, project=run.project
+            old_estimator=old_estimator, new_estimator=estimator, delta=delta, project=run.project
         )
     except BaseException:
         Run.objects.filter(pk=run.pk).update(state=Run.State.FAILED)
