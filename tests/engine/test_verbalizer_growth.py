@@ -13,18 +13,10 @@ from classifiers.engine.hierarchy import Hierarchy
 from classifiers.engine.plm import load_plm
 from classifiers.engine.verbalizer import HierVerbClassifier
 from classifiers.engine.verbalizer_growth import extend_hierverb
-from tests.engine.test_verbalizer import FILLER, TREE, write_tiny_checkpoint
+from tests.engine.test_verbalizer import FILLER, TREE, one_torch_thread, write_tiny_checkpoint  # noqa: F401
 
 OLD_PATHS = [["sports", "football"], ["sports", "tennis"], ["cooking"]]
 NEW_PATHS = [[p, c] for p, kids in TREE.items() for c in kids]
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")
