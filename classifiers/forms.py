@@ -181,3 +181,17 @@ class RunJobForm(forms.Form):
         choices=[("predict", "Predict"), ("evaluate", "Evaluate"), ("pipeline", "Predict and evaluate")]
     )
     split = forms.ChoiceField(choices=[("test", "test"), ("dev", "dev"), ("train", "train"), ("all", "all")])
+
+
+class RunUpdateForm(forms.Form):
+    name = forms.CharField(max_length=200, required=False, help_text="Left empty: the run's name + “+new-labels”.")
+    rehearsal = forms.FloatField(
+        min_value=0.0,
+        max_value=1.0,
+        initial=0.3,
+        label="Rehearsal share",
+        help_text="Share of the run's old training documents replayed with the new ones (0 to 1).",
+    )
+    epochs = forms.IntegerField(
+        min_value=1, max_value=50, initial=2, label="Fine-tuning epochs", help_text="HierVerb only."
+    )

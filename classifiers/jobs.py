@@ -97,6 +97,23 @@ def pipeline_handler(job, progress) -> dict:
     return result
 
 
+@job_handler("update_labels")
+def update_labels_handler(job, progress) -> dict:
+    """Update a run's model from its parent's for new labels (unless done already), predict a split, evaluate."""
+    from classifiers.growth import run_update_train
+
+    run = _run(job)
+    split = job.params.get("split", "test")
+    staged = StagedProgress(progress)
+    result: dict = {}
+    if run.state != Run.State.TRAINED:
+        run_update_train(run=run, progress=staged.stage(f"Updating {run.name} for the new labels"))
+        result["forgetting"] = run.stats["growth"]["forgetting"]
+    result.update(_predict(run, split, staged))
+    result.update(_evaluate(run, split))
+    return result
+
+
 @job_target("run")
 def run_url(job) -> str:
     return reverse("classifiers:run", args=[job.project_id, job.target_id])

@@ -8,5 +8,6 @@ urlpatterns = [
     path("metrics/", views.metrics, name="metrics"),
     path("runs/<int:run_id>/", views.run_detail, name="run"),
     path("runs/<int:run_id>/jobs/", views.run_job, name="run_job"),
+    path("runs/<int:run_id>/update/", views.run_update, name="run_update"),
     path("runs/<int:run_id>/predictions/", views.prediction_list, name="predictions"),
 ]

@@ -12,7 +12,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from classifiers import plots, selectors, tradeoff
-from classifiers.forms import RunForm, RunJobForm, run_form_initial
+from classifiers.forms import RunForm, RunJobForm, RunUpdateForm, run_form_initial
+from classifiers.growth import growth_refusal, run_update_create
 from classifiers.models import Run
 from classifiers.services import run_create
 from projects.models import Role
@@ -87,8 +88,58 @@ def run_detail(request: HttpRequest, project_id: int, run_id: int) -> HttpRespon
         "cascade": tradeoff.cascade_summary(run),
         "tradeoffs": tradeoff.threshold_tradeoffs(run) if run.state == Run.State.TRAINED else [],
         "can_start": project.current_membership.has_role(Role.ANNOTATOR),
+        **_growth_context(run, project),
     }
     return render(request, "classifiers/run_detail.html", context)
+
+
+def _growth_context(run: Run, project) -> dict:
+    """The forgetting report of an updated run (numbers and a bar plot), and whether this run can be updated."""
+    growth = run.stats.get("growth") or {}
+    report = growth.get("forgetting")
+    plot = None
+    if report:
+        old, new = report["old_labels"], report["new_labels"]
+        groups = [f"Untouched old labels ({old['documents']})", f"New labels ({new['documents']})"]
+        before = [old["before"] or 0.0, new["before"] or 0.0]
+        after = [old["after"] or 0.0, new["after"] or 0.0]
+        parent_name = run.parent_run.name if run.parent_run else "parent"
+        plot = plots.grouped_bars(groups, [(f"before ({parent_name})", before), (f"after ({run.name})", after)])
+    outdated = run.state == Run.State.TRAINED and run.taxonomy_version != project.taxonomy.version
+    return {
+        "growth": growth,
+        "forgetting": report,
+        "forgetting_plot": plot,
+        "update_form": RunUpdateForm() if outdated and growth_refusal(run.strategy) is None else None,
+        "update_refusal": growth_refusal(run.strategy) if outdated else None,
+    }
+
+
+@login_required
+@require_POST
+def run_update(request: HttpRequest, project_id: int, run_id: int) -> HttpResponse:
+    """Start "update for new labels": a child run built from this run's model, then predicted and evaluated."""
+    project = project_for_user(user=request.user, project_id=project_id, role=Role.ANNOTATOR)
+    parent = get_object_or_404(Run, project=project, pk=run_id)
+    form = RunUpdateForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "The rehearsal share is a number between 0 and 1, the epochs a number from 1 to 50.")
+        return redirect("classifiers:run", project_id=project.pk, run_id=parent.pk)
+    try:
+        with transaction.atomic():
+            run = run_update_create(
+                parent=parent,
+                name=form.cleaned_data["name"],
+                rehearsal=form.cleaned_data["rehearsal"],
+                epochs=form.cleaned_data["epochs"],
+                actor=request.user,
+            )
+            _start_job(run=run, kind="update_labels", split="test", actor=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("classifiers:run", project_id=project.pk, run_id=parent.pk)
+    messages.success(request, f"Started {run.name}: updating {parent.name} for the new labels.")
+    return redirect("classifiers:run", project_id=project.pk, run_id=run.pk)
 
 
 @login_required

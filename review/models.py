@@ -51,3 +51,29 @@ class Correction(models.Model):
     @property
     def is_current(self) -> bool:
         return self.superseded_by_id is None
+
+
+class ReviewTask(models.Model):
+    """Documents that a taxonomy change left needing a human decision.
+
+    kind "split": the documents whose gold label was `node` when it was split into children (or got new
+    sub-labels); the question is "which child?". The choices are the node's current descendants, and the
+    task is finished when none of its documents is labelled the node itself any more.
+    """
+
+    class Kind(models.TextChoices):
+        SPLIT = "split", "Which child?"
+
+    project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="review_tasks")
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.SPLIT)
+    node = models.ForeignKey("taxonomies.Node", on_delete=models.CASCADE, related_name="review_tasks")
+    document_ids = models.JSONField(default=list, help_text="The documents to decide, fixed when the task was made.")
+    taxonomy_version = models.PositiveIntegerField(default=0, help_text="The version the change produced.")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} task on {self.node_id}"

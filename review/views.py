@@ -30,6 +30,7 @@ from review.services import (
     current_decision,
     run_retrain_with_corrections,
 )
+from review.tasks import review_tasks_for_project
 from taxonomies.models import Node
 from taxonomies.selectors import taxonomy_tree
 
@@ -72,7 +73,12 @@ def review_index(request: HttpRequest, project_id: int) -> HttpResponse:
     return render(
         request,
         "review/index.html",
-        {"project": project, "rows": rows, "conflicts": len(conflicts_for_project(project=project))},
+        {
+            "project": project,
+            "rows": rows,
+            "conflicts": len(conflicts_for_project(project=project)),
+            "tasks": review_tasks_for_project(project=project),
+        },
     )
 
 

@@ -20,6 +20,10 @@ class DeleteForm(TargetForm):
     cascade = forms.BooleanField(required=False, label="Also delete its sub-labels")
 
 
+class SplitForm(forms.Form):
+    children = forms.CharField(widget=forms.Textarea, max_length=30000, label="Children (one per line)")
+
+
 class DescriptionForm(forms.Form):
     description = forms.CharField(required=False, widget=forms.Textarea, max_length=5000, label="Description")
     terms = forms.CharField(required=False, widget=forms.Textarea, max_length=20000, label="Terms")

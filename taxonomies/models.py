@@ -57,6 +57,7 @@ class TaxonomyChange(models.Model):
         DELETE = "delete", "Delete"
         IMPORT = "import", "Import"
         EDIT = "edit", "Edit"
+        SPLIT = "split", "Split"
 
     taxonomy = models.ForeignKey(Taxonomy, on_delete=models.CASCADE, related_name="changes")
     version = models.PositiveIntegerField()

@@ -390,4 +390,5 @@ def node_update_description(*, node: Node, description: str, terms: list[str] | 
 
 
 # Import and export live in their own module; re-exported so callers find every write here.
+from taxonomies.splitting import node_split, split_task_ensure  # noqa: E402, F401
 from taxonomies.transfer import taxonomy_export, taxonomy_import  # noqa: E402, F401

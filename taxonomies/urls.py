@@ -12,6 +12,7 @@ urlpatterns = [
     path("nodes/<int:node_id>/move/", views.node_move, name="node_move"),
     path("nodes/<int:node_id>/merge/", views.node_merge, name="node_merge"),
     path("nodes/<int:node_id>/delete/", views.node_delete, name="node_delete"),
+    path("nodes/<int:node_id>/split/", views.node_split, name="node_split"),
     path("nodes/<int:node_id>/describe/", views.node_describe, name="node_describe"),
     path("import/", views.taxonomy_import_view, name="import"),
     path("export/<str:fmt>/", views.taxonomy_export_view, name="export"),

@@ -18,9 +18,10 @@ from django.views.decorators.http import require_GET, require_POST
 
 from projects.models import Role
 from projects.selectors import project_for_user
+from review.tasks import split_task_for_node
 from taxonomies import services
 from taxonomies.formats import available_formats, extensions
-from taxonomies.forms import DeleteForm, DescriptionForm, ImportForm, NameForm, TargetForm
+from taxonomies.forms import DeleteForm, DescriptionForm, ImportForm, NameForm, SplitForm, TargetForm
 from taxonomies.models import Node, Taxonomy
 from taxonomies.selectors import node_usage, path_labels, taxonomy_changes, taxonomy_tree, tree_rows
 
@@ -100,6 +101,7 @@ def editor(request: HttpRequest, project_id: int) -> HttpResponse:
             if context["use_select"]
             else [],
             terms_text=", ".join(selected.terms or []),
+            split_task=split_task_for_node(node=selected),
         )
     return render(request, "taxonomies/editor.html", context)
 
@@ -122,7 +124,21 @@ def node_add(request: HttpRequest, project_id: int) -> HttpResponse:
         parent_id = form.cleaned_data["parent"]
         return redirect(_editor_url(project.pk, int(parent_id) if parent_id.isdigit() else None))
     messages.success(request, f"Added {node.name}.")
+    if parent is not None:
+        # Documents labelled the parent itself now need a decision: which child?
+        task = services.split_task_ensure(node=parent, actor=request.user)
+        if task is not None:
+            _task_message(request, project, task)
     return redirect(_editor_url(project.pk, node.pk))
+
+
+def _task_message(request: HttpRequest, project, task) -> None:
+    count = len(task.document_ids)
+    messages.info(
+        request,
+        f"{count} document{'s' if count != 1 else ''} labelled {task.node.name} itself wait in a review task: "
+        "which child? (linked beside the label)",
+    )
 
 
 def _node_action(request: HttpRequest, project_id: int, node_id: int, form_class, act) -> HttpResponse:
@@ -191,6 +207,19 @@ def node_delete(request: HttpRequest, project_id: int, node_id: int) -> HttpResp
         return f"Deleted {node.name} ({result['deleted']} labels){moved}.", node.parent_id
 
     return _node_action(request, project_id, node_id, DeleteForm, act)
+
+
+@login_required
+@require_POST
+def node_split(request: HttpRequest, project_id: int, node_id: int) -> HttpResponse:
+    def act(project, node, data):
+        result = services.node_split(node=node, children=data["children"].splitlines(), actor=request.user)
+        names = ", ".join(c.name for c in result["children"])
+        if result["task"] is not None:
+            _task_message(request, project, result["task"])
+        return f"Split {node.name} into {names}.", node.pk
+
+    return _node_action(request, project_id, node_id, SplitForm, act)
 
 
 @login_required

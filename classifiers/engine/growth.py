@@ -3,7 +3,8 @@
 For the local-classifier strategies (tfidf, embed) only the sibling groups whose children changed are
 refitted, on the new labelled documents plus a rehearsal sample of old ones; every other group keeps
 its weights, and the feature space (the TF-IDF vocabulary) is kept, so untouched nodes predict as before.
-Nodes are matched between the old and the new hierarchy by their ids.
+HierVerb is warm-started and fine-tuned briefly (`verbalizer_growth`). Nodes are matched between the old
+and the new hierarchy by their ids.
 """
 
 from __future__ import annotations
@@ -47,15 +48,29 @@ def update_for_new_labels(
     *,
     rehearsal: float | int = 0.3,
     seed: int = 0,
+    epochs: int = 2,
+    progress=None,
 ):
     """A new estimator for `new_hierarchy` built from `old_estimator` (which is left unchanged).
 
-    `paths_new` use `new_hierarchy` indices, `paths_old` the old estimator's. Only the changed sibling
-    groups are refitted, on the new documents plus a `rehearsal` sample of the old ones; returns the new
-    estimator. Supports the local-classifier strategies (tfidf, embed)."""
-    if not isinstance(old_estimator, LocalLogisticClassifier):
-        raise NotImplementedError(f"growth update not implemented for {old_estimator.strategy_name!r}")
+    `paths_new` use `new_hierarchy` indices, `paths_old` the old estimator's. The new documents plus a
+    `rehearsal` sample of the old ones are the training data. Local classifiers (tfidf, embed): only the
+    changed sibling groups are refitted. HierVerb: the verbalizer is extended (old rows copied) and the whole
+    model fine-tuned for `epochs` (see `verbalizer_growth`). Returns the new estimator."""
+    name = getattr(old_estimator, "strategy_name", type(old_estimator).__name__)
+    if not isinstance(old_estimator, LocalLogisticClassifier) and name != "hierverb":
+        raise NotImplementedError(f"growth update not implemented for {name!r}")
     old_h = old_estimator.hierarchy_
+    sample = rehearsal_sample(len(texts_old), rehearsal, seed)
+    texts = list(texts_new) + [texts_old[i] for i in sample]
+    old_multi = as_multi(paths_old)
+    paths = as_multi(paths_new) + [[_remap_path(p, old_h, new_hierarchy) for p in old_multi[i]] for i in sample]
+    if name == "hierverb":
+        from classifiers.engine.verbalizer_growth import update_hierverb
+
+        est = update_hierverb(old_estimator, new_hierarchy, texts, paths, epochs=epochs, progress=progress)
+        est.updated_groups_ = sorted(changed_groups(old_h, new_hierarchy))
+        return est
     est = copy.deepcopy(old_estimator)
     est.hierarchy_ = new_hierarchy
     # carry the untouched groups over, re-indexed
@@ -69,18 +84,63 @@ def update_for_new_labels(
         g["children"] = list(children)
         g["classes"] = [new_hierarchy.index[old_h.ids[c]] for c in g["classes"]]
         groups[p] = g
-    sample = rehearsal_sample(len(texts_old), rehearsal, seed)
-    texts = list(texts_new) + [texts_old[i] for i in sample]
-    old_multi = as_multi(paths_old)
-    paths = as_multi(paths_new) + [[_remap_path(p, old_h, new_hierarchy) for p in old_multi[i]] for i in sample]
     if changed:
         X = est._features(texts, None)
+        done = 0
         for p, children in sibling_groups(new_hierarchy):
             if p in changed:
                 groups[p] = est._fit_group(X, paths, p, children)
+                done += 1
+                if progress:
+                    progress(done, len(changed))
     est.groups_ = groups
     est.updated_groups_ = sorted(changed)
     return est
+
+
+def prefix_accuracy(predicted: Sequence[Sequence], gold: Sequence[Sequence]) -> float | None:
+    """Share of documents whose predicted path (node ids, level 1 first) starts with their gold path; a
+    prediction that goes on into a new child of the gold node counts as correct. None for no documents."""
+    if len(predicted) != len(gold):
+        raise ValueError("predicted and gold differ in length")
+    if not len(gold):
+        return None
+    return sum(list(p[: len(g)]) == list(g) for p, g in zip(predicted, gold, strict=True)) / len(gold)
+
+
+def forgetting_figures(
+    gold: Sequence[Sequence],
+    before: Sequence[Sequence],
+    after: Sequence[Sequence],
+    old: Sequence[bool],
+    new: Sequence[bool],
+) -> dict:
+    """Forgetting report from node-id paths per document (gold, the old model's and the updated model's
+    predictions) and two masks: documents on untouched old labels (`old`) and on new labels (`new`).
+
+    Returns {"old_labels": {"documents", "before", "after", "drop", "unchanged_predictions"},
+    "new_labels": {"documents", "before", "after"}}; accuracies are `prefix_accuracy` (None without documents)."""
+
+    def pick(rows, mask):
+        return [list(r) for r, m in zip(rows, mask, strict=True) if m]
+
+    g_old, g_new = pick(gold, old), pick(gold, new)
+    b_old, a_old = pick(before, old), pick(after, old)
+    before_old, after_old = prefix_accuracy(b_old, g_old), prefix_accuracy(a_old, g_old)
+    return {
+        "old_labels": {
+            "documents": len(g_old),
+            "before": before_old,
+            "after": after_old,
+            "drop": None if before_old is None else before_old - after_old,
+            "unchanged_predictions": sum(b == a for b, a in zip(b_old, a_old, strict=True)),
+        },
+        "new_labels": {
+            "documents": len(g_new),
+            "before": prefix_accuracy(pick(before, new), g_new),
+            "after": prefix_accuracy(pick(after, new), g_new),
+        },
+    }
 
 
 def old_label_accuracy(estimator, texts: Sequence[str], gold_paths: Sequence, gold_hierarchy: Hierarchy) -> float:
@@ -106,4 +166,12 @@ def forgetting_report(old_estimator, new_estimator, texts_old: Sequence[str], pa
     return {"before": before, "after": after, "drop": before - after}
 
 
-__all__ = ["changed_groups", "forgetting_report", "old_label_accuracy", "update_for_new_labels"]
+__all__ = [
+    "changed_groups",
+    "forgetting_figures",
+    "forgetting_report",
+    "old_label_accuracy",
+    "prefix_accuracy",
+    "rehearsal_sample",
+    "update_for_new_labels",
+]

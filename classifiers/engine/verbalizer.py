@@ -172,6 +172,13 @@ class HierVerbClassifier(HierarchicalClassifier):
 
     def _init_label_vectors(self, plm: BasePLM, hierarchy: Hierarchy) -> None:
         """Label-name vectors, then (use_hier_mean) parent += mean(children), deepest level first."""
+        vectors = self._label_vectors_for(plm, hierarchy)
+        with torch.no_grad():
+            for d, nodes in enumerate(hierarchy.levels):
+                self.net_.label_vectors[d].copy_(torch.stack([vectors[n] for n in nodes]))
+
+    def _label_vectors_for(self, plm: BasePLM, hierarchy: Hierarchy) -> list[torch.Tensor]:
+        """The initial label vector of every node of `hierarchy` (by node index), as `label_init` chooses."""
         if self.label_init not in LABEL_INITS:
             raise ValueError(f"label_init must be one of {LABEL_INITS}, not {self.label_init!r}")
         mode = self.label_init
@@ -183,9 +190,7 @@ class HierVerbClassifier(HierarchicalClassifier):
             vectors = label_name_vectors(plm, hierarchy, mode)
         if self.use_hier_mean:
             vectors = mix_children_mean(vectors, hierarchy)
-        with torch.no_grad():
-            for d, nodes in enumerate(hierarchy.levels):
-                self.net_.label_vectors[d].copy_(torch.stack([vectors[n] for n in nodes]))
+        return vectors
 
     def _prompt_label_vectors(self, plm: BasePLM, hierarchy: Hierarchy) -> list[torch.Tensor]:
         """label_init="prompt": transform(h_mask) at the node's level when the text is the node's path
@@ -220,6 +225,11 @@ class HierVerbClassifier(HierarchicalClassifier):
         self.has_mlm_head_ = plm.has_mlm_head
         self._build(plm, hierarchy, for_training=True)
         self._init_label_vectors(plm, hierarchy)
+        return self._train(texts, paths, dev=dev, progress=progress, epochs=int(self.epochs))
+
+    def _train(self, texts: Sequence[str], paths: Sequence, *, dev, progress: ProgressFn, epochs: int):
+        """The training loop on the built network (`fit`, and the growth update's fine-tuning); returns self."""
+        hierarchy = self.hierarchy_
         gold = as_multi(paths)
         targets = losses.level_targets(gold, hierarchy, multi_label=self.multi_label)
         maps, childless = losses.parent_maps(hierarchy), losses.childless_masks(hierarchy)
@@ -228,14 +238,14 @@ class HierVerbClassifier(HierarchicalClassifier):
 
         optimizer = torch.optim.AdamW(self._param_groups())
         steps_per_epoch = math.ceil(len(ids) / max(1, int(self.batch_size)))
-        total = steps_per_epoch * int(self.epochs)
+        total = steps_per_epoch * epochs
         scheduler = linear_schedule(optimizer, total)
         rng = np.random.RandomState(int(self.seed))
         mlm_gen = torch.Generator().manual_seed(int(self.seed))
         trainable = [p for p in self._all_modules_parameters() if p.requires_grad]
         best_key, best_state, bad_epochs, step = None, None, 0, 0
         self.history_: list[dict[str, float]] = []
-        for epoch in range(int(self.epochs)):
+        for epoch in range(epochs):
             self._train_mode(True)
             order = rng.permutation(len(ids)) if self.shuffle else np.arange(len(ids))
             epoch_loss = 0.0

@@ -27,7 +27,8 @@ if (dataEl && form) {
   const initial = data.initial && data.initial.length ? data.initial[0].slice() : [];
   // The path being edited; options show the choices at `level` (children of path[level-1]).
   let path = initial;
-  let level = Math.max(0, path.length - 1);
+  // startLevel (review tasks) opens the picker on the children of the initial path's last node.
+  let level = Number.isInteger(data.startLevel) ? data.startLevel : Math.max(0, path.length - 1);
   let options = [];
   let active = 0;
   const extraPaths = data.initial && data.initial.length > 1 ? data.initial.slice(1).map((p) => p.slice()) : [];

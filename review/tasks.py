@@ -1,0 +1,88 @@
+"""Review tasks left by taxonomy changes ("which child?" after a split): reads and the decision service.
+
+A decision is an ordinary Correction (who, when, before, after), so it shows in the document's history,
+counts for agreement and becomes the gold label the usual way.
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from corpora.models import Document
+from review.models import Correction, ReviewTask
+from taxonomies.models import Node
+
+
+def review_tasks_for_project(*, project) -> list[dict]:
+    """The project's review tasks, newest first, each with its totals: {"task", "total", "remaining"}."""
+    from taxonomies.splitting import split_task_remaining
+
+    out = []
+    for task in ReviewTask.objects.filter(project=project).select_related("node"):
+        remaining = split_task_remaining(task=task)
+        out.append({"task": task, "total": len(task.document_ids), "remaining": len(remaining)})
+    return out
+
+
+def split_task_for_node(*, node: Node) -> dict | None:
+    """The newest "which child?" task of a label with its totals, or None."""
+    from taxonomies.splitting import split_task_remaining
+
+    task = ReviewTask.objects.filter(kind=ReviewTask.Kind.SPLIT, node=node).order_by("-id").first()
+    if task is None:
+        return None
+    return {"task": task, "total": len(task.document_ids), "remaining": len(split_task_remaining(task=task))}
+
+
+def split_task_choices(*, task: ReviewTask) -> list[Node]:
+    """The labels a document of the task can move to: every current descendant of the split node."""
+    node = task.node
+    return list(
+        Node.objects.filter(taxonomy_id=node.taxonomy_id, path_key__startswith=node.path_key)
+        .exclude(pk=node.pk)
+        .order_by("depth", "position", "name", "id")
+    )
+
+
+def split_task_next(*, task: ReviewTask, annotator, skipped: list[int] = ()) -> Document | None:
+    """The first document of the task still on the split node that this annotator has not decided or skipped."""
+    from taxonomies.splitting import split_task_remaining
+
+    remaining = split_task_remaining(task=task)
+    decided = set(
+        Correction.objects.filter(
+            document_id__in=remaining, annotator=annotator, superseded_by__isnull=True, created_at__gte=task.created_at
+        ).values_list("document_id", flat=True)
+    )
+    for doc_id in remaining:
+        if doc_id not in decided and doc_id not in skipped:
+            return Document.objects.get(pk=doc_id)
+    return None
+
+
+@transaction.atomic
+def split_task_decide(*, task: ReviewTask, document: Document, annotator, path: list[int]) -> Correction:
+    """Record the annotator's choice of a child for a document of the task; returns the Correction.
+
+    `path` (node ids from the top) must end strictly below the split node. As with every decision, the
+    gold label moves when the current decisions on the document agree."""
+    from review.services import correction_record
+
+    if document.pk not in set(task.document_ids):
+        raise ValidationError("This document is not part of the task.")
+    node = task.node
+    try:
+        path = [int(i) for i in path]
+    except (TypeError, ValueError) as exc:
+        raise ValidationError("A decision needs a path of label ids.") from exc
+    choices = {n.pk for n in split_task_choices(task=task)}
+    if not path or path[-1] not in choices:
+        raise ValidationError(f"Choose a label under {node.name!r}.")
+    return correction_record(
+        project=task.project,
+        document=document,
+        annotator=annotator,
+        action=Correction.Action.CHANGE,
+        after_paths=[path],
+    )
