@@ -96,8 +96,8 @@ class CascadeClassifier(HierarchicalClassifier):
         return [[p] for p in decode_scores(scores, self.hierarchy_, "top_down")]
 
     # ----- persistence: each stage in its own sub-folder -----
-    def save(self, directory: str | FsPath) -> None:
-        super().save(directory)
+    def write_files(self, directory: FsPath) -> None:
+        super().write_files(directory)
         for k, est in enumerate(self.estimators_):
             est.save(FsPath(directory) / f"stage{k}")
 
