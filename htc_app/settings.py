@@ -43,7 +43,7 @@ def secret_key_weakness(key: str) -> str:
     if key.startswith("django-insecure-"):
         return "it starts with 'django-insecure-'"
     if len(key) < 50:
-        return f"it has {len(key)} characters (at least 50 are needed)"
+        return f"it has {len(key)} characters; at least 50 are needed"
     if len(set(key)) < 5:
         return "it has fewer than 5 distinct characters"
     return ""
