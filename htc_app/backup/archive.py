@@ -251,6 +251,10 @@ def backup_restore(*, archive: Path, force: bool = False, make_bar: BarFactory =
             state["done"] = done
 
         databases.restore_database(staging / manifest["database"]["file"], progress=db_progress)
+        if apps.is_installed("django.contrib.contenttypes"):
+            from django.contrib.contenttypes.models import ContentType
+
+            ContentType.objects.clear_cache()  # ids may differ in the restored database
         staged_models = staging / "models"
         staged_models.mkdir(exist_ok=True)
         fsync_tree(staged_models)
