@@ -91,3 +91,33 @@ def test_debug_is_refused_in_production(tmp_path):
     done = manage("check", env={**PRODUCTION, "HTC_DEBUG": "1"}, data_dir=tmp_path)
     assert done.returncode != 0
     assert "HTC_DEBUG must be off when HTC_PRODUCTION=1" in done.stderr
+
+
+def test_collectstatic_writes_to_the_static_root_outside_the_data_dir(tmp_path):
+    data, static = tmp_path / "data", tmp_path / "static"
+    data.mkdir()
+    done = manage("collectstatic", "--noinput", env={**PRODUCTION, "HTC_STATIC_ROOT": str(static)}, data_dir=data)
+    assert done.returncode == 0, done.stderr
+    assert (static / "htc" / "htc.js").is_file()
+    assert not (data / "static").exists()
+
+
+def test_gunicorn_loads_the_app_with_the_sample_config(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HTC_", "DJANGO_"))}
+    env.update({**PRODUCTION, "HTC_DATA_DIR": str(tmp_path), "DATABASE_URL": "", "REDIS_URL": ""})
+    gunicorn = Path(sys.executable).with_name("gunicorn")
+    done = subprocess.run(
+        [str(gunicorn), "--check-config", "-c", "deploy/gunicorn.conf.py", "htc_app.wsgi"],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
