@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import shutil
 import tarfile
 import uuid
@@ -87,7 +88,7 @@ def backup_create(*, output: Path, make_bar: BarFactory = None) -> dict:
         files = [(dump, db_name)] + [
             (p, "models/" + p.relative_to(models_root).as_posix()) for p in model_files(models_root)
         ]
-        total = sum(p.stat().st_size for p, _ in files if p.exists())
+        total = sum(_size(p) for p, _ in files)
         update = _bar(make_bar, "Archive", total, "B")
         entries = []
         with tarfile.open(tmp_archive, "w", format=tarfile.PAX_FORMAT) as tar:
@@ -113,9 +114,7 @@ def backup_create(*, output: Path, make_bar: BarFactory = None) -> dict:
                 "counts": counts,
                 "migrations": migrations,
                 "model_root": str(models_root),
-                "model_count": sum(
-                    1 for p, _ in files[1:] if p.name == "config.json" and p.parent.parent == models_root
-                ),
+                "model_count": sum(1 for e in entries if re.fullmatch(r"models/[^/]+/config\.json", e["path"])),
                 "fernet_key_fingerprint": fernet_fingerprint(),
                 "files": entries,
             }
@@ -131,6 +130,13 @@ def backup_create(*, output: Path, make_bar: BarFactory = None) -> dict:
         for leftover in (tmp_archive, dump):
             if leftover.exists():
                 leftover.unlink()
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return 0
 
 
 def fsync_tree_file(path: Path) -> None:
@@ -236,8 +242,8 @@ def backup_restore(*, archive: Path, force: bool = False, make_bar: BarFactory =
         raise BackupError(
             "Refusing to overwrite existing data: " + "; ".join(blockers) + ". Use --force to replace it."
         )
-    data_dir = Path(settings.HTC_DATA_DIR)
-    staging = data_dir / f".restore.tmp-{uuid.uuid4().hex}"
+    # Staged beside the models folder, so the final swap is a rename on one filesystem.
+    staging = Path(settings.HTC_MODEL_DIR).parent / f".restore.tmp-{uuid.uuid4().hex}"
     staging.mkdir(parents=True)
     warnings: list[str] = []
     try:

@@ -116,7 +116,7 @@ def test_a_corrupted_archive_is_detected_and_changes_nothing(trained_run, tmp_pa
         call_command("htc_restore", str(archive), verbosity=0)
     assert user_data_counts() == {}
     assert not Path(settings.HTC_MODEL_DIR).exists()
-    assert not list(Path(settings.HTC_DATA_DIR).glob(".restore.tmp-*"))  # staging removed
+    assert not list(Path(settings.HTC_MODEL_DIR).parent.glob(".restore.tmp-*"))  # staging removed
 
 
 def test_a_truncated_or_foreign_file_is_refused(trained_run, tmp_path):
