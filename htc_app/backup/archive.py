@@ -34,7 +34,6 @@ from htc_app.backup.manifest import (
     MANIFEST_NAME,
     BackupError,
     HashingReader,
-    applied_migrations,
     check_manifest,
     fernet_fingerprint,
     htc_version,
@@ -50,6 +49,19 @@ DB_UNITS = {"sqlite": "page", "postgresql": "table"}
 
 def _bar(make_bar: BarFactory, desc: str, total: int, unit: str) -> Callable[[int], None]:
     return make_bar(desc, total, unit) if make_bar else (lambda n: None)
+
+
+def _step_bar(make_bar: BarFactory, vendor: str) -> Callable[[int, int], None]:
+    """A progress(done, total) callback that opens the "Database" bar on its first call."""
+    state: dict = {}
+
+    def progress(done: int, total: int) -> None:
+        if "bar" not in state:
+            state["bar"], state["done"] = _bar(make_bar, "Database", total, DB_UNITS[vendor]), 0
+        state["bar"](done - state["done"])
+        state["done"] = done
+
+    return progress
 
 
 def model_files(root: Path) -> Iterator[Path]:
@@ -72,17 +84,8 @@ def backup_create(*, output: Path, make_bar: BarFactory = None) -> dict:
     dump = output.with_name(f".{output.name}.db-{uuid.uuid4().hex}")
     try:
         # Database first: the snapshot's rows refer only to models that exist by now.
-        counts = table_counts()
-        migrations = applied_migrations()
-        state: dict = {}
-
-        def db_progress(done: int, total: int) -> None:
-            if "bar" not in state:
-                state["bar"], state["done"] = _bar(make_bar, "Database", total, DB_UNITS[vendor]), 0
-            state["bar"](done - state["done"])
-            state["done"] = done
-
-        db_entry = databases.dump_database(dump, progress=db_progress)
+        dumped = databases.dump_database(dump, progress=_step_bar(make_bar, vendor))
+        db_entry, counts, migrations = dumped["entry"], dumped["counts"], dumped["migrations"]
         db_name = DB_NAMES[vendor]
         models_root = Path(settings.HTC_MODEL_DIR)
         files = [(dump, db_name)] + [
@@ -248,15 +251,7 @@ def backup_restore(*, archive: Path, force: bool = False, make_bar: BarFactory =
     warnings: list[str] = []
     try:
         _extract_verified(archive, manifest, staging, make_bar)
-        state: dict = {}
-
-        def db_progress(done: int, total: int) -> None:
-            if "bar" not in state:
-                state["bar"], state["done"] = _bar(make_bar, "Database", total, DB_UNITS[vendor]), 0
-            state["bar"](done - state["done"])
-            state["done"] = done
-
-        databases.restore_database(staging / manifest["database"]["file"], progress=db_progress)
+        databases.restore_database(staging / manifest["database"]["file"], progress=_step_bar(make_bar, vendor))
         if apps.is_installed("django.contrib.contenttypes"):
             from django.contrib.contenttypes.models import ContentType
 

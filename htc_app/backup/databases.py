@@ -5,7 +5,8 @@ the app keeps writing meanwhile; the copy is the snapshot of the moment the back
 transaction pins it, so concurrent commits neither tear the copy nor restart it).
 
 PostgreSQL: `pg_dump --format=custom` and `pg_restore`. pg_dump takes its whole dump inside one snapshot
-(a REPEATABLE READ, read-only transaction), so the copy is consistent while the app runs, and it carries
+(a REPEATABLE READ, read-only transaction; here the snapshot exported by our own transaction, in which the
+manifest's row counts are taken), so the copy is consistent while the app runs, and it carries
 sequences, constraints and indexes exactly, for any table the migrations created, without htc having to
 know them. The custom format is compressed and can be restored by hand with the standard tools. A portable
 Python dump (dumpdata-style) was the alternative; it would re-implement what pg_dump does correctly
@@ -23,9 +24,9 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
-from django.db import connection
+from django.db import connection, transaction
 
-from htc_app.backup.manifest import BackupError
+from htc_app.backup.manifest import BackupError, applied_migrations, table_counts
 
 Progress = Callable[[int, int], None] | None
 SQLITE_STEP_PAGES = 256
@@ -39,7 +40,10 @@ def vendor() -> str:
 
 
 def dump_database(target: Path, *, progress: Progress = None) -> dict:
-    """Write a consistent dump of the default database to `target`; returns its manifest entry."""
+    """Write a consistent dump of the default database to `target`.
+
+    Returns {"entry": manifest entry, "counts": rows per table, "migrations": applied migrations}, the
+    counts and migrations read from the very snapshot that was dumped."""
     if vendor() == "sqlite":
         return _sqlite_dump(Path(connection.settings_dict["NAME"]), target, progress=progress)
     return _pg_dump(target, progress=progress)
@@ -75,12 +79,16 @@ def _sqlite_dump(source: Path, target: Path, *, progress: Progress) -> dict:
         src.execute("COMMIT")
         dst.execute("PRAGMA journal_mode=DELETE")  # a single self-contained file
         check = dst.execute("PRAGMA integrity_check").fetchone()[0]
+        if check != "ok":
+            raise BackupError(f"The SQLite copy failed its integrity check: {check}")
+        cursor = dst.cursor()
+        existing = {row[0] for row in cursor.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        counts, migrations = table_counts(cursor, existing), applied_migrations(cursor, existing)
     finally:
         dst.close()
         src.close()
-    if check != "ok":
-        raise BackupError(f"The SQLite copy failed its integrity check: {check}")
-    return {"vendor": "sqlite", "method": "sqlite3 online backup", "server_version": sqlite3.sqlite_version}
+    entry = {"vendor": "sqlite", "method": "sqlite3 online backup", "server_version": sqlite3.sqlite_version}
+    return {"entry": entry, "counts": counts, "migrations": migrations}
 
 
 def _sqlite_restore(source: Path, target: Path, *, progress: Progress) -> None:
@@ -157,11 +165,31 @@ def _run_with_progress(command: list[str], marker: str, total: int, progress: Pr
 
 
 def _pg_dump(target: Path, *, progress: Progress) -> dict:
+    """pg_dump inside a snapshot exported by our own REPEATABLE READ transaction, so the row counts and
+    migrations we record are those of the exact data dumped."""
     tool = _pg_tool("pg_dump")
-    total = max(1, _pg_table_count())
-    command = [tool, "--format=custom", "--no-owner", "--no-privileges", "--verbose", f"--file={target}"]
-    _run_with_progress(command, "dumping contents of table", total, progress)
-    return {"vendor": "postgresql", "method": "pg_dump --format=custom", "server_version": connection.pg_version}
+    if connection.in_atomic_block:
+        raise BackupError("A backup cannot run inside an open transaction.")
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            cursor.execute("SELECT pg_export_snapshot()")
+            snapshot = cursor.fetchone()[0]
+            existing = set(connection.introspection.table_names(cursor))
+            counts, migrations = table_counts(cursor, existing), applied_migrations(cursor, existing)
+        total = max(1, _pg_table_count())
+        command = [
+            tool,
+            "--format=custom",
+            "--no-owner",
+            "--no-privileges",
+            "--verbose",
+            f"--snapshot={snapshot}",
+            f"--file={target}",
+        ]
+        _run_with_progress(command, "dumping contents of table", total, progress)
+    entry = {"vendor": "postgresql", "method": "pg_dump --format=custom", "server_version": connection.pg_version}
+    return {"entry": entry, "counts": counts, "migrations": migrations}
 
 
 def _pg_restore(source: Path, *, progress: Progress) -> None:

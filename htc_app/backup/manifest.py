@@ -41,15 +41,19 @@ def _tables() -> dict[str, str]:
     return out
 
 
-def table_counts() -> dict[str, int]:
-    """Row count of every model table that exists in the database (missing tables are left out)."""
-    existing = set(connection.introspection.table_names())
+def table_counts(cursor=None, existing: set[str] | None = None) -> dict[str, int]:
+    """Row count of every model table that exists (missing tables are left out).
+
+    `cursor` and `existing` (its table names) count another database, e.g. a fresh SQLite copy;
+    by default Django's default connection is counted."""
+    if cursor is None:
+        with connection.cursor() as own:
+            return table_counts(own, set(connection.introspection.table_names()))
     counts = {}
-    with connection.cursor() as cursor:
-        for label, table in sorted(_tables().items()):
-            if table in existing:
-                cursor.execute(f"SELECT COUNT(*) FROM {connection.ops.quote_name(table)}")
-                counts[label] = int(cursor.fetchone()[0])
+    for label, table in sorted(_tables().items()):
+        if table in existing:
+            cursor.execute('SELECT COUNT(*) FROM "{}"'.format(table.replace('"', '""')))
+            counts[label] = int(cursor.fetchone()[0])
     return counts
 
 
@@ -58,15 +62,17 @@ def user_data_counts() -> dict[str, int]:
     return {k: v for k, v in table_counts().items() if v and k not in SCAFFOLD_MODELS}
 
 
-def applied_migrations() -> dict[str, list[str]]:
+def applied_migrations(cursor=None, existing: set[str] | None = None) -> dict[str, list[str]]:
     """{app: [migration names]} applied in the database (empty when it was never migrated)."""
-    if "django_migrations" not in connection.introspection.table_names():
+    if cursor is None:
+        with connection.cursor() as own:
+            return applied_migrations(own, set(connection.introspection.table_names()))
+    if "django_migrations" not in existing:
         return {}
     out: dict[str, list[str]] = {}
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT app, name FROM django_migrations ORDER BY app, name")
-        for app, name in cursor.fetchall():
-            out.setdefault(app, []).append(name)
+    cursor.execute("SELECT app, name FROM django_migrations ORDER BY app, name")
+    for app, name in cursor.fetchall():
+        out.setdefault(app, []).append(name)
     return out
 
 

@@ -195,3 +195,41 @@ def test_restore_into_a_brand_new_data_directory(trained_run, tmp_path):
     count, model_dir, exists = done.stdout.strip().splitlines()[-1].split()
     assert count == "42" and exists == "True"
     assert model_dir == str(fresh / "models" / f"run-{trained_run.pk}")  # repointed to the new install
+
+
+def _insert_group_elsewhere(name: str) -> None:
+    """Commit a row through a connection of its own, as another process of the app would."""
+    sd = connection.settings_dict
+    if connection.vendor == "sqlite":
+        import sqlite3
+
+        with sqlite3.connect(sd["NAME"], timeout=5) as other:
+            other.execute("INSERT INTO auth_group (name) VALUES (?)", (name,))
+    else:
+        import psycopg
+
+        params = {"dbname": sd["NAME"], "user": sd["USER"], "host": sd["HOST"], "port": sd["PORT"] or 5432}
+        with psycopg.connect(password=sd["PASSWORD"] or None, **params) as other:
+            other.execute("INSERT INTO auth_group (name) VALUES (%s)", (name,))
+
+
+def test_writes_during_the_backup_are_left_out_and_the_counts_match_the_dump(trained_run, tmp_path):
+    from django.contrib.auth.models import Group
+
+    from htc_app.backup import backup_create, backup_restore
+
+    Group.objects.create(name="before")
+    written = []
+
+    def make_bar(desc, total, unit):
+        if desc == "Database" and not written:  # the dump has started: its snapshot is taken
+            _insert_group_elsewhere("during")
+            written.append(desc)
+        return lambda n: None
+
+    archive = tmp_path / "backup.tar"
+    manifest = backup_create(output=archive, make_bar=make_bar)
+    assert written and Group.objects.count() == 2  # the app was not blocked
+    assert manifest["counts"]["auth.group"] == 1  # counted in the dumped snapshot, not before or after it
+    backup_restore(archive=archive, force=True)  # checks the restored counts against the manifest
+    assert list(Group.objects.values_list("name", flat=True)) == ["before"]
