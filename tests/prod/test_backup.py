@@ -67,6 +67,10 @@ def test_round_trip_restores_database_and_models(trained_run, tmp_path, capsys):
     assert Path(run.model_dir).is_dir()
     after = _snapshot(run)
     assert after == before
+    from projects.models import Project
+
+    # Sequences came back too: new rows do not collide with restored ids.
+    assert Project.objects.create(name="after the restore").pk > run.project_id
 
 
 def test_restore_refuses_a_non_empty_database_without_force(trained_run, tmp_path):
