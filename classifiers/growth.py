@@ -9,9 +9,7 @@ and accuracy on the new labels.
 
 from __future__ import annotations
 
-import shutil
 import time
-import uuid
 from collections.abc import Sequence
 from pathlib import Path as FsPath
 
@@ -20,6 +18,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from classifiers.engine import registry
+from classifiers.engine.atomic import atomic_directory
 from classifiers.engine.baselines import ROOT
 from classifiers.engine.growth import changed_groups, forgetting_figures, rehearsal_sample, update_for_new_labels
 from classifiers.engine.hierarchy import Hierarchy, as_multi
@@ -156,17 +155,10 @@ def run_update_create(
 
 
 def _save_model(run: Run, estimator) -> str:
-    """Write the model to HTC_MODEL_DIR/run-<id>/ through a temporary directory renamed when complete."""
+    """Write the model to HTC_MODEL_DIR/run-<id>/; the folder appears in one rename when complete."""
     final = FsPath(settings.HTC_MODEL_DIR) / f"run-{run.pk}"
-    tmp = final.with_name(f".{final.name}.{uuid.uuid4().hex}.tmp")
-    try:
+    with atomic_directory(final) as tmp:
         estimator.save(tmp)
-        if final.exists():
-            shutil.rmtree(final)
-        tmp.rename(final)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
     return str(final)
 
 

@@ -7,9 +7,7 @@ between the two lives here (and in `classifiers.predicting` for the prediction l
 from __future__ import annotations
 
 import json
-import shutil
 import time
-import uuid
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path as FsPath
 from typing import Any
@@ -20,6 +18,7 @@ from django.db import transaction
 
 from classifiers.cascading import CASCADE, cascade_stage_hook, cascade_train_stats, strategy_params_clean
 from classifiers.engine import registry
+from classifiers.engine.atomic import atomic_directory
 from classifiers.engine.hierarchy import Hierarchy, Path
 from classifiers.models import ClassifierConfig, Evaluation, Prediction, Run
 from corpora.models import Document, GoldLabel, Split
@@ -246,20 +245,14 @@ def run_train(*, run: Run, progress: ProgressFn = None) -> Run:
             estimator.set_runtime(stage_hook=cascade_stage_hook(run.project))
         estimator.fit(texts, paths, hierarchy, dev=dev, progress=progress)
         final = FsPath(settings.HTC_MODEL_DIR) / f"run-{run.pk}"
-        tmp = final.with_name(f".{final.name}.{uuid.uuid4().hex}.tmp")
-        try:
+        # The whole folder (model + corrector) appears in one rename, replacing an earlier model only then.
+        with atomic_directory(final) as tmp:
             estimator.save(tmp)
             if run.corrector == "crf":
                 # The strategy is over-confident on its own training documents: fit on dev when there is one.
                 fit_texts, fit_paths = dev if dev and dev[0] else (texts, paths)
                 _fit_corrector(estimator, fit_texts, fit_paths, hierarchy).save(tmp / "corrector")
             seconds = time.perf_counter() - started
-            if final.exists():
-                shutil.rmtree(final)
-            tmp.rename(final)
-        finally:
-            if tmp.exists():
-                shutil.rmtree(tmp, ignore_errors=True)
     except BaseException:
         Run.objects.filter(pk=run.pk).update(state=Run.State.FAILED)
         raise

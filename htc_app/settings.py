@@ -7,6 +7,7 @@ import secrets
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -33,22 +34,62 @@ HTC_UPLOAD_DIR = HTC_DATA_DIR / "uploads"
 HTC_MODEL_DIR = HTC_DATA_DIR / "models"
 
 
-def _secret_key() -> str:
-    """A per-install key: from the environment, or generated once into the data directory."""
-    if os.environ.get("HTC_SECRET_KEY"):
-        return os.environ["HTC_SECRET_KEY"]
-    key_file = HTC_DATA_DIR / "secret_key"
-    if not key_file.exists():
-        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(secrets.token_urlsafe(64))
-    return key_file.read_text().strip()
-
-
-SECRET_KEY = _secret_key()
 DEBUG = env_bool("HTC_DEBUG", False)
-ALLOWED_HOSTS = [h for h in os.environ.get("HTC_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]").split(",") if h]
-CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("HTC_CSRF_TRUSTED_ORIGINS", "").split(",") if o]
+HTC_PRODUCTION = env_bool("HTC_PRODUCTION", False)
+
+
+def secret_key_weakness(key: str) -> str:
+    """Why `key` is too weak for a deployment (Django's security.W009 rules), or "" when it is fine."""
+    if key.startswith("django-insecure-"):
+        return "it starts with 'django-insecure-'"
+    if len(key) < 50:
+        return f"it has {len(key)} characters; at least 50 are needed"
+    if len(set(key)) < 5:
+        return "it has fewer than 5 distinct characters"
+    return ""
+
+
+def _secret_key() -> str:
+    """A per-install key: from HTC_SECRET_KEY, or generated once into the data directory (mode 0600).
+
+    There is no default in code. With DEBUG off a weak key is refused (sessions could be forged)."""
+    key = os.environ.get("HTC_SECRET_KEY", "").strip()
+    source = "HTC_SECRET_KEY"
+    if not key:
+        key_file = HTC_DATA_DIR / "secret_key"
+        source = str(key_file)
+        if not key_file.exists():
+            # Written under a temporary name and linked into place: never an empty or half-written key,
+            # and two processes starting at once agree on one key.
+            tmp = key_file.with_name(f".secret_key.{secrets.token_hex(8)}")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_urlsafe(64))
+            try:
+                os.link(tmp, key_file)
+            except FileExistsError:
+                pass
+            finally:
+                tmp.unlink()
+        key = key_file.read_text().strip()
+    weakness = secret_key_weakness(key)
+    if weakness and not DEBUG:
+        raise ImproperlyConfigured(
+            f"Refusing to start: the secret key from {source} is too weak ({weakness}). Unset HTC_SECRET_KEY "
+            "to use a key generated into the data directory, or set a random one, e.g. "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(64))'`."
+        )
+    return key
+
+
+if HTC_PRODUCTION and DEBUG:
+    raise ImproperlyConfigured("Refusing to start: HTC_DEBUG must be off when HTC_PRODUCTION=1.")
+SECRET_KEY = _secret_key()
+ALLOWED_HOSTS = [
+    h.strip() for h in os.environ.get("HTC_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]").split(",") if h.strip()
+]
+# Behind a proxy, the public origin(s), e.g. https://htc.example.org (CSRF checks the Origin header).
+CSRF_TRUSTED_ORIGINS = [o.strip() for o in os.environ.get("HTC_CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()]
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -147,7 +188,9 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = HTC_DATA_DIR / "static"
+# `collectstatic` target, served by the reverse proxy. Put it outside HTC_DATA_DIR in a deployment, so the
+# proxy's static location can never reach the data directory (keys, database, models).
+STATIC_ROOT = Path(os.environ.get("HTC_STATIC_ROOT", HTC_DATA_DIR / "static")).resolve()
 
 # Security defaults live in code; the production profile (HTC_PRODUCTION=1) tightens transport settings.
 X_FRAME_OPTIONS = "DENY"
@@ -161,14 +204,17 @@ HTC_CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'self'; object-src 'none'"
 )
-if env_bool("HTC_PRODUCTION"):
+if HTC_PRODUCTION:
+    # Behind a TLS-terminating reverse proxy (deploy/nginx/htc.conf), which sets X-Forwarded-Proto itself.
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env_bool("HTC_SSL_REDIRECT", True)
+    # HSTS: one year by default; HTC_HSTS_SECONDS=0 turns it off (e.g. while TLS is being set up).
     SECURE_HSTS_SECONDS = env_int("HTC_HSTS_SECONDS", 31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("HTC_HSTS_SUBDOMAINS", True)
     SECURE_HSTS_PRELOAD = env_bool("HTC_HSTS_PRELOAD", True)
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    HTC_CSP += "; upgrade-insecure-requests"
 
 # Uploads: the request body limit (bytes) and the import limits (corpora/limits).
 HTC_MAX_UPLOAD_BYTES = env_int("HTC_MAX_UPLOAD_BYTES", 512 * 1024 * 1024)

@@ -8,8 +8,8 @@ Contract (scikit-learn style):
   for multi-path tasks); a path is a tuple of node indices of `hierarchy_`, level 1 first;
 - `predict_scores(texts, *, progress=None)` returns one array per level, shape (n_docs, n_nodes at
   that level) in the order of `hierarchy_.levels[level]`, each row a probability distribution;
-- `save(directory)` writes `config.json` (+ `tensors.safetensors`), `load(directory)` reads it back.
-  Nothing is ever unpickled.
+- `save(directory)` writes `config.json` (+ `tensors.safetensors`; subclasses extend `write_files`) into a
+  directory that appears only when complete; `load(directory)` reads it back. Nothing is ever unpickled.
 
 `progress(done, total)` is an optional callback; it may raise to cancel.
 """
@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator
 
+from classifiers.engine.atomic import atomic_directory
 from classifiers.engine.hierarchy import Hierarchy, Path
 
 ProgressFn = Callable[[int, int], None] | None
@@ -59,8 +60,12 @@ class HierarchicalClassifier(BaseEstimator):
         }
 
     def save(self, directory: str | FsPath) -> None:
-        directory = FsPath(directory)
-        directory.mkdir(parents=True, exist_ok=True)
+        """Write the model into `directory`, which appears only once complete (see engine/atomic.py)."""
+        with atomic_directory(directory) as tmp:
+            self.write_files(tmp)
+
+    def write_files(self, directory: FsPath) -> None:
+        """Write config.json (+ tensors) into an existing directory; subclasses add their sub-folders here."""
         write_json_atomic(directory / "config.json", {**self.config(), "state": self.state_json()})
         tensors = self.state_tensors()
         if tensors:

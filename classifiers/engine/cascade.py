@@ -241,8 +241,8 @@ class CascadeClassifier(HierarchicalClassifier):
         return [[p] if p else [] for p in self.paths_]
 
     # ----- persistence: each stage (and its corrector) in its own sub-folder -----
-    def save(self, directory: str | FsPath) -> None:
-        super().save(directory)
+    def write_files(self, directory: FsPath) -> None:
+        super().write_files(directory)
         for k, est in enumerate(self.estimators_):
             est.save(FsPath(directory) / f"stage{k}")
             if self.correctors_[k] is not None:

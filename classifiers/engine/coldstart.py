@@ -139,8 +139,8 @@ class WeakSupervisionClassifier(HierarchicalClassifier):
     def predict(self, texts: Sequence[str], *, progress: ProgressFn = None):
         return self.estimator_.predict(texts, progress=progress)
 
-    def save(self, directory: str | FsPath) -> None:
-        super().save(directory)
+    def write_files(self, directory: FsPath) -> None:
+        super().write_files(directory)
         self.estimator_.save(FsPath(directory) / "base")
 
     def state_json(self) -> dict[str, Any]:

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from classifiers.engine.atomic import atomic_directory
 from classifiers.engine.base import SCORE_EPS, decode_argmax, load_tensors, save_tensors_atomic, write_json_atomic
 from classifiers.engine.hierarchy import Hierarchy, Path
 
@@ -157,11 +158,10 @@ class CRFCorrector:
         """Write `corrector.json` (parameters, hierarchy, fit report) and `corrector.safetensors`."""
         if not self.is_fitted:
             raise ValueError("fit the corrector before saving it")
-        directory = FsPath(directory)
-        directory.mkdir(parents=True, exist_ok=True)
         config = {"params": self.get_params(), "hierarchy": self.hierarchy_.to_dict(), "fit_report": self.fit_report_}
-        write_json_atomic(directory / CONFIG_FILE, config)
-        save_tensors_atomic(directory / TENSOR_FILE, {"level_weight": self.level_weight_, "node_bias": self.node_bias_})
+        with atomic_directory(directory) as tmp:  # the folder appears only once complete
+            write_json_atomic(tmp / CONFIG_FILE, config)
+            save_tensors_atomic(tmp / TENSOR_FILE, {"level_weight": self.level_weight_, "node_bias": self.node_bias_})
 
     @classmethod
     def load(cls, directory: str | FsPath) -> CRFCorrector:
