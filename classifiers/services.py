@@ -18,6 +18,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from classifiers import coldstart
 from classifiers.engine import registry
 from classifiers.engine.hierarchy import Hierarchy, Path
 from classifiers.models import ClassifierConfig, Evaluation, Prediction, Run
@@ -139,7 +140,7 @@ def config_create(
 def _labelled_split(project, split: str, hierarchy: Hierarchy) -> tuple[list[int], list[list[Path]]]:
     """Ids and gold paths of the documents of a split that carry at least one gold path."""
     ids = list(
-        Document.objects.filter(project=project, split=split, gold_labels__isnull=False)
+        Document.objects.filter(project=project, split=split, gold_labels__isnull=False, generated=False)
         .distinct()
         .order_by("id")
         .values_list("id", flat=True)
@@ -179,10 +180,20 @@ def run_create(
     hierarchy = hierarchy_for_taxonomy(taxonomy)
     if not len(hierarchy):
         raise ValidationError("The taxonomy is empty: add labels before training.")
-    train_ids, train_paths = _labelled_split(project, Split.TRAIN, hierarchy)
-    if not train_ids and strategy not in TRAINING_FREE_STRATEGIES:
-        raise ValidationError("No labelled documents in the train split.")
-    dev_ids, dev_paths = _labelled_split(project, Split.DEV, hierarchy)
+    if strategy == "weak":
+        # Cold start: no gold label is used; every document outside the test split is unlabeled input.
+        params = coldstart.weak_params(params or {})
+        train_sample = coldstart.weak_training_ids(project)
+        if not train_sample:
+            raise ValidationError("No documents outside the test split to pseudo-label.")
+        dev_sample: list[int] = []
+    else:
+        train_ids, train_paths = _labelled_split(project, Split.TRAIN, hierarchy)
+        if not train_ids and strategy not in TRAINING_FREE_STRATEGIES:
+            raise ValidationError("No labelled documents in the train split.")
+        dev_ids, dev_paths = _labelled_split(project, Split.DEV, hierarchy)
+        train_sample = _sample(train_ids, train_paths, shots, seed)
+        dev_sample = _sample(dev_ids, dev_paths, shots, seed)
     return Run.objects.create(
         project=project,
         config=config,
@@ -193,8 +204,8 @@ def run_create(
         seed=seed,
         corrector=corrector,
         taxonomy_version=taxonomy.version,
-        train_document_ids=_sample(train_ids, train_paths, shots, seed),
-        dev_document_ids=_sample(dev_ids, dev_paths, shots, seed),
+        train_document_ids=train_sample,
+        dev_document_ids=dev_sample,
         created_by=actor,
     )
 
@@ -212,11 +223,17 @@ def _default_run_name(project, strategy: str, shots: int, seed: int) -> str:
 
 def _texts_and_paths(doc_ids: Sequence[int], hierarchy: Hierarchy) -> tuple[list[str], list[list[Path]]]:
     """Texts and gold paths of documents in the order given (documents deleted since are skipped)."""
+    _, texts, paths = _documents(doc_ids, hierarchy)
+    return texts, paths
+
+
+def _documents(doc_ids: Sequence[int], hierarchy: Hierarchy) -> tuple[list[int], list[str], list[list[Path]]]:
+    """Ids still present, their texts and gold paths, in the order given."""
     texts: dict[int, str] = {}
     for chunk in _chunks(list(doc_ids), 5000):
         texts.update(Document.objects.filter(pk__in=chunk).values_list("id", "text"))
     kept = [pk for pk in doc_ids if pk in texts]
-    return [texts[pk] for pk in kept], gold_paths_for(kept, hierarchy)
+    return kept, [texts[pk] for pk in kept], gold_paths_for(kept, hierarchy)
 
 
 def run_hierarchy(run: Run) -> Hierarchy:
@@ -234,10 +251,15 @@ def run_train(*, run: Run, progress: ProgressFn = None) -> Run:
         taxonomy = run.project.taxonomy
         taxonomy.refresh_from_db(fields=["version"])
         hierarchy = hierarchy_for_taxonomy(taxonomy)
-        texts, paths = _texts_and_paths(run.train_document_ids, hierarchy)
+        doc_ids, texts, paths = _documents(run.train_document_ids, hierarchy)
         dev = _texts_and_paths(run.dev_document_ids, hierarchy) if run.dev_document_ids else None
         started = time.perf_counter()
-        estimator = registry.make_strategy(run.strategy, **run.params)
+        estimator = registry.make_strategy(
+            run.strategy, **coldstart.with_label_texts(run.strategy, run.params, hierarchy)
+        )
+        if run.strategy == "weak":
+            coldstart.weak_prepare(run=run, estimator=estimator)
+            paths = coldstart.weak_given_paths(doc_ids, paths)
         estimator.fit(texts, paths, hierarchy, dev=dev, progress=progress)
         final = FsPath(settings.HTC_MODEL_DIR) / f"run-{run.pk}"
         tmp = final.with_name(f".{final.name}.{uuid.uuid4().hex}.tmp")
@@ -266,6 +288,10 @@ def run_train(*, run: Run, progress: ProgressFn = None) -> Run:
         run.state = Run.State.TRAINED
         run.taxonomy_version = taxonomy.version  # the tree the model actually learned
         run.stats = {**run.stats, "train_documents": len(texts), "dev_documents": len(dev[0]) if dev else 0}
+        if run.strategy == "weak":
+            run.stats["pseudo_labels"] = coldstart.pseudo_labels_store(
+                run=run, doc_ids=doc_ids, estimator=estimator, hierarchy=hierarchy
+            )
         run.save(update_fields=["model_dir", "train_seconds", "state", "taxonomy_version", "stats"])
     return run
 
@@ -296,7 +322,9 @@ def run_evaluate(*, run: Run, split: str) -> Evaluation:
     if not run.model_dir:
         raise ValidationError("This run has not been trained.")
     hierarchy = run_hierarchy(run)
-    rows = Prediction.objects.filter(run=run, document__gold_labels__isnull=False).distinct()
+    # LLM-written examples are training material, never evaluated on.
+    rows = Prediction.objects.filter(run=run, document__gold_labels__isnull=False, document__generated=False)
+    rows = rows.distinct()
     if split != "all":
         rows = rows.filter(document__split=split)
     rows = list(rows.order_by("document_id").values_list("document_id", "paths", "raw_paths"))

@@ -9,4 +9,5 @@ urlpatterns = [
     path("runs/<int:run_id>/", views.run_detail, name="run"),
     path("runs/<int:run_id>/jobs/", views.run_job, name="run_job"),
     path("runs/<int:run_id>/predictions/", views.prediction_list, name="predictions"),
+    path("runs/<int:run_id>/pseudo-labels/", views.pseudo_label_list, name="pseudo_labels"),
 ]
