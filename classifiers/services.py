@@ -18,7 +18,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from classifiers import coldstart
+from classifiers import weak
 from classifiers.engine import registry
 from classifiers.engine.hierarchy import Hierarchy, Path
 from classifiers.models import ClassifierConfig, Evaluation, Prediction, Run
@@ -182,8 +182,8 @@ def run_create(
         raise ValidationError("The taxonomy is empty: add labels before training.")
     if strategy == "weak":
         # Cold start: no gold label is used; every document outside the test split is unlabeled input.
-        params = coldstart.weak_params(params or {})
-        train_sample = coldstart.weak_training_ids(project)
+        params = weak.weak_params(params or {})
+        train_sample = weak.weak_training_ids(project)
         if not train_sample:
             raise ValidationError("No documents outside the test split to pseudo-label.")
         dev_sample: list[int] = []
@@ -254,12 +254,10 @@ def run_train(*, run: Run, progress: ProgressFn = None) -> Run:
         doc_ids, texts, paths = _documents(run.train_document_ids, hierarchy)
         dev = _texts_and_paths(run.dev_document_ids, hierarchy) if run.dev_document_ids else None
         started = time.perf_counter()
-        estimator = registry.make_strategy(
-            run.strategy, **coldstart.with_label_texts(run.strategy, run.params, hierarchy)
-        )
+        estimator = registry.make_strategy(run.strategy, **weak.with_label_texts(run.strategy, run.params, hierarchy))
         if run.strategy == "weak":
-            coldstart.weak_prepare(run=run, estimator=estimator)
-            paths = coldstart.weak_given_paths(doc_ids, paths)
+            weak.weak_prepare(run=run, estimator=estimator)
+            paths = weak.weak_given_paths(doc_ids, paths)
         estimator.fit(texts, paths, hierarchy, dev=dev, progress=progress)
         final = FsPath(settings.HTC_MODEL_DIR) / f"run-{run.pk}"
         tmp = final.with_name(f".{final.name}.{uuid.uuid4().hex}.tmp")
@@ -289,7 +287,7 @@ def run_train(*, run: Run, progress: ProgressFn = None) -> Run:
         run.taxonomy_version = taxonomy.version  # the tree the model actually learned
         run.stats = {**run.stats, "train_documents": len(texts), "dev_documents": len(dev[0]) if dev else 0}
         if run.strategy == "weak":
-            run.stats["pseudo_labels"] = coldstart.pseudo_labels_store(
+            run.stats["pseudo_labels"] = weak.pseudo_labels_store(
                 run=run, doc_ids=doc_ids, estimator=estimator, hierarchy=hierarchy
             )
         run.save(update_fields=["model_dir", "train_seconds", "state", "taxonomy_version", "stats"])

@@ -160,8 +160,9 @@ def test_weak_run_pages_show_the_pseudo_labelled_documents(corpus_project, owner
 
 
 def test_terms_feed_zero_shot_label_texts(corpus_project, owner):
-    from classifiers.coldstart import label_texts_for, with_label_texts
+    from classifiers.coldstart import label_texts_for
     from classifiers.services import hierarchy_for_taxonomy
+    from classifiers.weak import with_label_texts
     from taxonomies.services import node_update_description
 
     football = corpus_project.nodes[("Sports", "Football")]
