@@ -316,7 +316,7 @@ def coldstart_job_start(*, project, kind: str, params: dict, actor=None):
         params=params,
         created_by=actor,
         target_type=COLDSTART_JOBS[kind],
-        target_id=project.taxonomy.pk if kind == "taxonomy_enrich" else project.pk,
+        target_id=project.pk,
     )
 
 

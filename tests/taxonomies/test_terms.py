@@ -93,3 +93,12 @@ def test_mined_and_edited_terms_render_as_inert_text(client_for, owner, project,
         assert "<script>" not in html.replace('<script type="module"', "") and "style=" not in html
     html = client_for(owner).get(_url("editor", project), {"node": ml.pk}).content.decode()
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
+def test_owner_starts_example_generation(client_for, owner, project, tree):
+    response = client_for(owner).post(_url("examples", project), {"per_leaf": "4"})
+    assert response.status_code == 302
+    job = Job.objects.get(kind="examples_generate", project=project)
+    assert job.params == {"per_leaf": 4} and job.target_type == "corpus_generated"
+    assert client_for(owner).post(_url("examples", project), {"per_leaf": "99"}).status_code == 302
+    assert Job.objects.filter(kind="examples_generate").count() == 1  # out of range: refused, no job
