@@ -165,8 +165,8 @@ class WeakSupervisionClassifier(HierarchicalClassifier):
             scorer.set_runtime(**runtime)
         return scorer.fit([], [], hierarchy)
 
-    def _score(self, scorer, texts: list[str]) -> list[np.ndarray]:
-        scores = scorer.predict_scores(texts)
+    def _score(self, scorer, texts: list[str], progress: ProgressFn = None) -> list[np.ndarray]:
+        scores = scorer.predict_scores(texts, progress=progress)
         stats = getattr(scorer, "stats_", None)
         if isinstance(stats, dict):
             for key, value in stats.items():
@@ -194,8 +194,19 @@ class WeakSupervisionClassifier(HierarchicalClassifier):
             candidates = sorted(int(i) for i in rng.choice(candidates, size=int(self.max_scored), replace=False))
         pool = [texts[i] for i in candidates]
         base_texts = dict((self.zeroshot_params or {}).get("label_texts") or {})
+        # One bar for both halves: scoring the pool, then training the base strategy (scaled to the same size).
+        half = max(1, len(pool))
+
+        def scoring(done: int, total: int) -> None:
+            if progress is not None:
+                progress(min(half, round(half * done / max(1, total))), 2 * half)
+
+        def training(done: int, total: int) -> None:
+            if progress is not None:
+                progress(half + min(half, round(half * done / max(1, total))), 2 * half)
+
         scorer = self._make_scorer(hierarchy, base_texts)
-        scores = self._score(scorer, pool) if pool else []
+        scores = self._score(scorer, pool, scoring) if pool else []
         self.terms_: dict[int, list[str]] = {}
         if self.enrich and pool and scores:
             self.terms_ = mine_terms(pool, scores, hierarchy, top_k=self.top_k_terms)
@@ -221,7 +232,8 @@ class WeakSupervisionClassifier(HierarchicalClassifier):
         if not train_idx:
             raise ValueError("no document could be pseudo-labelled")
         self.estimator_ = make_strategy(self.base, **(self.base_params or {}))
-        self.estimator_.fit([texts[i] for i in train_idx], train_paths, hierarchy, progress=progress)
+        self.estimator_.fit([texts[i] for i in train_idx], train_paths, hierarchy, progress=training)
+        training(1, 1)
         return self
 
     def predict_scores(self, texts: Sequence[str], *, progress: ProgressFn = None) -> list[np.ndarray]:

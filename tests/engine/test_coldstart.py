@@ -179,3 +179,13 @@ def test_label_texts_shape_the_verbalizers_starting_label_vectors():
     rich = label_name_vectors(plm, h, "tokens", {h.index["Sport"]: "goal, striker, penalty"})
     assert not torch.allclose(plain[h.index["Sport"]], rich[h.index["Sport"]])
     assert torch.allclose(plain[h.index["Science"]], rich[h.index["Science"]])
+
+
+def test_weak_pipeline_reports_one_forward_moving_progress(keyword_scorer):
+    h, texts = _two_topics()
+    seen: list[tuple[int, int]] = []
+    WeakSupervisionClassifier(base="tfidf", base_params={"min_df": 1}, scorer="keyword-test", enrich=False).fit(
+        texts, [[]] * len(texts), h, progress=lambda done, total: seen.append((done, total))
+    )
+    assert seen and {total for _, total in seen} == {2 * len(texts)}
+    assert [d for d, _ in seen] == sorted(d for d, _ in seen) and seen[-1] == (2 * len(texts), 2 * len(texts))
