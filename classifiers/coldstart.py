@@ -84,18 +84,24 @@ def _corpus_texts(project, max_documents: int, seed: int) -> list[str]:
 
 
 def mine_corpus_terms(
-    *, project, hierarchy: Hierarchy, top_k: int, max_documents: int, seed: int, progress: ProgressFn
+    *, project, hierarchy: Hierarchy, top_k: int, max_documents: int, seed: int, progress: ProgressFn, rounds: int = 2
 ) -> tuple[dict[int, list[str]], int]:
-    """Zero-shot over the corpus, then terms per node index; returns (terms, documents used)."""
-    from classifiers.engine import registry
-    from classifiers.engine.coldstart import mine_terms
+    """Zero-shot over the corpus, then terms per node index, refined `rounds` times; returns (terms, documents)."""
+    from classifiers.engine.coldstart import enrich_zero_shot
 
     texts = _corpus_texts(project, max_documents, seed)
     if not texts:
         raise ValidationError("The project has no documents to mine terms from: upload a corpus first.")
-    scorer = registry.make_strategy("zeroshot", label_texts=label_texts_for(hierarchy)).fit([], [], hierarchy)
-    scores = scorer.predict_scores(texts, progress=progress)
-    return mine_terms(texts, scores, hierarchy, top_k=top_k, min_df=2 if len(texts) >= 20 else 1), len(texts)
+    terms, _ = enrich_zero_shot(
+        texts,
+        hierarchy,
+        label_texts=label_texts_for(hierarchy),
+        rounds=rounds,
+        top_k=top_k,
+        min_df=2 if len(texts) >= 20 else 1,
+        progress=progress,
+    )
+    return terms, len(texts)
 
 
 def taxonomy_enrich(
@@ -108,12 +114,14 @@ def taxonomy_enrich(
     replace_edited: bool = False,
     max_documents: int = 20_000,
     max_llm_calls: int = 500,
+    rounds: int = 2,
     seed: int = 550,
     progress: ProgressFn = None,
 ) -> dict[str, Any]:
     """Find class-indicative terms for every label and store them in Node.terms.
 
-    `corpus`: terms that separate each label's likely documents (by zero-shot scores) from its siblings'.
+    `corpus`: terms that separate each label's likely documents (by zero-shot scores) from its siblings',
+    refined `rounds` times (the label texts enriched with the terms found, then scored and mined again).
     `llm`: terms the project's LLM lists for each label given its parent path and siblings (at most
     `max_llm_calls` calls; invalid answers store nothing and are reported). Terms a person gave are kept
     unless `replace_edited`. Returns a summary (documents, nodes updated and kept, LLM usage and errors)."""
@@ -136,6 +144,7 @@ def taxonomy_enrich(
             hierarchy=hierarchy,
             top_k=int(top_k),
             max_documents=int(max_documents),
+            rounds=max(1, min(int(rounds), 5)),
             seed=seed,
             progress=_stage(progress, "Scoring the corpus zero-shot"),
         )

@@ -103,7 +103,7 @@ def run_url(job) -> str:
 
 
 # ----- cold start: taxonomy enrichment and LLM-written examples -----
-ENRICH_OPTIONS = ("top_k", "corpus", "llm", "replace_edited", "max_documents", "max_llm_calls")
+ENRICH_OPTIONS = ("top_k", "corpus", "llm", "replace_edited", "max_documents", "max_llm_calls", "rounds")
 
 
 @job_handler("taxonomy_enrich")

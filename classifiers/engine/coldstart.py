@@ -59,6 +59,38 @@ def mine_terms(
     return out
 
 
+def enrich_zero_shot(
+    texts: Sequence[str],
+    hierarchy: Hierarchy,
+    *,
+    label_texts: dict | None = None,
+    rounds: int = 2,
+    top_k: int = 10,
+    min_df: int = 2,
+    zeroshot_params: dict | None = None,
+    progress: ProgressFn = None,
+) -> tuple[dict[int, list[str]], list[np.ndarray]]:
+    """Corpus-based taxonomy enrichment with refinement: zero-shot scores -> mined terms -> label texts
+    enriched with them -> zero-shot again -> terms mined again, `rounds` times (TELEClass's enrichment and
+    core-class refinement, with embeddings instead of AutoPhrase). Documents are embedded once.
+
+    Returns (terms per node index from the last round, the last round's per-level scores)."""
+    from classifiers.engine.zeroshot import ZeroShotClassifier
+
+    params = {k: v for k, v in (zeroshot_params or {}).items() if k != "label_texts"}
+    base = {int(k): str(v) for k, v in (label_texts or {}).items() if v}
+    scorer = ZeroShotClassifier(**params, label_texts=base).fit([], [], hierarchy)
+    docs = scorer.embed_documents(texts, progress=progress)
+    terms: dict[int, list[str]] = {}
+    scores: list[np.ndarray] = []
+    for r in range(max(1, int(rounds))):
+        if r:
+            scorer = ZeroShotClassifier(**params, label_texts=merge_label_texts(base, terms)).fit([], [], hierarchy)
+        scores = scorer.scores_for_embeddings(docs)
+        terms = mine_terms(texts, scores, hierarchy, top_k=top_k, min_df=min_df)
+    return terms, scores
+
+
 def select_pseudo_labels(
     scores: list[np.ndarray], hierarchy: Hierarchy, *, threshold: float, decode: str = "top_down"
 ) -> tuple[list[int], list[Path], list[float]]:

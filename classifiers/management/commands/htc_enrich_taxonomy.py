@@ -1,4 +1,4 @@
-"""htc_enrich_taxonomy --project NAME [--llm | --llm-only] [--top-k N] [--replace-edited]"""
+"""htc_enrich_taxonomy --project NAME [--llm | --llm-only] [--top-k N] [--rounds N] [--replace-edited]"""
 
 from __future__ import annotations
 
@@ -34,6 +34,7 @@ class Command(BaseCommand):
         parser.add_argument("--llm-only", action="store_true", help="Ask only the LLM (no corpus mining).")
         parser.add_argument("--top-k", type=int, default=8, help="Terms per label from each source [8].")
         parser.add_argument("--replace-edited", action="store_true", help="Replace terms a person gave too.")
+        parser.add_argument("--rounds", type=int, default=2, help="Mining rounds (each rescoring with the terms) [2].")
         parser.add_argument("--max-documents", type=int, default=20_000, help="Documents scored (a seeded sample).")
         parser.add_argument("--max-llm-calls", type=int, default=500, help="At most this many LLM calls [500].")
         parser.add_argument("--no-progress", action="store_true", help="No progress bar.")
@@ -49,6 +50,7 @@ class Command(BaseCommand):
             "replace_edited": options["replace_edited"],
             "max_documents": options["max_documents"],
             "max_llm_calls": options["max_llm_calls"],
+            "rounds": options["rounds"],
         }
         job = run_coldstart_job(
             project=project, kind="taxonomy_enrich", params=params, show_progress=not options["no_progress"]
