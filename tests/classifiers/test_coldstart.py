@@ -178,3 +178,16 @@ def test_terms_feed_zero_shot_label_texts(corpus_project, owner):
     assert weak["zeroshot_params"]["label_texts"] == texts and weak["base_params"]["label_texts"] == texts
     # A run that sets its own label texts keeps them.
     assert with_label_texts("zeroshot", {"label_texts": {}}, h)["label_texts"] == {}
+
+
+def test_enriched_terms_make_zero_shot_runs_more_accurate(corpus_project, owner):
+    from classifiers.services import run_create, run_evaluate, run_predict, run_train
+
+    assert _enrich(corpus_project, top_k=6).state == Job.State.SUCCEEDED
+    accuracy = {}
+    for name, params in (("names-only", {"label_texts": {}}), ("with-terms", {})):
+        run = run_create(project=corpus_project, strategy="zeroshot", params=params, name=name, actor=owner)
+        run_train(run=run)
+        run_predict(run=run, split="test")
+        accuracy[name] = run_evaluate(run=run, split="test").metrics["exact_path_accuracy"]
+    assert accuracy["with-terms"] > accuracy["names-only"]
