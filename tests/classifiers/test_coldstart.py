@@ -191,3 +191,19 @@ def test_enriched_terms_make_zero_shot_runs_more_accurate(corpus_project, owner)
         run_predict(run=run, split="test")
         accuracy[name] = run_evaluate(run=run, split="test").metrics["exact_path_accuracy"]
     assert accuracy["with-terms"] > accuracy["names-only"]
+
+
+def test_weak_run_from_the_command_line(corpus_project, owner, keyword_scorer):
+    import io
+
+    from django.core.management import call_command
+
+    _give_terms(corpus_project, owner)
+    out = io.StringIO()
+    args = ["--project", corpus_project.name, "--strategy", "weak", "--shots", "0", "--run", "weak-cli"]
+    args += ["--param", "scorer=keyword-test", "--param", "base=tfidf", "--param", 'base_params={"min_df": 1}']
+    call_command("htc_train", *args, "--param", "threshold=0.65", "--no-progress", stdout=out)
+    run = Run.objects.get(name="weak-cli")
+    assert run.state == Run.State.TRAINED and run.params["threshold"] == 0.65
+    assert PseudoLabel.objects.filter(run=run).count() == run.stats["pseudo_labels"]["count"] > 0
+    assert all(p.confidence >= 0.65 for p in PseudoLabel.objects.filter(run=run))
