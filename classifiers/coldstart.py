@@ -38,15 +38,23 @@ def label_text(description: str, terms: list[str] | None, max_terms: int = 20) -
     return f"{text}; {words}" if text and words else text or words
 
 
-def label_texts_for(hierarchy: Hierarchy) -> dict[int, str]:
-    """Node index -> label text (description and terms) for the nodes of `hierarchy` that have one."""
+def label_texts_for(hierarchy: Hierarchy, *, machine_terms: bool = True) -> dict[int, str]:
+    """Node index -> label text (description and terms) for the nodes of `hierarchy` that have one.
+
+    `machine_terms=False` leaves out terms an earlier enrichment found (so a new enrichment starts from
+    what people gave, not from its own earlier output)."""
     from taxonomies.models import Node
+    from taxonomies.terms import MACHINE_TERM_SOURCES
 
     out: dict[int, str] = {}
     ids = [i for i in hierarchy.ids if isinstance(i, int)]
     for start in range(0, len(ids), 5000):
-        rows = Node.objects.filter(pk__in=ids[start : start + 5000]).values_list("pk", "description", "terms")
-        for pk, description, terms in rows:
+        rows = Node.objects.filter(pk__in=ids[start : start + 5000]).values_list(
+            "pk", "description", "terms", "terms_source"
+        )
+        for pk, description, terms, source in rows:
+            if not machine_terms and source in MACHINE_TERM_SOURCES:
+                terms = []
             text = label_text(description, terms)
             if text and pk in hierarchy.index:
                 out[hierarchy.index[pk]] = text
@@ -95,7 +103,7 @@ def mine_corpus_terms(
     terms, _ = enrich_zero_shot(
         texts,
         hierarchy,
-        label_texts=label_texts_for(hierarchy),
+        label_texts=label_texts_for(hierarchy, machine_terms=False),
         rounds=rounds,
         top_k=top_k,
         min_df=2 if len(texts) >= 20 else 1,
