@@ -99,6 +99,7 @@ def prediction_list(*, run: Run, consistent: bool | None = None, order: str = "d
             "document__id",
             "document__external_id",
             "document__split",
+            "document__generated",
         )
     )
     if consistent is not None:

@@ -130,6 +130,19 @@ def test_generated_examples_are_stored_marked_and_never_evaluated(corpus_project
     run_train(run=run)
     run_predict(run=run, split="all")
     assert run_evaluate(run=run, split="all").document_count == 42
+    # Where a generated document shows up in review, it says so.
+    from django.urls import reverse
+
+    from classifiers.models import Prediction
+
+    pred = Prediction.objects.get(run=run, document=generated.first())
+    item = client.get(reverse("review:item", args=[corpus_project.pk, run.pk, pred.pk])).content.decode()
+    assert 'class="badge generated"' in item
+    real = Prediction.objects.filter(run=run, document__generated=False).first()
+    assert (
+        'class="badge generated"'
+        not in client.get(reverse("review:item", args=[corpus_project.pk, run.pk, real.pk])).content.decode()
+    )
 
 
 def test_weak_run_trains_on_generated_examples_and_llm_pseudo_labels(corpus_project, endpoint, owner):
