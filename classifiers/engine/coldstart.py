@@ -2,9 +2,11 @@
 
 1. `mine_terms`: for every node, terms that separate the documents it likely holds (by the zero-shot
    per-level scores, as soft weights) from the documents of its siblings.
+   `enrich_zero_shot` repeats it: label texts enriched with the terms, documents scored again, mined again.
 2. `select_pseudo_labels`: documents whose zero-shot path confidence is at least `threshold`.
-3. `WeakSupervisionClassifier`: zero-shot (label texts enriched with mined terms) -> pseudo-labels ->
-   a supervised base strategy ("embed", "tfidf" or "hierverb") trained on them.
+3. `WeakSupervisionClassifier`: zero-shot or LLM scores (label texts enriched with mined terms) ->
+   pseudo-labels (+ documents given with a path, e.g. LLM-written examples) -> a supervised base strategy
+   ("embed", "tfidf" or "hierverb") trained on them.
 """
 
 from __future__ import annotations
