@@ -91,6 +91,11 @@ def _corpus_texts(project, max_documents: int, seed: int) -> list[str]:
     return [texts[i] for i in ids if i in texts]
 
 
+def _errors_by_path(hierarchy: Hierarchy, errors: dict[int, str]) -> dict[str, str]:
+    """The first MAX_ERRORS_SHOWN LLM problems keyed by the label's path, for the job result."""
+    return {hierarchy.path_label(hierarchy.path_to(v)): why for v, why in list(errors.items())[:MAX_ERRORS_SHOWN]}
+
+
 def mine_corpus_terms(
     *, project, hierarchy: Hierarchy, top_k: int, max_documents: int, seed: int, progress: ProgressFn, rounds: int = 2
 ) -> tuple[dict[int, list[str]], int]:
@@ -181,10 +186,7 @@ def taxonomy_enrich(
                 "Nothing was stored."
             )
         summary["llm"] = batch.summary()
-        summary["llm_errors"] = {
-            hierarchy.path_label(hierarchy.path_to(v)): reason
-            for v, reason in list(batch.errors.items())[:MAX_ERRORS_SHOWN]
-        }
+        summary["llm_errors"] = _errors_by_path(hierarchy, batch.errors)
     source = "mined+llm" if corpus and llm else "mined" if corpus else "llm"
     combined: dict[int, list[str]] = {}
     for v in range(len(hierarchy)):
@@ -264,10 +266,7 @@ def examples_generate(
         "leaves_asked": len(todo) - len(batch.skipped),
         "documents": written,
         "llm": batch.summary(),
-        "llm_errors": {
-            hierarchy.path_label(hierarchy.path_to(v)): reason
-            for v, reason in list(batch.errors.items())[:MAX_ERRORS_SHOWN]
-        },
+        "llm_errors": _errors_by_path(hierarchy, batch.errors),
     }
 
 
