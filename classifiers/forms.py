@@ -37,7 +37,11 @@ class RunForm(forms.Form):
     params = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 3, "placeholder": "C=4\nngram_range=[1, 2]"}),
         required=False,
-        help_text="One KEY=VALUE a line; values are read as JSON when possible.",
+        help_text=(
+            "One KEY=VALUE a line; values are read as JSON when possible. Strategy weak (cold start, uses no gold "
+            "label, ignores shots): scorer=zeroshot or llm-dl/llm-dh/llm-tmh, base=embed, tfidf or hierverb, "
+            "threshold=0.5 (the pseudo-label confidence)."
+        ),
     )
     split = forms.ChoiceField(
         choices=[("test", "test"), ("dev", "dev"), ("all", "all documents")],

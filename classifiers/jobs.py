@@ -117,3 +117,35 @@ def update_labels_handler(job, progress) -> dict:
 @job_target("run")
 def run_url(job) -> str:
     return reverse("classifiers:run", args=[job.project_id, job.target_id])
+
+
+# ----- cold start: taxonomy enrichment and LLM-written examples -----
+ENRICH_OPTIONS = ("top_k", "corpus", "llm", "replace_edited", "max_documents", "max_llm_calls", "rounds")
+
+
+@job_handler("taxonomy_enrich")
+def taxonomy_enrich_handler(job, progress) -> dict:
+    """Mine (and/or ask the LLM for) terms per label; job.params holds only the non-secret options."""
+    from classifiers.coldstart import taxonomy_enrich
+
+    options = {k: v for k, v in job.params.items() if k in ENRICH_OPTIONS}
+    return taxonomy_enrich(project=job.project, actor=job.created_by, progress=StagedProgress(progress), **options)
+
+
+@job_handler("examples_generate")
+def examples_generate_handler(job, progress) -> dict:
+    """Ask the LLM for example documents per leaf path (leaves that already have enough are skipped)."""
+    from classifiers.coldstart import examples_generate
+
+    options = {k: v for k, v in job.params.items() if k in ("per_leaf", "max_llm_calls")}
+    return examples_generate(project=job.project, actor=job.created_by, progress=StagedProgress(progress), **options)
+
+
+@job_target("taxonomy")
+def taxonomy_url(job) -> str:
+    return reverse("taxonomies:editor", args=[job.project_id])
+
+
+@job_target("corpus_generated")
+def generated_url(job) -> str:
+    return reverse("corpora:documents", args=[job.project_id]) + "?generated=yes"

@@ -110,3 +110,19 @@ class Evaluation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.run} on {self.split}"
+
+
+class PseudoLabel(models.Model):
+    """A document a weak run trained on with a path it assigned itself (confident zero-shot or LLM answer)."""
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="pseudo_labels")
+    document = models.ForeignKey("corpora.Document", on_delete=models.CASCADE, related_name="pseudo_labels")
+    path = models.JSONField(default=list, help_text="Node ids, level 1 first.")
+    confidence = models.FloatField(help_text="Product of the per-level scores of the path.")
+
+    class Meta:
+        ordering = ["run", "-confidence", "document"]
+        constraints = [models.UniqueConstraint(fields=["run", "document"], name="unique_pseudo_label")]
+
+    def __str__(self) -> str:
+        return f"{self.run_id}:{self.document_id} ({self.confidence:.2f})"

@@ -99,6 +99,7 @@ def prediction_list(*, run: Run, consistent: bool | None = None, order: str = "d
             "document__id",
             "document__external_id",
             "document__split",
+            "document__generated",
         )
     )
     if consistent is not None:
@@ -178,7 +179,8 @@ def confusion_for_run(*, run: Run, split: str, level: int, limit: int = 25) -> d
         hierarchy = run_hierarchy(run)
     except (OSError, ValueError, KeyError):
         return None
-    rows = Prediction.objects.filter(run=run, document__gold_labels__isnull=False).distinct()
+    rows = Prediction.objects.filter(run=run, document__gold_labels__isnull=False, document__generated=False)
+    rows = rows.distinct()
     if split != "all":
         rows = rows.filter(document__split=split)
     rows = list(rows.order_by("document_id").values_list("document_id", "paths"))
@@ -235,3 +237,31 @@ def document_predictions(*, document) -> list[dict]:
             }
         )
     return out
+
+
+def path_text(tree, node_ids: list[int]) -> str:
+    return " > ".join(tree.nodes[i].name if i in tree.nodes else f"#{i}" for i in node_ids)
+
+
+def document_pseudo_labels(*, document) -> list[dict]:
+    """The weak runs that pseudo-labelled this document: run, path (named from the current tree), confidence."""
+    from classifiers.models import PseudoLabel
+    from taxonomies.selectors import taxonomy_tree
+
+    rows = list(PseudoLabel.objects.filter(document=document).select_related("run").order_by("-run__created_at"))
+    if not rows:
+        return []
+    tree = taxonomy_tree(taxonomy=document.project.taxonomy)
+    return [{"run": p.run, "path": path_text(tree, p.path), "confidence": p.confidence} for p in rows]
+
+
+def run_pseudo_labels(*, run: Run):
+    """A weak run's pseudo-labelled documents, most confident first, with their documents' ids."""
+    from classifiers.models import PseudoLabel
+
+    return (
+        PseudoLabel.objects.filter(run=run)
+        .select_related("document")
+        .only("id", "path", "confidence", "document__id", "document__external_id", "document__generated")
+        .order_by("-confidence", "document_id")
+    )

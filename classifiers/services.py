@@ -16,6 +16,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from classifiers import weak
 from classifiers.cascading import CASCADE, cascade_stage_hook, cascade_train_stats, strategy_params_clean
 from classifiers.engine import registry
 from classifiers.engine.atomic import atomic_directory
@@ -140,7 +141,7 @@ def config_create(
 def _labelled_split(project, split: str, hierarchy: Hierarchy) -> tuple[list[int], list[list[Path]]]:
     """Ids and gold paths of the documents of a split that carry at least one gold path."""
     ids = list(
-        Document.objects.filter(project=project, split=split, gold_labels__isnull=False)
+        Document.objects.filter(project=project, split=split, gold_labels__isnull=False, generated=False)
         .distinct()
         .order_by("id")
         .values_list("id", flat=True)
@@ -181,11 +182,21 @@ def run_create(
     hierarchy = hierarchy_for_taxonomy(taxonomy)
     if not len(hierarchy):
         raise ValidationError("The taxonomy is empty: add labels before training.")
-    train_ids, train_paths = _labelled_split(project, Split.TRAIN, hierarchy)
-    stage_strategies = [stage["strategy"] for stage in params.get("stages", [])] if strategy == CASCADE else [strategy]
-    if not train_ids and not set(stage_strategies) <= TRAINING_FREE_STRATEGIES:
-        raise ValidationError("No labelled documents in the train split.")
-    dev_ids, dev_paths = _labelled_split(project, Split.DEV, hierarchy)
+    if strategy == "weak":
+        # Cold start: no gold label is used; every document outside the test split is unlabeled input.
+        params = weak.weak_params(params or {})
+        train_sample = weak.weak_training_ids(project)
+        if not train_sample:
+            raise ValidationError("No documents outside the test split to pseudo-label.")
+        dev_sample: list[int] = []
+    else:
+        train_ids, train_paths = _labelled_split(project, Split.TRAIN, hierarchy)
+        stages = params.get("stages", []) if strategy == CASCADE else [{"strategy": strategy}]
+        if not train_ids and not {stage["strategy"] for stage in stages} <= TRAINING_FREE_STRATEGIES:
+            raise ValidationError("No labelled documents in the train split.")
+        dev_ids, dev_paths = _labelled_split(project, Split.DEV, hierarchy)
+        train_sample = _sample(train_ids, train_paths, shots, seed)
+        dev_sample = _sample(dev_ids, dev_paths, shots, seed)
     return Run.objects.create(
         project=project,
         config=config,
@@ -196,8 +207,8 @@ def run_create(
         seed=seed,
         corrector=corrector,
         taxonomy_version=taxonomy.version,
-        train_document_ids=_sample(train_ids, train_paths, shots, seed),
-        dev_document_ids=_sample(dev_ids, dev_paths, shots, seed),
+        train_document_ids=train_sample,
+        dev_document_ids=dev_sample,
         created_by=actor,
     )
 
@@ -215,11 +226,17 @@ def _default_run_name(project, strategy: str, shots: int, seed: int) -> str:
 
 def _texts_and_paths(doc_ids: Sequence[int], hierarchy: Hierarchy) -> tuple[list[str], list[list[Path]]]:
     """Texts and gold paths of documents in the order given (documents deleted since are skipped)."""
+    _, texts, paths = _documents(doc_ids, hierarchy)
+    return texts, paths
+
+
+def _documents(doc_ids: Sequence[int], hierarchy: Hierarchy) -> tuple[list[int], list[str], list[list[Path]]]:
+    """Ids still present, their texts and gold paths, in the order given."""
     texts: dict[int, str] = {}
     for chunk in _chunks(list(doc_ids), 5000):
         texts.update(Document.objects.filter(pk__in=chunk).values_list("id", "text"))
     kept = [pk for pk in doc_ids if pk in texts]
-    return [texts[pk] for pk in kept], gold_paths_for(kept, hierarchy)
+    return kept, [texts[pk] for pk in kept], gold_paths_for(kept, hierarchy)
 
 
 def run_hierarchy(run: Run) -> Hierarchy:
@@ -237,12 +254,15 @@ def run_train(*, run: Run, progress: ProgressFn = None) -> Run:
         taxonomy = run.project.taxonomy
         taxonomy.refresh_from_db(fields=["version"])
         hierarchy = hierarchy_for_taxonomy(taxonomy)
-        texts, paths = _texts_and_paths(run.train_document_ids, hierarchy)
+        doc_ids, texts, paths = _documents(run.train_document_ids, hierarchy)
         dev = _texts_and_paths(run.dev_document_ids, hierarchy) if run.dev_document_ids else None
         started = time.perf_counter()
-        estimator = registry.make_strategy(run.strategy, **run.params)
+        estimator = registry.make_strategy(run.strategy, **weak.with_label_texts(run.strategy, run.params, hierarchy))
         if run.strategy == CASCADE:
             estimator.set_runtime(stage_hook=cascade_stage_hook(run.project))
+        if run.strategy == "weak":
+            weak.weak_prepare(run=run, estimator=estimator)
+            paths = weak.weak_given_paths(doc_ids, paths)
         estimator.fit(texts, paths, hierarchy, dev=dev, progress=progress)
         final = FsPath(settings.HTC_MODEL_DIR) / f"run-{run.pk}"
         # The whole folder (model + corrector) appears in one rename, replacing an earlier model only then.
@@ -267,6 +287,10 @@ def run_train(*, run: Run, progress: ProgressFn = None) -> Run:
         run.stats = {**run.stats, "train_documents": len(texts), "dev_documents": len(dev[0]) if dev else 0}
         if run.strategy == CASCADE:
             run.stats[CASCADE] = cascade_train_stats(estimator)
+        if run.strategy == "weak":
+            run.stats["pseudo_labels"] = weak.pseudo_labels_store(
+                run=run, doc_ids=doc_ids, estimator=estimator, hierarchy=hierarchy
+            )
         run.save(update_fields=["model_dir", "train_seconds", "state", "taxonomy_version", "stats"])
     return run
 
@@ -297,7 +321,9 @@ def run_evaluate(*, run: Run, split: str) -> Evaluation:
     if not run.model_dir:
         raise ValidationError("This run has not been trained.")
     hierarchy = run_hierarchy(run)
-    rows = Prediction.objects.filter(run=run, document__gold_labels__isnull=False).distinct()
+    # LLM-written examples are training material, never evaluated on.
+    rows = Prediction.objects.filter(run=run, document__gold_labels__isnull=False, document__generated=False)
+    rows = rows.distinct()
     if split != "all":
         rows = rows.filter(document__split=split)
     rows = list(rows.order_by("document_id").values_list("document_id", "paths", "raw_paths"))

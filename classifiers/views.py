@@ -84,6 +84,7 @@ def run_detail(request: HttpRequest, project_id: int, run_id: int) -> HttpRespon
         "latest_job": jobs[0] if jobs else None,
         "evaluations": run.evaluations.order_by("split"),
         "prediction_count": run.predictions.count(),
+        "pseudo": run.stats.get("pseudo_labels") if run.strategy == "weak" else None,
         "job_form": RunJobForm(),
         "cascade": tradeoff.cascade_summary(run),
         "tradeoffs": tradeoff.threshold_tradeoffs(run) if run.state == Run.State.TRAINED else [],
@@ -190,6 +191,20 @@ def prediction_list(request: HttpRequest, project_id: int, run_id: int) -> HttpR
         "consistent": request.GET.get("consistent", ""),
     }
     return render(request, "classifiers/predictions.html", context)
+
+
+@login_required
+def pseudo_label_list(request: HttpRequest, project_id: int, run_id: int) -> HttpResponse:
+    """The documents a weak run pseudo-labelled, with the path it gave each and its confidence."""
+    from taxonomies.selectors import taxonomy_tree
+
+    project = project_for_user(user=request.user, project_id=project_id)
+    run = get_object_or_404(Run, project=project, pk=run_id)
+    page = Paginator(selectors.run_pseudo_labels(run=run), 100).get_page(request.GET.get("page"))
+    tree = taxonomy_tree(taxonomy=project.taxonomy)
+    rows = [{"label": p, "path": selectors.path_text(tree, p.path)} for p in page.object_list]
+    context = {"project": project, "run": run, "page": page, "rows": rows, "pseudo": run.stats.get("pseudo_labels")}
+    return render(request, "classifiers/pseudo_labels.html", context)
 
 
 def _int(value, default: int) -> int:

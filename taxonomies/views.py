@@ -21,7 +21,16 @@ from projects.selectors import project_for_user
 from review.tasks import split_task_for_node
 from taxonomies import services
 from taxonomies.formats import available_formats, extensions
-from taxonomies.forms import DeleteForm, DescriptionForm, ImportForm, NameForm, SplitForm, TargetForm
+from taxonomies.forms import (
+    DeleteForm,
+    DescriptionForm,
+    EnrichForm,
+    ExamplesForm,
+    ImportForm,
+    NameForm,
+    SplitForm,
+    TargetForm,
+)
 from taxonomies.models import Node, Taxonomy
 from taxonomies.selectors import node_usage, path_labels, taxonomy_changes, taxonomy_tree, tree_rows
 
@@ -91,6 +100,7 @@ def editor(request: HttpRequest, project_id: int) -> HttpResponse:
         "picker_data": [[nid, labels[nid]] for nid in tree.preorder()],
         "use_select": len(tree.nodes) <= SELECT_LIMIT,
         "formats": available_formats(),
+        **_coldstart_context(project),
     }
     if selected is not None:
         subtree = set(tree.descendant_ids(selected.pk))
@@ -102,8 +112,76 @@ def editor(request: HttpRequest, project_id: int) -> HttpResponse:
             else [],
             terms_text=", ".join(selected.terms or []),
             split_task=split_task_for_node(node=selected),
+            terms_source_label=TERM_SOURCES.get(selected.terms_source, selected.terms_source),
         )
     return render(request, "taxonomies/editor.html", context)
+
+
+TERM_SOURCES = {
+    "mined": "mined from the corpus",
+    "llm": "suggested by the LLM",
+    "mined+llm": "mined from the corpus and suggested by the LLM",
+    "edited": "edited by a person",
+}
+
+
+def _coldstart_context(project) -> dict:
+    from classifiers.coldstart import coldstart_latest_job
+
+    return {
+        "enrich_form": EnrichForm(),
+        "examples_form": ExamplesForm(),
+        "enrich_job": coldstart_latest_job(project=project, kind="taxonomy_enrich"),
+        "examples_job": coldstart_latest_job(project=project, kind="examples_generate"),
+    }
+
+
+@login_required
+@require_POST
+def enrich_start(request: HttpRequest, project_id: int) -> HttpResponse:
+    """Start the "Enrich taxonomy" job (owners): terms per label from the corpus and/or the LLM."""
+    from classifiers.coldstart import coldstart_job_start
+
+    project = _owner_project(request, project_id)
+    form = EnrichForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose where the terms come from and between 1 and 50 terms per label.")
+        return redirect(_editor_url(project.pk))
+    data = form.cleaned_data
+    params = {
+        "top_k": data["top_k"],
+        "corpus": data["source"] in ("corpus", "both"),
+        "llm": data["source"] in ("llm", "both"),
+        "replace_edited": data["replace_edited"],
+    }
+    job = coldstart_job_start(project=project, kind="taxonomy_enrich", params=params, actor=request.user)
+    messages.success(request, f"Enriching the taxonomy (job #{job.pk}); terms appear on each label when it is done.")
+    return redirect(_editor_url(project.pk, _int_or_none(request.POST.get("node"))))
+
+
+@login_required
+@require_POST
+def examples_start(request: HttpRequest, project_id: int) -> HttpResponse:
+    """Start the job that asks the LLM for example documents per leaf path (owners)."""
+    from classifiers.coldstart import coldstart_job_start
+
+    project = _owner_project(request, project_id)
+    form = ExamplesForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Ask for between 1 and 20 examples per leaf path.")
+        return redirect(_editor_url(project.pk))
+    job = coldstart_job_start(
+        project=project,
+        kind="examples_generate",
+        params={"per_leaf": form.cleaned_data["per_leaf"]},
+        actor=request.user,
+    )
+    messages.success(request, f"Writing example documents with the LLM (job #{job.pk}).")
+    return redirect(_editor_url(project.pk, _int_or_none(request.POST.get("node"))))
+
+
+def _int_or_none(value) -> int | None:
+    return int(value) if str(value or "").isdigit() else None
 
 
 @login_required

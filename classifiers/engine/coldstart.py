@@ -2,9 +2,11 @@
 
 1. `mine_terms`: for every node, terms that separate the documents it likely holds (by the zero-shot
    per-level scores, as soft weights) from the documents of its siblings.
+   `enrich_zero_shot` repeats it: label texts enriched with the terms, documents scored again, mined again.
 2. `select_pseudo_labels`: documents whose zero-shot path confidence is at least `threshold`.
-3. `WeakSupervisionClassifier`: zero-shot (label texts enriched with mined terms) -> pseudo-labels ->
-   a supervised base strategy ("embed", "tfidf" or "hierverb") trained on them.
+3. `WeakSupervisionClassifier`: zero-shot or LLM scores (label texts enriched with mined terms) ->
+   pseudo-labels (+ documents given with a path, e.g. LLM-written examples) -> a supervised base strategy
+   ("embed", "tfidf" or "hierverb") trained on them.
 """
 
 from __future__ import annotations
@@ -59,6 +61,38 @@ def mine_terms(
     return out
 
 
+def enrich_zero_shot(
+    texts: Sequence[str],
+    hierarchy: Hierarchy,
+    *,
+    label_texts: dict | None = None,
+    rounds: int = 2,
+    top_k: int = 10,
+    min_df: int = 2,
+    zeroshot_params: dict | None = None,
+    progress: ProgressFn = None,
+) -> tuple[dict[int, list[str]], list[np.ndarray]]:
+    """Corpus-based taxonomy enrichment with refinement: zero-shot scores -> mined terms -> label texts
+    enriched with them -> zero-shot again -> terms mined again, `rounds` times (TELEClass's enrichment and
+    core-class refinement, with embeddings instead of AutoPhrase). Documents are embedded once.
+
+    Returns (terms per node index from the last round, the last round's per-level scores)."""
+    from classifiers.engine.zeroshot import ZeroShotClassifier
+
+    params = {k: v for k, v in (zeroshot_params or {}).items() if k != "label_texts"}
+    base = {int(k): str(v) for k, v in (label_texts or {}).items() if v}
+    scorer = ZeroShotClassifier(**params, label_texts=base).fit([], [], hierarchy)
+    docs = scorer.embed_documents(texts, progress=progress)
+    terms: dict[int, list[str]] = {}
+    scores: list[np.ndarray] = []
+    for r in range(max(1, int(rounds))):
+        if r:
+            scorer = ZeroShotClassifier(**params, label_texts=merge_label_texts(base, terms)).fit([], [], hierarchy)
+        scores = scorer.scores_for_embeddings(docs)
+        terms = mine_terms(texts, scores, hierarchy, top_k=top_k, min_df=min_df)
+    return terms, scores
+
+
 def select_pseudo_labels(
     scores: list[np.ndarray], hierarchy: Hierarchy, *, threshold: float, decode: str = "top_down"
 ) -> tuple[list[int], list[Path], list[float]]:
@@ -70,14 +104,51 @@ def select_pseudo_labels(
     return keep, [paths[i] for i in keep], [conf[i] for i in keep]
 
 
-class WeakSupervisionClassifier(HierarchicalClassifier):
-    """Zero labels: `fit(texts, paths, hierarchy)` ignores `paths` and learns only from the unlabeled texts.
+def scorer_params(scorer: str, params: dict, label_texts: dict[int, str] | None) -> dict:
+    """`params` for the scorer strategy with `label_texts` handed over the way it takes them:
+    as `label_texts` (zero-shot) or as prompt `label_descriptions` (the LLM strategies)."""
+    from classifiers.engine.registry import strategy_class
 
-    Steps: zero-shot scores -> (enrich) mined terms appended to label texts and zero-shot rerun ->
-    pseudo-labels above `threshold` (when fewer than `min_fraction` of the documents pass, the most confident
-    `min_fraction` instead) -> `base` strategy trained on them. `scorer` names the zero-shot
-    strategy (it must accept a `label_texts` parameter). `pseudo_labelled_` lists the
-    indices of pseudo-labelled documents, `terms_` the mined terms per node."""
+    accepted = strategy_class(scorer)._get_param_names()
+    out = dict(params)
+    if not label_texts:
+        return out
+    if "label_texts" in accepted:
+        out["label_texts"] = label_texts
+    elif "label_descriptions" in accepted:
+        out["label_descriptions"] = label_texts
+        out["use_descriptions"] = True
+    return out
+
+
+def merge_label_texts(base: dict | None, terms: dict[int, list[str]]) -> dict[int, str]:
+    """Label texts with mined terms appended ("<existing text>; t1, t2") to the nodes that have some."""
+    out = {int(k): str(v) for k, v in (base or {}).items() if v}
+    for node, words in terms.items():
+        if words:
+            joined = ", ".join(words)
+            out[node] = f"{out[node]}; {joined}" if out.get(node) else joined
+    return out
+
+
+class WeakSupervisionClassifier(HierarchicalClassifier):
+    """Zero labels: `fit(texts, paths, hierarchy)` learns from the unlabeled texts, never from their gold paths.
+
+    Steps: scorer scores -> (enrich) mined terms appended to the label texts and the documents scored again
+    (only for scorers whose scores are cheap: not the LLM ones) -> pseudo-labels above `threshold` (when
+    fewer than `min_fraction` of the documents pass, the most confident `min_fraction` instead) -> `base`
+    strategy trained on them.
+
+    `scorer` names the scoring strategy: "zeroshot" (label texts go to `label_texts`) or an LLM strategy
+    (label texts go to its prompt `label_descriptions`; its per-level scores are one-hot, so a valid full
+    answer has confidence 1 and an invalid one falls below any threshold above 1/siblings).
+    `zeroshot_params` are the scorer's parameters. With `use_given_paths`, documents that come with a
+    path (LLM-written examples) are trained on as given and not scored. `max_scored` bounds how many
+    documents are scored (a seeded sample; bounded LLM calls). Runtime settings (`set_runtime`: the LLM
+    key, allowed hosts, cache) are handed to the scorer and never saved.
+
+    Learned: `pseudo_labelled_` (document indices), `pseudo_paths_`, `pseudo_confidence_`, `given_`
+    (indices trained on as given), `terms_` (mined terms per node), `scorer_stats_` (LLM usage or {})."""
 
     strategy_name = "weak"
 
@@ -91,6 +162,9 @@ class WeakSupervisionClassifier(HierarchicalClassifier):
         min_fraction: float = 0.2,
         zeroshot_params: dict | None = None,
         scorer: str = "zeroshot",
+        use_given_paths: bool = False,
+        max_scored: int | None = None,
+        seed: int = 550,
     ):
         self.base = base
         self.base_params = base_params
@@ -100,37 +174,100 @@ class WeakSupervisionClassifier(HierarchicalClassifier):
         self.min_fraction = min_fraction
         self.zeroshot_params = zeroshot_params
         self.scorer = scorer
+        self.use_given_paths = use_given_paths
+        self.max_scored = max_scored
+        self.seed = seed
+
+    def set_runtime(self, **runtime) -> WeakSupervisionClassifier:
+        """Machine-local settings and secrets for the scorer (e.g. `api_key=`); kept in memory only."""
+        self.__dict__.setdefault("_runtime", {}).update({k: v for k, v in runtime.items() if v is not None})
+        return self
+
+    def __getstate__(self):
+        state = dict(super().__getstate__())
+        state.pop("_runtime", None)  # never pickle or deep-copy a key
+        return state
+
+    def _make_scorer(self, hierarchy: Hierarchy, label_texts: dict | None):
+        from classifiers.engine.registry import make_strategy
+
+        zp = dict(self.zeroshot_params or {})
+        zp.pop("label_texts", None)
+        scorer = make_strategy(self.scorer, **scorer_params(self.scorer, zp, label_texts))
+        runtime = self.__dict__.get("_runtime")
+        if runtime and hasattr(scorer, "set_runtime"):
+            scorer.set_runtime(**runtime)
+        return scorer.fit([], [], hierarchy)
+
+    def _score(self, scorer, texts: list[str], progress: ProgressFn = None) -> list[np.ndarray]:
+        scores = scorer.predict_scores(texts, progress=progress)
+        stats = getattr(scorer, "stats_", None)
+        if isinstance(stats, dict):
+            for key, value in stats.items():
+                if isinstance(value, (int, float)):
+                    self.scorer_stats_[key] = self.scorer_stats_.get(key, 0) + value
+        return scores
 
     def fit(
         self, texts: Sequence[str], paths: Sequence, hierarchy: Hierarchy, *, dev=None, progress: ProgressFn = None
     ):
-        """Train on pseudo-labels; `paths` is ignored (cold start, 0 labels). Returns self."""
+        """Train on pseudo-labels (and, with `use_given_paths`, on the documents that carry a path).
+
+        Gold `paths` of the other documents are ignored (cold start, 0 labels). Returns self."""
+        from classifiers.engine.hierarchy import as_multi
         from classifiers.engine.registry import make_strategy
 
         texts = list(texts)
         self.hierarchy_ = hierarchy
-        zp = dict(self.zeroshot_params or {})
-        zs = make_strategy(self.scorer, **zp).fit([], [], hierarchy)
-        scores = zs.predict_scores(texts)
+        self.scorer_stats_: dict[str, float] = {}
+        given_paths = as_multi(paths) if self.use_given_paths and len(paths) == len(texts) else [[]] * len(texts)
+        self.given_ = [i for i, p in enumerate(given_paths) if p]
+        candidates = [i for i, p in enumerate(given_paths) if not p]
+        if self.max_scored is not None and len(candidates) > int(self.max_scored):
+            rng = np.random.default_rng(int(self.seed) & 0xFFFFFFFF)
+            candidates = sorted(int(i) for i in rng.choice(candidates, size=int(self.max_scored), replace=False))
+        pool = [texts[i] for i in candidates]
+        base_texts = dict((self.zeroshot_params or {}).get("label_texts") or {})
+        # One bar for both halves: scoring the pool, then training the base strategy (scaled to the same size).
+        half = max(1, len(pool))
+
+        def scoring(done: int, total: int) -> None:
+            if progress is not None:
+                progress(min(half, round(half * done / max(1, total))), 2 * half)
+
+        def training(done: int, total: int) -> None:
+            if progress is not None:
+                progress(half + min(half, round(half * done / max(1, total))), 2 * half)
+
+        scorer = self._make_scorer(hierarchy, base_texts)
+        scores = self._score(scorer, pool, scoring) if pool else []
         self.terms_: dict[int, list[str]] = {}
-        if self.enrich:
-            self.terms_ = mine_terms(texts, scores, hierarchy, top_k=self.top_k_terms)
-            label_texts = {**(zp.get("label_texts") or {})}
-            for node, terms in self.terms_.items():
-                if terms:
-                    label_texts[node] = ", ".join(terms)
-            zs = make_strategy(self.scorer, **{**zp, "label_texts": label_texts}).fit([], [], hierarchy)
-            scores = zs.predict_scores(texts)
-        keep, pseudo, _ = select_pseudo_labels(scores, hierarchy, threshold=self.threshold)
-        if len(keep) < max(2, int(self.min_fraction * len(texts))):
-            all_idx, all_paths, conf = select_pseudo_labels(scores, hierarchy, threshold=0.0)
-            order = np.argsort(-np.asarray(conf))[: max(2, int(self.min_fraction * len(texts)))]
-            keep = sorted(int(i) for i in order)
-            pseudo = [all_paths[i] for i in keep]
-        self.pseudo_labelled_ = keep
-        self.pseudo_paths_ = pseudo
+        if self.enrich and pool and scores:
+            self.terms_ = mine_terms(pool, scores, hierarchy, top_k=self.top_k_terms)
+            if not getattr(scorer, "rescoring_is_costly", False):
+                scorer = self._make_scorer(hierarchy, merge_label_texts(base_texts, self.terms_))
+                scores = self._score(scorer, pool)
+        keep: list[int] = []
+        pseudo: list = []
+        conf: list[float] = []
+        if pool and scores:
+            keep, pseudo, conf = select_pseudo_labels(scores, hierarchy, threshold=self.threshold)
+            floor = max(2, int(self.min_fraction * len(pool)))
+            if len(keep) < floor:
+                _, all_paths, all_conf = select_pseudo_labels(scores, hierarchy, threshold=0.0)
+                keep = sorted(int(i) for i in np.argsort(-np.asarray(all_conf), kind="stable")[:floor])
+                pseudo = [all_paths[i] for i in keep]
+                conf = [all_conf[i] for i in keep]
+        self.pseudo_labelled_ = [candidates[i] for i in keep]
+        self.pseudo_paths_ = list(pseudo)
+        self.pseudo_confidence_ = [float(c) for c in conf]
+        train_idx = self.pseudo_labelled_ + self.given_
+        train_paths = [[p] for p in self.pseudo_paths_] + [given_paths[i] for i in self.given_]
+        if not train_idx:
+            raise ValueError("no document could be pseudo-labelled")
         self.estimator_ = make_strategy(self.base, **(self.base_params or {}))
-        self.estimator_.fit([texts[i] for i in keep], [[p] for p in pseudo], hierarchy, progress=progress)
+        self.estimator_.fit([texts[i] for i in train_idx], train_paths, hierarchy, progress=training)
+        training(1, 1)
         return self
 
     def predict_scores(self, texts: Sequence[str], *, progress: ProgressFn = None) -> list[np.ndarray]:
@@ -146,6 +283,9 @@ class WeakSupervisionClassifier(HierarchicalClassifier):
     def state_json(self) -> dict[str, Any]:
         return {
             "pseudo_labelled": [int(i) for i in self.pseudo_labelled_],
+            "pseudo_paths": [[int(n) for n in p] for p in self.pseudo_paths_],
+            "pseudo_confidence": [float(c) for c in self.pseudo_confidence_],
+            "given": [int(i) for i in self.given_],
             "terms": {str(k): v for k, v in self.terms_.items()},
         }
 
@@ -153,5 +293,8 @@ class WeakSupervisionClassifier(HierarchicalClassifier):
         from classifiers.engine.registry import load_estimator
 
         self.pseudo_labelled_ = list(state["pseudo_labelled"])
+        self.pseudo_paths_ = [tuple(p) for p in state.get("pseudo_paths", [])]
+        self.pseudo_confidence_ = list(state.get("pseudo_confidence", []))
+        self.given_ = list(state.get("given", []))
         self.terms_ = {int(k): v for k, v in state["terms"].items()}
         self.estimator_ = load_estimator(FsPath(directory) / "base")

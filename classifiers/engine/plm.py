@@ -301,14 +301,21 @@ def _readable(name: str) -> str:
     return re.sub(r"[._/\-]+", " ", name).strip() or name
 
 
-def label_name_vectors(plm: BasePLM, hierarchy: Hierarchy, mode: str = "tokens") -> list[torch.Tensor]:
+def label_name_vectors(
+    plm: BasePLM, hierarchy: Hierarchy, mode: str = "tokens", label_texts: dict | None = None
+) -> list[torch.Tensor]:
     """One vector per node (hidden size): mean input embedding of the name's tokens ("tokens"; with [CLS]/[SEP]
-    as HierVerb's code does: "tokens_special") or the mean-pooled encoding of "name (path)" ("sentence")."""
+    as HierVerb's code does: "tokens_special") or the mean-pooled encoding of "name (path)" ("sentence").
+
+    `label_texts` (node index -> extra text, e.g. a description and class-indicative terms) is appended to
+    the node's name, so its words shape the starting vector too."""
     tokenizer = plm.tokenizer
+    extra = {int(k): str(v) for k, v in (label_texts or {}).items() if v}
     names = [_readable(n) for n in hierarchy.names]
     if mode == "sentence":
         texts = [
             f"{names[i]} ({' > '.join(_readable(n) for n in hierarchy.path_names(hierarchy.path_to(i)))})"
+            + (f": {extra[i]}" if i in extra else "")
             for i in range(len(names))
         ]
         enc = tokenizer(texts, padding=True, truncation=True, max_length=64, return_tensors="pt")
@@ -320,8 +327,9 @@ def label_name_vectors(plm: BasePLM, hierarchy: Hierarchy, mode: str = "tokens")
         return [row.clone() for row in pooled * scale.unsqueeze(1)]
     table = plm.input_embeddings()
     out = []
-    for name in names:
-        ids = tokenizer(name, add_special_tokens=(mode == "tokens_special"))["input_ids"]
+    for i, name in enumerate(names):
+        text = f"{name} {extra[i]}" if i in extra else name
+        ids = tokenizer(text, add_special_tokens=(mode == "tokens_special"))["input_ids"]
         if not ids:
             ids = [tokenizer.unk_token_id or 0]
         out.append(table[torch.tensor(ids, dtype=torch.long)].mean(dim=0).clone())

@@ -3,7 +3,7 @@
 Input: "It was 1 level: [MASK] 2 level: [MASK]. <text>" (prompt before the text; only the text is truncated).
 Level l logits = W_l . transform(h_mask_l) (+ b_l). `transform` is the checkpoint's MLM-head transform when it
 has one, else an identity-initialised dense + LayerNorm that is learned: one code path, chosen by what
-`load_plm` finds. W_l starts from the label names (mean of their token embeddings, or a sentence embedding of
+`load_plm` finds. W_l starts from the label names (plus `label_texts`: description and terms, when given) (mean of their token embeddings, or a sentence embedding of
 name and path, or "prompt": the transformed [MASK] state when the text is the node's path) mixed bottom-up with
 the children's mean (HierVerb `use_hier_mean`). `label_init="auto"` uses the paper's token-embedding init when
 the checkpoint has an MLM head (whose transform maps mask states into the token-embedding space) and "prompt"
@@ -111,6 +111,7 @@ class HierVerbClassifier(HierarchicalClassifier):
         lora_dropout: float = 0.1,
         lora_target_modules: list[str] | None = None,
         prompt_prefix: str = "It was",
+        label_texts: dict | None = None,
     ):
         self.encoder_path = encoder_path
         self.max_length = max_length
@@ -143,6 +144,7 @@ class HierVerbClassifier(HierarchicalClassifier):
         self.lora_dropout = lora_dropout
         self.lora_target_modules = lora_target_modules
         self.prompt_prefix = prompt_prefix
+        self.label_texts = label_texts  # node index -> description / terms, read only to initialise W_l
 
     # ----- construction -----
     def _build(self, plm: BasePLM, hierarchy: Hierarchy, *, for_training: bool) -> None:
@@ -187,7 +189,7 @@ class HierVerbClassifier(HierarchicalClassifier):
         if mode == "prompt":
             vectors = self._prompt_label_vectors(plm, hierarchy)
         else:
-            vectors = label_name_vectors(plm, hierarchy, mode)
+            vectors = label_name_vectors(plm, hierarchy, mode, self.label_texts)
         if self.use_hier_mean:
             vectors = mix_children_mean(vectors, hierarchy)
         return vectors
@@ -196,7 +198,9 @@ class HierVerbClassifier(HierarchicalClassifier):
         """label_init="prompt": transform(h_mask) at the node's level when the text is the node's path
         ("sports > football"), rescaled to the mean token-embedding norm. Lives in the space the verbalizer
         scores, so it gives a zero-shot start for checkpoints without an MLM head."""
+        extra = {int(k): str(v) for k, v in (self.label_texts or {}).items() if v}
         texts = [" > ".join(hierarchy.path_names(hierarchy.path_to(i))) for i in range(len(hierarchy))]
+        texts = [f"{t}: {extra[i]}" if i in extra else t for i, t in enumerate(texts)]
         ids = self.prompt_.encode(texts)
         input_ids, attention = collate(ids, self.tokenizer_.pad_token_id or 0)
         self.net_.eval()

@@ -74,7 +74,14 @@ class ZeroShotClassifier(HierarchicalClassifier):
         return self
 
     def predict_scores(self, texts: Sequence[str], *, progress: ProgressFn = None) -> list[np.ndarray]:
-        docs = self._embedder().encode(list(texts), progress=progress)
+        return self.scores_for_embeddings(self.embed_documents(texts, progress=progress))
+
+    def embed_documents(self, texts: Sequence[str], *, progress: ProgressFn = None) -> np.ndarray:
+        """(n_docs, dim) unit-length document embeddings, reusable across label texts (enrichment rounds)."""
+        return self._embedder().encode(list(texts), progress=progress)
+
+    def scores_for_embeddings(self, docs: np.ndarray) -> list[np.ndarray]:
+        """Per-level scores of documents already embedded by `embed_documents` (same encoder)."""
         cosines = docs @ self.node_vectors_.T  # both sides are L2-normalised
         conditionals: dict[int, np.ndarray] = {}
         for parent, children in sibling_groups(self.hierarchy_):
@@ -82,7 +89,7 @@ class ZeroShotClassifier(HierarchicalClassifier):
                 conditionals[parent] = _softmax(cosines[:, children] / self.temperature)
         if ROOT not in conditionals:
             return []
-        return conditionals_to_levels(conditionals, self.hierarchy_, len(texts))
+        return conditionals_to_levels(conditionals, self.hierarchy_, len(docs))
 
     def state_tensors(self) -> dict[str, np.ndarray]:
         return {"node_vectors": self.node_vectors_}

@@ -210,16 +210,19 @@ def read_tsv(stream: BinaryIO, source: str) -> Iterator[Record | RecordError]:
 
 
 @register_writer("csv", "text/csv; charset=utf-8", "csv")
-def write_csv(rows: Iterable[ExportRow], depth: int) -> Iterator[str]:
-    """CSV with columns id, text, split, path (all paths) and level1..level<depth> (when there is one path)."""
+def write_csv(rows: Iterable[ExportRow], depth: int, *, generated_column: bool = False) -> Iterator[str]:
+    """CSV with columns id, text, split, path (all paths) and level1..level<depth> (when there is one path),
+    then `generated` ("yes" for LLM-written documents) when `generated_column`."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["id", "text", "split", "path"] + [f"level{i}" for i in range(1, depth + 1)])
+    extra = ["generated"] if generated_column else []
+    writer.writerow(["id", "text", "split", "path"] + [f"level{i}" for i in range(1, depth + 1)] + extra)
     for n, row in enumerate(rows, start=1):
         path = PATHS_SEPARATOR.join(PATH_SEPARATOR.join(p) for p in row.paths)
         levels = list(row.paths[0]) if len(row.paths) == 1 else []
         levels += [""] * (depth - len(levels))
-        writer.writerow([neutralise_cell(c) for c in [row.id, row.text, row.split, path, *levels[:depth]]])
+        mark = ["yes" if row.generated else ""] if generated_column else []
+        writer.writerow([neutralise_cell(c) for c in [row.id, row.text, row.split, path, *levels[:depth], *mark]])
         if n % 200 == 0:
             yield buffer.getvalue()
             buffer.seek(0)

@@ -93,11 +93,14 @@ def read_jsonl(stream: BinaryIO, source: str) -> Iterator[Record | RecordError]:
 
 
 @register_writer("jsonl", "application/x-ndjson; charset=utf-8", "jsonl")
-def write_jsonl(rows: Iterable[ExportRow], depth: int) -> Iterator[str]:
-    """One object a line: id, text, split, paths (and meta when a document has any)."""
+def write_jsonl(rows: Iterable[ExportRow], depth: int, *, generated_column: bool = False) -> Iterator[str]:
+    """One object a line: id, text, split, paths (meta when a document has any; "generated": true for
+    LLM-written documents)."""
     chunk: list[str] = []
     for row in rows:
         obj = {"id": row.id, "text": row.text, "split": row.split, "paths": row.paths}
+        if row.generated:
+            obj["generated"] = True
         if row.meta:
             obj["meta"] = row.meta
         chunk.append(json.dumps(obj, ensure_ascii=False) + "\n")

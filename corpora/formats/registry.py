@@ -6,7 +6,7 @@ writer (if any) with `@register_writer("name", content_type, extension)`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import BinaryIO
@@ -25,9 +25,11 @@ class ExportRow:
     split: str
     paths: list[list[str]]
     meta: dict
+    generated: bool = False  # written by an LLM (cold-start examples)
 
 
-Writer = Callable[[Iterable[ExportRow], int], Iterator[str]]
+# write(rows, depth, *, generated_column=False): the flag adds the "generated" mark to formats with fixed columns.
+Writer = Callable[..., Iterator[str]]
 
 
 @dataclass(frozen=True)

@@ -101,3 +101,91 @@ def test_weak_pipeline_ignores_gold_paths_and_learns_from_confident_pseudo_label
         base="tfidf", base_params={"min_df": 1}, threshold=0.6, scorer="keyword-test", enrich=False, min_fraction=0.0
     ).fit(texts, wrong_gold, h)
     assert plain.pseudo_labelled_ == [0, 1, 2, 6, 7, 8]
+
+
+# ----- weak pipeline details: recorded confidences, given paths, bounded scoring, label-text routing -----
+def _two_topics():
+    h = Hierarchy.from_paths([["sport"], ["science"]])
+    texts = ["sport goal striker"] * 3 + ["science photon laser"] * 3 + ["goal photon"] * 2
+    return h, texts
+
+
+def test_weak_pipeline_records_confidences_and_trains_on_given_paths(keyword_scorer):
+    h, texts = _two_topics()
+    given = [[]] * 6 + [[(h.index["science"],)], []]  # one document comes with its path (an LLM example)
+    weak = WeakSupervisionClassifier(
+        base="tfidf",
+        base_params={"min_df": 1},
+        threshold=0.7,
+        scorer="keyword-test",
+        enrich=False,
+        min_fraction=0.0,
+        use_given_paths=True,
+    ).fit(texts, given, h)
+    assert weak.given_ == [6]
+    assert weak.pseudo_labelled_ == [0, 1, 2, 3, 4, 5] and 6 not in weak.pseudo_labelled_
+    assert all(c >= 0.7 for c in weak.pseudo_confidence_) and len(weak.pseudo_confidence_) == 6
+    assert weak.pseudo_paths_ == [(h.index["sport"],)] * 3 + [(h.index["science"],)] * 3
+
+
+def test_weak_pipeline_scores_at_most_max_scored_documents(keyword_scorer):
+    h, texts = _two_topics()
+    weak = WeakSupervisionClassifier(
+        base="tfidf", base_params={"min_df": 1}, threshold=0.0, scorer="keyword-test", enrich=False, max_scored=4
+    ).fit(texts, [[]] * len(texts), h)
+    assert len(weak.pseudo_labelled_) == 4 and set(weak.pseudo_labelled_) <= set(range(len(texts)))
+
+
+def test_label_texts_reach_llm_scorers_as_prompt_descriptions():
+    from classifiers.engine.coldstart import merge_label_texts, scorer_params
+
+    texts = {0: "ball games; goal"}
+    assert scorer_params("zeroshot", {"temperature": 0.1}, texts) == {"temperature": 0.1, "label_texts": texts}
+    assert scorer_params("llm-tmh", {}, texts) == {"label_descriptions": texts, "use_descriptions": True}
+    assert merge_label_texts({0: "ball games"}, {0: ["goal", "pitch"], 1: ["photon"], 2: []}) == {
+        0: "ball games; goal, pitch",
+        1: "photon",
+    }
+
+
+def test_llm_term_answers_are_validated_as_untrusted():
+    from classifiers.engine.llm.enrich import parse_examples, parse_terms, terms_prompt
+
+    ok, reason = parse_terms(
+        '{"terms": ["Goal", "goal", "Football", "x" , "y\\u0000z", 5, "a b c d e"]}', name="Football", k=5
+    )
+    assert (ok, reason) == (["Goal", "x"], "")  # duplicates, the label's own name, control chars, non-strings dropped
+    assert parse_terms("goal, striker", name="Football", k=5) == ([], "not a JSON object")
+    assert parse_terms('{"terms": "goal"}', name="Football", k=5)[1] == "'terms' is not a list"
+    assert parse_terms('{"terms": ["a", "b", "c"]}', name="F", k=2)[0] == ["a", "b"]
+    docs, _ = parse_examples('{"documents": ["short", "A long enough example document text.", 3]}', n=3)
+    assert docs == ["A long enough example document text."]
+    h = _tree()
+    prompt = terms_prompt(h, h.index["Sport > Tennis"], 7)
+    assert '"Tennis"' in prompt and '"Sport" (its parent)' in prompt and '"Football"' in prompt and "List 7" in prompt
+    # A label named like a placeholder is not expanded again.
+    odd = Hierarchy.from_paths([["{siblings}"], ["B"]])
+    assert '"{siblings}" sits' in terms_prompt(odd, 0, 3)
+
+
+def test_label_texts_shape_the_verbalizers_starting_label_vectors():
+    import torch
+
+    from classifiers.engine.plm import default_encoder_path, label_name_vectors, load_plm
+
+    h = Hierarchy.from_paths([["Sport"], ["Science"]])
+    plm = load_plm(default_encoder_path())
+    plain = label_name_vectors(plm, h, "tokens")
+    rich = label_name_vectors(plm, h, "tokens", {h.index["Sport"]: "goal, striker, penalty"})
+    assert not torch.allclose(plain[h.index["Sport"]], rich[h.index["Sport"]])
+    assert torch.allclose(plain[h.index["Science"]], rich[h.index["Science"]])
+
+
+def test_weak_pipeline_reports_one_forward_moving_progress(keyword_scorer):
+    h, texts = _two_topics()
+    seen: list[tuple[int, int]] = []
+    WeakSupervisionClassifier(base="tfidf", base_params={"min_df": 1}, scorer="keyword-test", enrich=False).fit(
+        texts, [[]] * len(texts), h, progress=lambda done, total: seen.append((done, total))
+    )
+    assert seen and {total for _, total in seen} == {2 * len(texts)}
+    assert [d for d, _ in seen] == sorted(d for d, _ in seen) and seen[-1] == (2 * len(texts), 2 * len(texts))

@@ -31,6 +31,8 @@ class LLMStrategy(HierarchicalClassifier):
     decode = "argmax"
     template_key = ""
     every_level_examples = False
+    #: Scoring a corpus again means calling the model again (the weak pipeline scores only once).
+    rescoring_is_costly = True
 
     def __init__(
         self,

@@ -159,3 +159,28 @@ for (const input of document.querySelectorAll("input[data-node-picker]")) {
     if (event.key === "ArrowUp" || event.key === "k") { event.preventDefault(); focusStep(buttons, document.activeElement, -1); }
   });
 }
+
+// Terms field: a live preview of the terms as they will be saved (split on commas and new lines,
+// spaces collapsed, duplicates dropped), each set with textContent so a term is never read as HTML.
+const termsField = document.getElementById("describe-terms");
+const termsPreview = document.getElementById("terms-preview");
+function splitTerms(value) {
+  const out = [];
+  for (const raw of value.replace(/\n/g, ",").split(",")) {
+    const term = raw.split(/\s+/).filter(Boolean).join(" ");
+    if (term && !out.includes(term)) out.push(term);
+  }
+  return out;
+}
+function renderTermsPreview() {
+  termsPreview.replaceChildren();
+  for (const term of splitTerms(termsField.value)) {
+    const li = document.createElement("li");
+    li.textContent = term;
+    termsPreview.append(li);
+  }
+}
+if (termsField && termsPreview) {
+  termsField.addEventListener("input", renderTermsPreview);
+  renderTermsPreview();
+}

@@ -1,0 +1,343 @@
+"""Cold start, the Django side: label texts from the taxonomy, taxonomy enrichment, LLM-written examples.
+
+- `label_texts_for(hierarchy)`: node index -> "description; term, term" for every node that has either,
+  what every strategy gets as label descriptions (zero-shot label texts, LLM prompt descriptions,
+  verbalizer label-vector initialisation).
+- `taxonomy_enrich`: zero-shot over the project's corpus, then terms mined per node (and, optionally,
+  terms asked from the project's LLM endpoint), stored in Node.terms with their source.
+- `examples_generate`: the LLM writes a few short documents per leaf path; they are stored as
+  documents flagged `generated` in the train split, labelled with their path, for weak runs.
+
+The engine does the work (`classifiers.engine.coldstart`, `classifiers.engine.llm.enrich`); this module
+reads rows, hands over plain data and writes the results. Job handlers live in `classifiers.jobs`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from pathlib import Path as FsPath
+from typing import Any
+
+import numpy as np
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from classifiers.engine.hierarchy import Hierarchy
+
+ProgressFn = Callable[[int, int], None] | None
+GENERATED_CORPUS = "LLM-generated examples"
+MAX_ERRORS_SHOWN = 20
+
+
+def label_text(description: str, terms: list[str] | None, max_terms: int = 20) -> str:
+    """A node's label text: its description and terms ("desc; t1, t2"), or "" when it has neither."""
+    text = (description or "").strip()
+    words = ", ".join(str(t) for t in (terms or [])[:max_terms] if str(t).strip())
+    return f"{text}; {words}" if text and words else text or words
+
+
+def label_texts_for(hierarchy: Hierarchy, *, machine_terms: bool = True) -> dict[int, str]:
+    """Node index -> label text (description and terms) for the nodes of `hierarchy` that have one.
+
+    `machine_terms=False` leaves out terms an earlier enrichment found (so a new enrichment starts from
+    what people gave, not from its own earlier output)."""
+    from taxonomies.models import Node
+    from taxonomies.terms import MACHINE_TERM_SOURCES
+
+    out: dict[int, str] = {}
+    ids = [i for i in hierarchy.ids if isinstance(i, int)]
+    for start in range(0, len(ids), 5000):
+        rows = Node.objects.filter(pk__in=ids[start : start + 5000]).values_list(
+            "pk", "description", "terms", "terms_source"
+        )
+        for pk, description, terms, source in rows:
+            if not machine_terms and source in MACHINE_TERM_SOURCES:
+                terms = []
+            text = label_text(description, terms)
+            if text and pk in hierarchy.index:
+                out[hierarchy.index[pk]] = text
+    return out
+
+
+def llm_client_for(project):
+    """A guarded LLM client for the project's endpoint (the key is decrypted here, in the worker, only)."""
+    from classifiers.engine.llm.client import LLMClient
+    from endpoints.services import endpoint_client_kwargs
+
+    kwargs = endpoint_client_kwargs(project)
+    kwargs.pop("templates", None)
+    return LLMClient(**kwargs, cache_dir=FsPath(settings.HTC_DATA_DIR) / "llm_cache")
+
+
+def _stage(progress: ProgressFn, name: str):
+    """`progress.stage(name)` for a StagedProgress, the callable itself otherwise."""
+    stage = getattr(progress, "stage", None)
+    return stage(name) if stage is not None else progress
+
+
+def _corpus_texts(project, max_documents: int, seed: int) -> list[str]:
+    from corpora.models import Document
+
+    ids = list(Document.objects.filter(project=project, generated=False).order_by("id").values_list("id", flat=True))
+    if len(ids) > max_documents:
+        rng = np.random.default_rng(seed)
+        ids = sorted(int(i) for i in rng.choice(ids, size=max_documents, replace=False))
+    texts: dict[int, str] = {}
+    for start in range(0, len(ids), 5000):
+        chunk = ids[start : start + 5000]
+        texts.update(Document.objects.filter(pk__in=chunk).values_list("id", "text"))
+    return [texts[i] for i in ids if i in texts]
+
+
+def _errors_by_path(hierarchy: Hierarchy, errors: dict[int, str]) -> dict[str, str]:
+    """The first MAX_ERRORS_SHOWN LLM problems keyed by the label's path, for the job result."""
+    return {hierarchy.path_label(hierarchy.path_to(v)): why for v, why in list(errors.items())[:MAX_ERRORS_SHOWN]}
+
+
+def mine_corpus_terms(
+    *, project, hierarchy: Hierarchy, top_k: int, max_documents: int, seed: int, progress: ProgressFn, rounds: int = 2
+) -> tuple[dict[int, list[str]], int]:
+    """Zero-shot over the corpus, then terms per node index, refined `rounds` times; returns (terms, documents)."""
+    from classifiers.engine.coldstart import enrich_zero_shot
+
+    texts = _corpus_texts(project, max_documents, seed)
+    if not texts:
+        raise ValidationError("The project has no documents to mine terms from: upload a corpus first.")
+    terms, _ = enrich_zero_shot(
+        texts,
+        hierarchy,
+        label_texts=label_texts_for(hierarchy, machine_terms=False),
+        rounds=rounds,
+        top_k=top_k,
+        min_df=2 if len(texts) >= 20 else 1,
+        progress=progress,
+    )
+    return terms, len(texts)
+
+
+def taxonomy_enrich(
+    *,
+    project,
+    actor=None,
+    top_k: int = 8,
+    corpus: bool = True,
+    llm: bool = False,
+    replace_edited: bool = False,
+    max_documents: int = 20_000,
+    max_llm_calls: int = 500,
+    rounds: int = 2,
+    seed: int = 550,
+    progress: ProgressFn = None,
+) -> dict[str, Any]:
+    """Find class-indicative terms for every label and store them in Node.terms.
+
+    `corpus`: terms that separate each label's likely documents (by zero-shot scores) from its siblings',
+    refined `rounds` times (the label texts enriched with the terms found, then scored and mined again).
+    `llm`: terms the project's LLM lists for each label given its parent path and siblings (at most
+    `max_llm_calls` calls; invalid answers store nothing and are reported). Terms a person gave are kept
+    unless `replace_edited`. Returns a summary (documents, nodes updated and kept, LLM usage and errors)."""
+    from classifiers.services import hierarchy_for_taxonomy
+    from taxonomies.services import taxonomy_enrich_terms
+
+    if not corpus and not llm:
+        raise ValidationError("Choose where the terms come from: the corpus, the LLM or both.")
+    if not 1 <= int(top_k) <= 50:
+        raise ValidationError({"top_k": "Ask for between 1 and 50 terms per label."})
+    taxonomy = project.taxonomy
+    hierarchy = hierarchy_for_taxonomy(taxonomy)
+    if not len(hierarchy):
+        raise ValidationError("The taxonomy is empty: add labels first.")
+    summary: dict[str, Any] = {"documents": 0}
+    mined: dict[int, list[str]] = {}
+    if corpus:
+        mined, summary["documents"] = mine_corpus_terms(
+            project=project,
+            hierarchy=hierarchy,
+            top_k=int(top_k),
+            max_documents=int(max_documents),
+            rounds=max(1, min(int(rounds), 5)),
+            seed=seed,
+            progress=_stage(progress, "Scoring the corpus zero-shot"),
+        )
+    asked: dict[int, list[str]] = {}
+    if llm:
+        from classifiers.engine.llm.enrich import ask_terms
+
+        client = llm_client_for(project)
+        try:
+            batch = ask_terms(
+                client,
+                hierarchy,
+                list(range(len(hierarchy))),
+                k=int(top_k),
+                max_calls=int(max_llm_calls),
+                seed=seed,
+                progress=_stage(progress, "Asking the LLM for terms"),
+            )
+        finally:
+            client.close()
+        asked = batch.results
+        if not corpus and not asked:
+            first = next(iter(batch.errors.values()), "no label was asked")
+            raise ValidationError(
+                f"The LLM gave no usable terms ({len(batch.errors)} labels asked; first problem: {first}). "
+                "Nothing was stored."
+            )
+        summary["llm"] = batch.summary()
+        summary["llm_errors"] = _errors_by_path(hierarchy, batch.errors)
+    source = "mined+llm" if corpus and llm else "mined" if corpus else "llm"
+    combined: dict[int, list[str]] = {}
+    for v in range(len(hierarchy)):
+        terms = list(mined.get(v, []))
+        terms += [t for t in asked.get(v, []) if t not in terms]
+        if terms:
+            combined[int(hierarchy.ids[v])] = terms
+    outcome = taxonomy_enrich_terms(
+        taxonomy=taxonomy, terms=combined, source=source, actor=actor, replace_edited=replace_edited
+    )
+    summary.update(
+        source=source,
+        nodes=len(hierarchy),
+        nodes_with_terms=len(combined),
+        updated=len(outcome["updated"]),
+        kept_edited=len(outcome["kept_edited"]),
+    )
+    return summary
+
+
+def _generated_corpus(project, actor):
+    from corpora.models import Corpus
+
+    corpus = Corpus.objects.filter(project=project, name=GENERATED_CORPUS, stats__generated=True).first()
+    if corpus is None:
+        corpus = Corpus.objects.create(
+            project=project, name=GENERATED_CORPUS, stats={"generated": True}, created_by=actor
+        )
+    return corpus
+
+
+def examples_generate(
+    *,
+    project,
+    actor=None,
+    per_leaf: int = 3,
+    max_llm_calls: int = 500,
+    seed: int = 550,
+    progress: ProgressFn = None,
+) -> dict[str, Any]:
+    """Ask the project's LLM for `per_leaf` short documents per leaf path and store them as generated
+    documents (train split, labelled with their path). Leaves that already have that many are skipped,
+    so a retried job does not write twice. Returns a summary (documents written, LLM usage, errors)."""
+    from classifiers.engine.llm.enrich import ask_examples
+    from classifiers.services import hierarchy_for_taxonomy
+    from corpora.models import GoldLabel
+
+    if not 1 <= int(per_leaf) <= 20:
+        raise ValidationError({"per_leaf": "Ask for between 1 and 20 examples per leaf path."})
+    hierarchy = hierarchy_for_taxonomy(project.taxonomy)
+    if not len(hierarchy):
+        raise ValidationError("The taxonomy is empty: add labels first.")
+    have: dict[int, int] = {}
+    for node_id in GoldLabel.objects.filter(document__project=project, document__generated=True).values_list(
+        "node_id", flat=True
+    ):
+        have[node_id] = have.get(node_id, 0) + 1
+    todo = [leaf for leaf in hierarchy.leaves if have.get(int(hierarchy.ids[leaf]), 0) < int(per_leaf)]
+    client = llm_client_for(project)
+    try:
+        batch = ask_examples(
+            client,
+            hierarchy,
+            todo,
+            n=int(per_leaf),
+            max_calls=int(max_llm_calls),
+            seed=seed,
+            progress=_stage(progress, "Asking the LLM for examples"),
+        )
+    finally:
+        client.close()
+    written = _store_examples(
+        project=project, actor=actor, hierarchy=hierarchy, batch=batch.results, model=client.model
+    )
+    return {
+        "leaves": len(hierarchy.leaves),
+        "leaves_asked": len(todo) - len(batch.skipped),
+        "documents": written,
+        "llm": batch.summary(),
+        "llm_errors": _errors_by_path(hierarchy, batch.errors),
+    }
+
+
+@transaction.atomic
+def _store_examples(*, project, actor, hierarchy: Hierarchy, batch: dict[int, list[str]], model: str) -> int:
+    from corpora.models import Document, GoldLabel, Split
+    from taxonomies.models import Node
+
+    if not batch:
+        return 0
+    corpus = _generated_corpus(project, actor)
+    live = set(Node.objects.filter(pk__in=[int(hierarchy.ids[v]) for v in batch]).values_list("pk", flat=True))
+    rows: list[tuple[Document, int]] = []
+    for leaf, texts in batch.items():
+        node_id = int(hierarchy.ids[leaf])
+        if node_id not in live:  # deleted while the LLM was writing
+            continue
+        for text in texts:
+            digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
+            doc = Document(
+                project=project,
+                corpus=corpus,
+                external_id=f"generated-{node_id}-{digest}",
+                text=text,
+                split=Split.TRAIN,
+                length=len(text),
+                generated=True,
+                meta={"generated_by": model[:200], "path": hierarchy.path_label(hierarchy.path_to(leaf))},
+            )
+            rows.append((doc, node_id))
+    taken = set(
+        Document.objects.filter(project=project, external_id__in=[d.external_id for d, _ in rows]).values_list(
+            "external_id", flat=True
+        )
+    )
+    fresh = [(d, n) for d, n in rows if d.external_id not in taken]
+    made = Document.objects.bulk_create([d for d, _ in fresh])
+    GoldLabel.objects.bulk_create(
+        GoldLabel(document=d, node_id=n, source="generated") for d, (_, n) in zip(made, fresh, strict=True)
+    )
+    corpus.stats = {**corpus.stats, "documents": Document.objects.filter(corpus=corpus).count()}
+    corpus.save(update_fields=["stats"])
+    return len(made)
+
+
+# ----- background jobs -----
+COLDSTART_JOBS = {"taxonomy_enrich": "taxonomy", "examples_generate": "corpus_generated"}
+
+
+def coldstart_job_start(*, project, kind: str, params: dict, actor=None):
+    """Start an enrichment or example-generation job, or return the one of that kind already queued or running."""
+    from jobs.models import Job
+    from jobs.services import job_start
+
+    if kind not in COLDSTART_JOBS:
+        raise ValidationError({"kind": f"Unknown cold-start job {kind!r}."})
+    active = Job.objects.filter(project=project, kind=kind, state__in=Job.ACTIVE_STATES).first()
+    if active is not None:
+        return active
+    return job_start(
+        kind=kind,
+        project=project,
+        params=params,
+        created_by=actor,
+        target_type=COLDSTART_JOBS[kind],
+        target_id=project.pk,
+    )
+
+
+def coldstart_latest_job(*, project, kind: str):
+    """The project's newest job of this cold-start kind, or None."""
+    from jobs.models import Job
+
+    return Job.objects.filter(project=project, kind=kind).order_by("-created_at", "-id").first()
