@@ -11,8 +11,9 @@ from django.core.exceptions import ValidationError
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
 
+from api.serializers.common import MAX_ID
+
 MAX_TEXT_QUERY = 200
-MAX_INT = 2**63 - 1
 
 
 def ordering_values(allowed: dict[str, list[str]]) -> list[str]:
@@ -40,7 +41,7 @@ def int_param(request, name: str) -> int | None:
     raw = request.query_params.get(name)
     if raw in (None, ""):
         return None
-    if not raw.isdigit() or not 0 < int(raw) <= MAX_INT:
+    if not raw.isdigit() or not 0 < int(raw) <= MAX_ID:
         raise ValidationError({name: f"{name} must be a positive integer."})
     return int(raw)
 
@@ -69,7 +70,10 @@ def bool_param(request, name: str) -> bool | None:
 
 def text_param(request, name: str) -> str:
     """A free-text search string (trimmed, at most MAX_TEXT_QUERY characters); '' when absent."""
-    return (request.query_params.get(name) or "").strip()[:MAX_TEXT_QUERY]
+    value = (request.query_params.get(name) or "").strip()[:MAX_TEXT_QUERY]
+    if "\x00" in value:  # PostgreSQL cannot compare with a NUL character
+        raise ValidationError({name: f"{name} must not contain NUL characters."})
+    return value
 
 
 # ----- OpenAPI descriptions of the same parameters -----

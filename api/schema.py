@@ -11,6 +11,8 @@ ERROR_DESCRIPTIONS = {
     "401": "Not authenticated (no, unknown or revoked token; no session).",
     "403": "Your role in this project is too low (or CSRF check failed for a session).",
     "404": "No such object in a project you are a member of.",
+    "413": "The upload is larger than the limit.",
+    "415": "The request body's content type is not one this operation accepts.",
 }
 
 
@@ -28,7 +30,7 @@ class ApiTokenScheme(OpenApiAuthenticationExtension):
 
 
 def add_error_responses(result: dict, generator, request, public) -> dict:
-    """Postprocessing hook: document 400/401/403/404 (and 413 on uploads) with the Error body everywhere."""
+    """Postprocessing hook: document 400/401/403/404 (415 with a body, 413 on uploads) with the Error body."""
     components = result.setdefault("components", {}).setdefault("schemas", {})
     components.setdefault(
         "Error",
@@ -54,13 +56,15 @@ def add_error_responses(result: dict, generator, request, public) -> dict:
                 continue
             responses = operation.setdefault("responses", {})
             codes = ["400", "401", "403", "404"]
+            if "requestBody" in operation:
+                codes.append("415")
             if "multipart/form-data" in operation.get("requestBody", {}).get("content", {}):
                 codes.append("413")
             for code in codes:
                 responses.setdefault(
                     code,
                     {
-                        "description": ERROR_DESCRIPTIONS.get(code, "The upload is too large."),
+                        "description": ERROR_DESCRIPTIONS[code],
                         "content": {"application/json": {"schema": ERROR_REF}},
                     },
                 )

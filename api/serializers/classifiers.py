@@ -58,7 +58,8 @@ class RunCreateSerializer(serializers.Serializer):
     strategy = serializers.ChoiceField(choices=sorted(registry.STRATEGIES))
     params = serializers.DictField(required=False, default=dict, help_text="Strategy parameters (JSON values).")
     shots = serializers.IntegerField(required=False, default=0, min_value=0, max_value=1_000_000)
-    seed = serializers.IntegerField(required=False, default=550, min_value=-(2**31), max_value=2**31 - 1)
+    # numpy seeds the sampler (a negative seed would crash it); the column is a signed 32-bit integer.
+    seed = serializers.IntegerField(required=False, default=550, min_value=0, max_value=2**31 - 1)
     corrector = serializers.ChoiceField(choices=list(CORRECTORS), required=False, default="")
     split = serializers.ChoiceField(choices=list(RUN_SPLITS), required=False, default="test")
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from api.serializers.common import username_of
+from api.serializers.common import MAX_ID, username_of
 from review.models import Correction
 
 
@@ -41,13 +41,18 @@ class CorrectionSerializer(serializers.ModelSerializer):
 class CorrectionCreateSerializer(serializers.Serializer):
     """A review decision on a prediction (or directly on a document, for `change`)."""
 
-    prediction = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=1)
+    prediction = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=1, max_value=MAX_ID)
     document = serializers.IntegerField(
-        required=False, allow_null=True, default=None, min_value=1, help_text="Needed when no prediction is given."
+        required=False,
+        allow_null=True,
+        default=None,
+        min_value=1,
+        max_value=MAX_ID,
+        help_text="Needed when no prediction is given.",
     )
     action = serializers.ChoiceField(choices=Correction.Action.choices)
     paths = serializers.ListField(
-        child=serializers.ListField(child=serializers.IntegerField(min_value=1), max_length=64),
+        child=serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=MAX_ID), max_length=64),
         required=False,
         default=list,
         max_length=64,

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from api.serializers.common import username_of
+from api.serializers.common import MAX_ID, username_of
 from taxonomies.formats import available_formats
 from taxonomies.models import Node, Taxonomy, TaxonomyChange
 from taxonomies.transfer import MODES
@@ -49,7 +49,7 @@ class NodeSerializer(serializers.ModelSerializer):
 
 class NodeCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=255, trim_whitespace=False)
-    parent = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=1)
+    parent = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=1, max_value=MAX_ID)
     description = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
 
 
@@ -64,11 +64,15 @@ class NodeUpdateSerializer(serializers.Serializer):
 
 
 class NodeMoveSerializer(serializers.Serializer):
-    parent = serializers.IntegerField(allow_null=True, min_value=1, help_text="The new parent; null: the top level.")
+    parent = serializers.IntegerField(
+        allow_null=True, min_value=1, max_value=MAX_ID, help_text="The new parent; null: the top level."
+    )
 
 
 class NodeMergeSerializer(serializers.Serializer):
-    target = serializers.IntegerField(min_value=1, help_text="The label that receives the source's documents.")
+    target = serializers.IntegerField(
+        min_value=1, max_value=MAX_ID, help_text="The label that receives the source's documents."
+    )
 
 
 class NodeDeleteResultSerializer(serializers.Serializer):

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.generators import SchemaGenerator
 
 METHODS = ("get", "post", "put", "patch", "delete")
@@ -46,3 +47,11 @@ def api_docs(request: HttpRequest) -> HttpResponse:
     for row in _operations():
         groups.setdefault(row["tag"], []).append(row)
     return render(request, "api/docs.html", {"groups": sorted(groups.items())})
+
+
+@csrf_exempt  # it changes nothing; without this an unsafe request would get Django's HTML CSRF page instead
+def api_not_found(request: HttpRequest) -> JsonResponse:
+    """404 for any path under /api/ that names no route, in the API's error shape."""
+    from api.exceptions import error_body
+
+    return JsonResponse(error_body([{"field": None, "message": "No such API route."}]), status=404)

@@ -263,9 +263,9 @@ class TaxonomyExportView(ProjectScopedView):
         summary="Export the taxonomy as a file",
         parameters=[choice_parameter("format", _format_names(), "The file format (default json).")],
         responses={
-            (200, "application/json"): OpenApiResponse(OpenApiTypes.BINARY, description="A JSON tree"),
-            (200, "text/csv"): OpenApiResponse(OpenApiTypes.BINARY, description="One path per line"),
-            (200, "text/plain"): OpenApiResponse(OpenApiTypes.BINARY, description="Indented text"),
+            (200, "application/json"): OpenApiResponse(OpenApiTypes.ANY, description="A JSON tree"),
+            (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="One path per line"),
+            (200, "text/plain"): OpenApiResponse(OpenApiTypes.STR, description="Indented text"),
         },
     )
     def get(self, request, project_id: int):
