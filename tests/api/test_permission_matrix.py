@@ -55,7 +55,7 @@ def _own_token(w, user):
 
 
 def _csv(w, user):
-    return {"file": SimpleUploadedFile("new.csv", b"id,text,label\nn1,some text,Sci > Bio\n", "text/csv")}
+    return {"file": SimpleUploadedFile("new.csv", b"id,text,path\nn1,some text,Sci > Bio\n", "text/csv")}
 
 
 def _taxonomy_csv(w, user):
