@@ -78,3 +78,13 @@ def test_documents_of_another_project_are_404(world, api):
     client, base = api
     assert client.get(base + f"documents/{other_doc.pk}/").status_code == 404
     assert client.get(base + f"corpora/{other_corpus.pk}/").status_code == 404
+
+
+def test_an_upload_over_the_limit_is_a_413_and_writes_nothing(world, api, settings):
+    settings.HTC_MAX_UPLOAD_BYTES = 100
+    client, base = api
+    data = b"id,text,path\n" + b"".join(b"x%d,%s,Sci\n" % (i, b"t" * 50) for i in range(50))
+    before = Document.objects.count()
+    response = client.post(base + "corpora/", {"file": SimpleUploadedFile("big.csv", data)}, format="multipart")
+    assert response.status_code == 413 and "upload limit" in response.json()["detail"]
+    assert Document.objects.count() == before
