@@ -8,6 +8,7 @@ looked up through it, so another project's ids are 404 as well.
 from __future__ import annotations
 
 from rest_framework.generics import GenericAPIView
+from rest_framework.permissions import SAFE_METHODS
 
 from projects.models import Role
 from projects.selectors import project_for_user
@@ -20,7 +21,9 @@ class ProjectScopedView(GenericAPIView):
     project = None
 
     def required_role(self) -> str:
-        return self.roles.get(self.request.method, Role.VIEWER)
+        """The method's role from `roles`; reads default to viewer, and a write nobody listed to owner."""
+        default = Role.VIEWER if self.request.method in SAFE_METHODS else Role.OWNER
+        return self.roles.get(self.request.method, default)
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)  # authentication and IsAuthenticated first: 401 before 404

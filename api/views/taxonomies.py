@@ -137,9 +137,10 @@ def _node_body(project, node: Node) -> dict:
 
 
 class NodeView(ProjectScopedView):
-    """Base for views on one label: `self.node` is the project's label from the URL (404 otherwise)."""
+    """Base for views on one label."""
 
     def node(self, node_id: int) -> Node:
+        """The project's label with this id (404 otherwise)."""
         return get_object_or_404(Node, taxonomy__project=self.project, pk=node_id)
 
 

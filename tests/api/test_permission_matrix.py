@@ -234,3 +234,16 @@ def test_matrix_covers_every_operation_of_the_schema():
     }
     covered = {(r.method, shape(r.path)) for r in ROUTES}
     assert operations == covered
+
+
+@pytest.mark.parametrize(
+    ("method", "role"), [("GET", "viewer"), ("HEAD", "viewer"), ("POST", "owner"), ("PUT", "owner")]
+)
+def test_a_method_a_view_does_not_list_needs_viewer_to_read_and_owner_to_write(method, role):
+    from rest_framework.test import APIRequestFactory
+
+    from api.views.base import ProjectScopedView
+
+    view = ProjectScopedView()
+    view.request = getattr(APIRequestFactory(), method.lower())("/")
+    assert view.required_role() == role
