@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+
 from rest_framework import serializers
 
 from api.serializers.common import username_of
@@ -62,6 +64,39 @@ class RunCreateSerializer(serializers.Serializer):
     seed = serializers.IntegerField(required=False, default=550, min_value=0, max_value=2**31 - 1)
     corrector = serializers.ChoiceField(choices=list(CORRECTORS), required=False, default="")
     split = serializers.ChoiceField(choices=list(RUN_SPLITS), required=False, default="test")
+
+    def validate_params(self, value: dict) -> dict:
+        """Keys are identifiers (as KEY=VALUE on the run page); values are JSON the database can store."""
+        for key in value:
+            if not key.isidentifier():
+                raise serializers.ValidationError(f"Parameter names are identifiers; got {key[:50]!r}.")
+        problem = _unstorable_text(value)
+        if problem:
+            raise serializers.ValidationError(problem)
+        if len(json.dumps(value)) > MAX_PARAMS_CHARS:
+            raise serializers.ValidationError(f"Parameters are limited to {MAX_PARAMS_CHARS:,} characters of JSON.")
+        return value
+
+
+MAX_PARAMS_CHARS = 16_000
+
+
+def _unstorable_text(value) -> str | None:
+    """Why a JSON value cannot be stored as text (NUL or a lone surrogate in a string), or None."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, str):
+            if "\x00" in item:
+                return "Parameters must not contain NUL characters."
+            if any(0xD800 <= ord(ch) <= 0xDFFF for ch in item):
+                return "Parameters must not contain unpaired surrogate characters."
+    return None
 
 
 class RunJobSerializer(serializers.Serializer):

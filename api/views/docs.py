@@ -54,4 +54,5 @@ def api_not_found(request: HttpRequest) -> JsonResponse:
     """404 for any path under /api/ that names no route, in the API's error shape."""
     from api.exceptions import error_body
 
-    return JsonResponse(error_body([{"field": None, "message": "No such API route."}]), status=404)
+    message = "No such API route." if request.path.endswith("/") else "No such API route (API paths end with a slash)."
+    return JsonResponse(error_body([{"field": None, "message": message}]), status=404)

@@ -62,3 +62,12 @@ def test_docs_page_lists_operations_and_passes_the_csp(client):
     assert "/api/v1/projects/{project_id}/taxonomy/nodes/" in html and "Bearer" in html
     assert "<script>" not in html and "style=" not in html and "<style" not in html
     assert "script-src 'self'" in response["Content-Security-Policy"]
+
+
+@pytest.mark.parametrize(
+    ("path", "hint"), [("/api/v1/nothing/", False), ("/api/v1/projects", True), ("/api/v1/projects/abc/", False)]
+)
+def test_unknown_api_paths_are_json_404s(world, token_client, path, hint):
+    response = token_client(world["users"]["owner"]).post(path)
+    assert response.status_code == 404 and response["Content-Type"] == "application/json"
+    assert ("end with a slash" in response.json()["detail"]) is hint

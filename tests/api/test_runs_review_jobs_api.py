@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from classifiers.models import Run
@@ -35,6 +37,16 @@ def test_an_unknown_strategy_is_refused_and_creates_nothing(world, token_client,
     response = client.post(base + "runs/", {"strategy": "magic"}, format="json")
     assert response.status_code == 400 and response.json()["errors"][0]["field"] == "strategy"
     assert (Run.objects.count(), Job.objects.count()) == (runs, jobs)
+
+
+@pytest.mark.parametrize("params", [{"C": "a\x00b"}, {"not an identifier": 1}, {"C": ["\ud800"]}])
+def test_run_params_the_database_cannot_store_are_a_400(world, token_client, base, params):
+    client = token_client(world["users"]["owner"])
+    runs = Run.objects.count()
+    body = json.dumps({"strategy": "tfidf", "params": params})  # ASCII escapes: a lone surrogate survives
+    response = client.post(base + "runs/", body, content_type="application/json")
+    assert response.status_code == 400 and response.json()["errors"][0]["field"] == "params"
+    assert Run.objects.count() == runs
 
 
 def test_a_run_job_predicts_a_split_in_the_background(world, token_client, base):
