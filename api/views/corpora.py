@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db.models import Count
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import status
+from rest_framework import serializers, status
 from rest_framework.exceptions import APIException
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
@@ -78,7 +78,7 @@ class CorpusListView(ProjectScopedView):
         if getattr(request._request, "upload_too_large", False):
             raise UploadTooLarge(f"The file is larger than the upload limit ({settings.HTC_MAX_UPLOAD_BYTES:,} bytes).")
         if not valid:
-            data.is_valid(raise_exception=True)
+            raise serializers.ValidationError(data.errors)
         values = dict(data.validated_data)
         upload = values.pop("file")
         if upload.size > settings.HTC_INLINE_IMPORT_BYTES:
