@@ -109,6 +109,9 @@ INSTALLED_APPS = [
     "classifiers",
     "review",
     "endpoints",
+    "rest_framework",
+    "drf_spectacular",
+    "api",
 ]
 
 MIDDLEWARE = [
@@ -154,6 +157,41 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file-backed test database: concurrency tests need real locking, not shared memory.
     DATABASES["default"]["TEST"] = {"NAME": str(HTC_DATA_DIR / "test_htc.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# REST API (api/): token or session auth (CSRF enforced), JSON only, paginated, one error shape.
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "api.authentication.ApiTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": [
+        "rest_framework.parsers.JSONParser",
+        "rest_framework.parsers.MultiPartParser",
+        "rest_framework.parsers.FormParser",
+    ],
+    "DEFAULT_PAGINATION_CLASS": "api.pagination.ApiPagination",
+    "DEFAULT_SCHEMA_CLASS": "api.schema.ApiAutoSchema",
+    "EXCEPTION_HANDLER": "api.exceptions.exception_handler",
+    "URL_FORMAT_OVERRIDE": None,  # ?format= is the taxonomy export's own parameter
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "htc REST API",
+    "DESCRIPTION": "Projects, taxonomies, corpora, runs, predictions, corrections and jobs. See /api/docs/.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "CorrectionActionEnum": "review.models.Correction.Action",
+        "TaxonomyChangeActionEnum": "taxonomies.models.TaxonomyChange.Action",
+    },
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "api.schema.add_error_responses",
+    ],
+}
 
 # Background work: the Django Tasks API. Database backend by default, RQ on Redis when REDIS_URL is set.
 REDIS_URL = os.environ.get("REDIS_URL", "")

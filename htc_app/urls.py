@@ -15,4 +15,5 @@ urlpatterns = [
     path("projects/<int:project_id>/classifiers/", include("classifiers.urls")),
     path("projects/<int:project_id>/review/", include("review.urls")),
     path("projects/<int:project_id>/llm/", include("endpoints.urls")),
+    path("api/", include("api.urls")),
 ]

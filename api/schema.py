@@ -1,0 +1,82 @@
+"""OpenAPI details drf-spectacular cannot infer: the token scheme and the error responses of every operation."""
+
+from __future__ import annotations
+
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.openapi import AutoSchema
+
+ERROR_REF = {"$ref": "#/components/schemas/Error"}
+ERROR_DESCRIPTIONS = {
+    "400": "Invalid input: every problem is listed in `errors`.",
+    "401": "Not authenticated (no, unknown or revoked token; no session).",
+    "403": "Your role in this project is too low (or CSRF check failed for a session).",
+    "404": "No such object in a project you are a member of.",
+    "413": "The upload is larger than the limit.",
+    "415": "The request body's content type is not one this operation accepts.",
+}
+
+
+class ApiTokenScheme(OpenApiAuthenticationExtension):
+    target_class = "api.authentication.ApiTokenAuthentication"
+    name = "tokenAuth"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "An API token: `Authorization: Bearer htc_…` (create one at /api/v1/tokens/ "
+            "or with `manage.py htc_api_token`).",
+        }
+
+
+def add_error_responses(result: dict, generator, request, public) -> dict:
+    """Postprocessing hook: document 400/401/403/404 (415 with a body, 413 on uploads) with the Error body."""
+    components = result.setdefault("components", {}).setdefault("schemas", {})
+    components.setdefault(
+        "Error",
+        {
+            "type": "object",
+            "properties": {
+                "detail": {"type": "string"},
+                "errors": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {"field": {"type": "string", "nullable": True}, "message": {"type": "string"}},
+                        "required": ["field", "message"],
+                    },
+                },
+            },
+            "required": ["detail", "errors"],
+        },
+    )
+    for operations in result.get("paths", {}).values():
+        for method, operation in operations.items():
+            if method not in ("get", "post", "put", "patch", "delete"):
+                continue
+            responses = operation.setdefault("responses", {})
+            codes = ["400", "401", "403", "404"]
+            if "requestBody" in operation:
+                codes.append("415")
+            if "multipart/form-data" in operation.get("requestBody", {}).get("content", {}):
+                codes.append("413")
+            for code in codes:
+                responses.setdefault(
+                    code,
+                    {
+                        "description": ERROR_DESCRIPTIONS[code],
+                        "content": {"application/json": {"schema": ERROR_REF}},
+                    },
+                )
+    return result
+
+
+class ApiAutoSchema(AutoSchema):
+    """Tags operations by resource (taxonomy, corpora, runs, ...), not by the common /projects/ prefix."""
+
+    def get_tags(self) -> list[str]:
+        parts = [p for p in self.path.split("/") if p and not p.startswith("{")]
+        parts = parts[parts.index("v1") + 1 :] if "v1" in parts else parts
+        if parts[:1] == ["projects"] and len(parts) > 1:
+            return [parts[1]]
+        return parts[:1] or ["api"]

@@ -1,0 +1,183 @@
+"""Runs (start = create the run and queue its job; nothing trains in the request) and predictions."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.db.models import Count, Prefetch
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import status
+from rest_framework.response import Response
+
+from api.params import (
+    bool_param,
+    bool_parameter,
+    choice_param,
+    choice_parameter,
+    int_param,
+    int_parameter,
+    ordering_from,
+    ordering_parameter,
+)
+from api.serializers.classifiers import PredictionSerializer, RunCreateSerializer, RunJobSerializer, RunSerializer
+from api.serializers.jobs import JobSerializer
+from api.views.base import ProjectScopedView
+from classifiers.models import Evaluation, Prediction, Run
+from classifiers.services import run_create
+from projects.models import Role
+from taxonomies.selectors import taxonomy_tree
+
+RUN_ORDERING = {"created_at": ["created_at", "id"], "name": ["name", "id"], "id": ["id"]}
+PREDICTION_ORDERING = {
+    "document": ["document_id"],
+    "margin": ["margin", "id"],
+    "id": ["id"],
+}
+RUN_STATES = [s.value for s in Run.State]
+SPLITS = ("train", "dev", "test")
+
+RunStarted = inline_serializer("RunStarted", {"run": RunSerializer(), "job": JobSerializer()})
+
+
+def _start_job(*, run: Run, kind: str, split: str, actor):
+    """The same job the run pages start: params name the run and the split only."""
+    from jobs.services import job_start
+
+    return job_start(
+        kind=kind,
+        project=run.project,
+        params={"run_id": run.pk, "split": split},
+        created_by=actor,
+        target_type="run",
+        target_id=run.pk,
+    )
+
+
+def runs_with_counts(project):
+    """The project's runs with their prediction counts and evaluations (by split)."""
+    return (
+        Run.objects.filter(project=project)
+        .select_related("created_by")
+        .annotate(prediction_count=Count("predictions"))
+        .prefetch_related(Prefetch("evaluations", queryset=Evaluation.objects.order_by("split")))
+    )
+
+
+class RunListView(ProjectScopedView):
+    roles = {"POST": Role.ANNOTATOR}
+    serializer_class = RunSerializer
+
+    @extend_schema(
+        summary="Runs of the project, with their evaluations",
+        parameters=[
+            choice_parameter("state", RUN_STATES, "Only runs in this state."),
+            ordering_parameter(RUN_ORDERING, "-created_at"),
+        ],
+        responses=RunSerializer(many=True),
+    )
+    def get(self, request, project_id: int):
+        order = ordering_from(request, RUN_ORDERING, "-created_at")
+        qs = runs_with_counts(self.project)
+        state = choice_param(request, "state", RUN_STATES)
+        if state:
+            qs = qs.filter(state=state)
+        return self.get_paginated_response(RunSerializer(self.paginate_queryset(qs.order_by(*order)), many=True).data)
+
+    @extend_schema(
+        summary="Start a run (annotator): a background job trains, predicts the split and evaluates",
+        request=RunCreateSerializer,
+        responses={202: RunStarted},
+    )
+    def post(self, request, project_id: int):
+        data = RunCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        with transaction.atomic():
+            run = run_create(
+                project=self.project,
+                strategy=values["strategy"],
+                params=values["params"],
+                shots=values["shots"],
+                seed=values["seed"],
+                corrector=values["corrector"] or "",
+                name=values["name"],
+                actor=request.user,
+            )
+            job = _start_job(run=run, kind="pipeline", split=values["split"], actor=request.user)
+        run = runs_with_counts(self.project).get(pk=run.pk)
+        job.refresh_from_db()
+        body = {"run": RunSerializer(run).data, "job": JobSerializer(job, context={"membership": self.membership}).data}
+        return Response(body, status=status.HTTP_202_ACCEPTED)
+
+
+class RunDetailView(ProjectScopedView):
+    serializer_class = RunSerializer
+
+    @extend_schema(summary="One run")
+    def get(self, request, project_id: int, run_id: int):
+        return Response(RunSerializer(get_object_or_404(runs_with_counts(self.project), pk=run_id)).data)
+
+
+class RunJobView(ProjectScopedView):
+    roles = {"POST": Role.ANNOTATOR}
+    serializer_class = RunJobSerializer
+
+    @extend_schema(
+        summary="Predict and/or evaluate a trained run on a split (annotator), as a background job",
+        request=RunJobSerializer,
+        responses={202: JobSerializer},
+    )
+    def post(self, request, project_id: int, run_id: int):
+        run = get_object_or_404(Run, project=self.project, pk=run_id)
+        data = RunJobSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        job = _start_job(run=run, actor=request.user, **data.validated_data)
+        job.refresh_from_db()
+        return Response(JobSerializer(job, context={"membership": self.membership}).data, status=202)
+
+
+class PredictionListView(ProjectScopedView):
+    serializer_class = PredictionSerializer
+
+    @extend_schema(
+        summary="A run's predictions",
+        parameters=[
+            bool_parameter("consistent", "Only predictions whose paths are (in)consistent with the taxonomy."),
+            bool_parameter("valid", "Only (un)parseable answers."),
+            choice_parameter("split", SPLITS, "Only documents of this split."),
+            int_parameter("document", "Only the prediction for this document."),
+            ordering_parameter(PREDICTION_ORDERING, "document"),
+        ],
+        responses=PredictionSerializer(many=True),
+    )
+    def get(self, request, project_id: int, run_id: int):
+        run = get_object_or_404(Run, project=self.project, pk=run_id)
+        order = ordering_from(request, PREDICTION_ORDERING, "document")
+        qs = Prediction.objects.filter(run=run).select_related("document").defer("document__text", "document__meta")
+        consistent = bool_param(request, "consistent")
+        if consistent is not None:
+            qs = qs.filter(consistent=consistent)
+        valid = bool_param(request, "valid")
+        if valid is not None:
+            qs = qs.filter(valid=valid)
+        split = choice_param(request, "split", SPLITS)
+        if split:
+            qs = qs.filter(document__split=split)
+        document = int_param(request, "document")
+        if document is not None:
+            qs = qs.filter(document_id=document)
+        page = self.paginate_queryset(qs.order_by(*order))
+        tree = taxonomy_tree(taxonomy=self.project.taxonomy)
+        return self.get_paginated_response(PredictionSerializer(page, many=True, context={"tree": tree}).data)
+
+
+class PredictionDetailView(ProjectScopedView):
+    serializer_class = PredictionSerializer
+
+    @extend_schema(summary="One prediction")
+    def get(self, request, project_id: int, run_id: int, prediction_id: int):
+        prediction = get_object_or_404(
+            Prediction.objects.select_related("document"), run__project=self.project, run_id=run_id, pk=prediction_id
+        )
+        tree = taxonomy_tree(taxonomy=self.project.taxonomy)
+        return Response(PredictionSerializer(prediction, context={"tree": tree}).data)

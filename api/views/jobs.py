@@ -1,0 +1,69 @@
+"""Jobs: list, one job (poll it for progress) and cancel."""
+
+from __future__ import annotations
+
+from django.core.exceptions import PermissionDenied
+from drf_spectacular.utils import extend_schema
+from rest_framework.response import Response
+
+from api.params import choice_param, choice_parameter, ordering_from, ordering_parameter
+from api.serializers.jobs import JobSerializer
+from api.views.base import ProjectScopedView
+from jobs.models import Job
+from jobs.registry import HANDLERS
+from jobs.selectors import job_get, job_list_for_project
+from jobs.services import job_can_cancel, job_cancel
+from projects.models import Role
+
+JOB_ORDERING = {"created_at": ["created_at", "id"], "id": ["id"], "state": ["state", "-created_at", "-id"]}
+JOB_STATES = [s.value for s in Job.State]
+
+
+class JobListView(ProjectScopedView):
+    serializer_class = JobSerializer
+
+    @extend_schema(
+        summary="Background jobs of the project",
+        parameters=[
+            choice_parameter("state", JOB_STATES, "Only jobs in this state."),
+            choice_parameter("kind", sorted(HANDLERS), "Only jobs of this kind."),
+            ordering_parameter(JOB_ORDERING, "-created_at"),
+        ],
+        responses=JobSerializer(many=True),
+    )
+    def get(self, request, project_id: int):
+        order = ordering_from(request, JOB_ORDERING, "-created_at")
+        qs = job_list_for_project(project=self.project, state=choice_param(request, "state", JOB_STATES))
+        kind = choice_param(request, "kind", sorted(HANDLERS))
+        if kind:
+            qs = qs.filter(kind=kind)
+        page = self.paginate_queryset(qs.order_by(*order))
+        return self.get_paginated_response(JobSerializer(page, many=True, context={"membership": self.membership}).data)
+
+
+class JobDetailView(ProjectScopedView):
+    serializer_class = JobSerializer
+
+    @extend_schema(summary="One job, with its progress")
+    def get(self, request, project_id: int, job_id: int):
+        job = job_get(project=self.project, job_id=job_id)
+        return Response(JobSerializer(job, context={"membership": self.membership}).data)
+
+
+class JobCancelView(ProjectScopedView):
+    roles = {"POST": Role.ANNOTATOR}
+    serializer_class = JobSerializer
+
+    @extend_schema(
+        summary="Cancel a job (owner: any job; annotator: your own)",
+        description="A queued job is cancelled at once; a running one stops at its next progress step and keeps "
+        "what it finished. 400 when the job already finished.",
+        request=None,
+        responses={200: JobSerializer},
+    )
+    def post(self, request, project_id: int, job_id: int):
+        job = job_get(project=self.project, job_id=job_id)
+        if not job_can_cancel(job=job, membership=self.membership):
+            raise PermissionDenied("Only the project owner or the person who started a job may cancel it.")
+        job = job_cancel(job=job, actor=request.user)
+        return Response(JobSerializer(job, context={"membership": self.membership}).data)
