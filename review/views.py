@@ -13,7 +13,7 @@ from django.db.models import Count
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from classifiers.models import Prediction, Run
 from corpora.models import Split
@@ -60,6 +60,7 @@ def _path_text(tree, path: list[int]) -> str:
 
 
 @login_required
+@require_GET
 def review_index(request: HttpRequest, project_id: int) -> HttpResponse:
     project = project_for_user(user=request.user, project_id=project_id)
     runs = Run.objects.filter(project=project).annotate(n_predictions=Count("predictions")).order_by("-created_at")
@@ -77,6 +78,7 @@ def review_index(request: HttpRequest, project_id: int) -> HttpResponse:
 
 
 @login_required
+@require_GET
 def review_queue_view(request: HttpRequest, project_id: int, run_id: int) -> HttpResponse:
     project = project_for_user(user=request.user, project_id=project_id)
     run = get_object_or_404(Run, project=project, pk=run_id)
@@ -105,6 +107,7 @@ def review_queue_view(request: HttpRequest, project_id: int, run_id: int) -> Htt
 
 
 @login_required
+@require_GET
 def review_next(request: HttpRequest, project_id: int, run_id: int) -> HttpResponse:
     """The first prediction in queue order that this user has not decided or skipped yet."""
     project = project_for_user(user=request.user, project_id=project_id)
@@ -234,6 +237,7 @@ def review_undo(request: HttpRequest, project_id: int, correction_id: int) -> Ht
 
 
 @login_required
+@require_GET
 def agreement_view(request: HttpRequest, project_id: int) -> HttpResponse:
     project = project_for_user(user=request.user, project_id=project_id)
     tree = taxonomy_tree(taxonomy=project.taxonomy)
@@ -253,6 +257,7 @@ def agreement_view(request: HttpRequest, project_id: int) -> HttpResponse:
 
 
 @login_required
+@require_GET
 def review_export(request: HttpRequest, project_id: int, what: str, fmt: str) -> HttpResponse:
     project = project_for_user(user=request.user, project_id=project_id)
     if what not in ("predictions", "corrections") or fmt not in ("csv", "jsonl"):
