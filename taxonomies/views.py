@@ -16,6 +16,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from htc_app.params import id_param
 from projects.models import Role
 from projects.selectors import project_for_user
 from taxonomies import services
@@ -46,8 +47,9 @@ def _resolve_target(taxonomy: Taxonomy, value: str) -> Node | None:
     if not value:
         return None
     key = value.removeprefix("#")
-    if key.isdigit():
-        node = Node.objects.filter(taxonomy=taxonomy, pk=int(key)).first()
+    if key.isascii() and key.isdigit():
+        node_id = id_param(key)
+        node = Node.objects.filter(taxonomy=taxonomy, pk=node_id).first() if node_id else None
     else:
         names = [part.strip() for part in value.split(">")]
         node_id = taxonomy_tree(taxonomy=taxonomy).find_path(names)
@@ -74,9 +76,9 @@ def editor(request: HttpRequest, project_id: int) -> HttpResponse:
     tree = taxonomy_tree(taxonomy=taxonomy)
     labels = path_labels(tree=tree)
     selected = None
-    node_param = request.GET.get("node", "")
-    if node_param.isdigit() and int(node_param) in tree.nodes:
-        selected = tree.nodes[int(node_param)]
+    node_param = id_param(request.GET.get("node"))
+    if node_param in tree.nodes:
+        selected = tree.nodes[node_param]
     open_ids = None
     if len(tree.nodes) > OPEN_ALL_LIMIT:
         open_ids = set(tree.path_ids(selected.pk)) if selected else set()
@@ -120,7 +122,7 @@ def node_add(request: HttpRequest, project_id: int) -> HttpResponse:
     except ValidationError as exc:
         _report(request, exc)
         parent_id = form.cleaned_data["parent"]
-        return redirect(_editor_url(project.pk, int(parent_id) if parent_id.isdigit() else None))
+        return redirect(_editor_url(project.pk, id_param(parent_id)))
     messages.success(request, f"Added {node.name}.")
     return redirect(_editor_url(project.pk, node.pk))
 
