@@ -1,7 +1,7 @@
 """Zip archives of CSV/TSV/JSONL/TXT files, read entry by entry (never extracted to disk).
 
 Refused: more than HTC_ZIP_MAX_ENTRIES entries; entry names that are absolute, contain `..`, a drive letter or
-a backslash; symlinks; encrypted entries; nested archives; an entry that expands more than HTC_ZIP_MAX_RATIO
+a backslash (also once Unicode-normalised); the same entry name twice; symlinks; encrypted entries; nested archives; an entry that expands more than HTC_ZIP_MAX_RATIO
 times its compressed size; more than HTC_ZIP_MAX_TOTAL_BYTES in all. Sizes are checked as declared first and
 then against the bytes actually read, because declared sizes can lie.
 """
@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import re
 import stat
+import unicodedata
 import zipfile
 from collections.abc import Iterator
 from pathlib import PurePosixPath
@@ -28,7 +29,17 @@ DRIVE = re.compile(r"^[A-Za-z]:")
 
 
 def unsafe_name_reason(name: str) -> str | None:
-    """Why an entry name could escape the extraction directory, or None when it is safe."""
+    """Why an entry name could escape the extraction directory, or None when it is safe.
+
+    The name is also checked after Unicode compatibility normalisation, so look-alikes such as fullwidth
+    '．．／' (which NFKC turns into '../') are refused too, should anything ever normalise them."""
+    folded = unicodedata.normalize("NFKC", name)
+    if folded != name and _unsafe_as_written(folded):
+        return f"looks like an unsafe name once normalised ({folded!r})"
+    return _unsafe_as_written(name)
+
+
+def _unsafe_as_written(name: str) -> str | None:
     if "\\" in name:
         return "contains a backslash"
     if DRIVE.match(name):
@@ -101,11 +112,16 @@ def _check_archive(zf: zipfile.ZipFile, archive: str) -> list[zipfile.ZipInfo]:
             archive, f"the archive has {len(infos):,} entries; the limit is {settings.HTC_ZIP_MAX_ENTRIES:,}"
         )
     declared = 0
+    seen: set[str] = set()
     for info in infos:
         source = f"{archive}/{info.filename}"
         reason = unsafe_name_reason(info.filename)
         if reason:
             raise FormatError(archive, f"unsafe entry name {info.filename!r}: it {reason}")
+        # Two entries with one name: zip tools disagree on which one counts, so neither is guessed.
+        if info.filename in seen:
+            raise FormatError(archive, f"the entry name {info.filename!r} appears twice in the archive")
+        seen.add(info.filename)
         if _is_symlink(info):
             raise FormatError(source, "symbolic links are not accepted in archives")
         if _skipped(info.filename):
