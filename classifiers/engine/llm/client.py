@@ -34,7 +34,12 @@ from classifiers.engine.llm.errors import (
     classify_status,
     parse_retry_after,
 )
-from classifiers.engine.llm.netguard import UnsafeURLError, allowed_hosts_from_env, check_base_url
+from classifiers.engine.llm.netguard import (
+    UnsafeURLError,
+    allowed_hosts_from_env,
+    check_base_url,
+    pinned_network_backend,
+)
 
 __all__ = ["LLMAuthError", "LLMCallError", "LLMClient", "LLMResult", "cost_of", "parse_retry_after"]
 
@@ -154,11 +159,18 @@ class LLMClient:
             # Checked again at call time: DNS may have changed since the endpoint was saved.
             check_base_url(str(request.url), allowed_hosts=self.allowed_hosts)
 
+        transport = httpx_mod.HTTPTransport(trust_env=False)
+        # Connect only to addresses the guard checked (anti-rebinding). The pool is httpcore's; fail loudly
+        # rather than run unpinned if a library update renames the attribute.
+        if not hasattr(transport._pool, "_network_backend"):
+            raise RuntimeError("Cannot pin LLM connections: unexpected httpx transport internals.")
+        transport._pool._network_backend = pinned_network_backend(self.allowed_hosts)
         http_client = httpx_mod.Client(
             follow_redirects=False,
             timeout=self.timeout,
             event_hooks={"request": [guard]},
             trust_env=False,
+            transport=transport,
         )
         # A local server needs no key, but the SDK insists on one; the placeholder is not a secret.
         return openai.OpenAI(
