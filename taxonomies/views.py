@@ -212,7 +212,12 @@ def taxonomy_import_view(request: HttpRequest, project_id: int) -> HttpResponse:
     project = _owner_project(request, project_id)
     form = ImportForm(request.POST or None, request.FILES or None)
     errors: list[str] = []
-    if request.method == "POST" and form.is_valid():
+    status = 200
+    if getattr(request, "upload_too_large", False):
+        form = ImportForm()
+        errors = [f"The file is larger than the upload limit ({settings.HTC_MAX_UPLOAD_BYTES / 2**20:,.0f} MB)."]
+        status = 413
+    elif request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
         try:
             summary = services.taxonomy_import(
@@ -242,6 +247,7 @@ def taxonomy_import_view(request: HttpRequest, project_id: int) -> HttpResponse:
             "max_depth": settings.HTC_MAX_TAXONOMY_DEPTH,
             "max_nodes": settings.HTC_MAX_TAXONOMY_NODES,
         },
+        status=status,
     )
 
 
