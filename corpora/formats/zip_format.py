@@ -2,7 +2,8 @@
 
 Refused: more than HTC_ZIP_MAX_ENTRIES entries; entry names that are absolute, contain `..`, a drive letter or
 a backslash (also once Unicode-normalised); the same entry name twice; symlinks; encrypted entries; nested archives; an entry that expands more than HTC_ZIP_MAX_RATIO
-times its compressed size; more than HTC_ZIP_MAX_TOTAL_BYTES in all. Sizes are checked as declared first and
+times its compressed size; more than HTC_ZIP_MAX_TOTAL_BYTES in all, or more than HTC_ZIP_MAX_RATIO times the
+archive's compressed size in all. Sizes are checked as declared first and
 then against the bytes actually read, because declared sizes can lie.
 """
 
@@ -62,12 +63,21 @@ def _skipped(name: str) -> bool:
     return name.endswith("/") or name.startswith("__MACOSX/") or PurePosixPath(name).name.startswith("._")
 
 
+def archive_limit(infos: list[zipfile.ZipInfo]) -> int:
+    """The most bytes the whole archive may expand to: the total cap, and the ratio cap applied to the
+    archive as a whole (otherwise many small entries, each inside the per-entry grace, would add up to
+    a 1000-fold expansion)."""
+    compressed = sum(info.compress_size for info in infos)
+    return min(settings.HTC_ZIP_MAX_TOTAL_BYTES, max(compressed * settings.HTC_ZIP_MAX_RATIO, RATIO_GRACE_BYTES))
+
+
 class _Budget:
     """Counts the bytes actually decompressed, for one archive and for its current entry."""
 
-    def __init__(self, archive: str):
+    def __init__(self, archive: str, limit: int | None = None):
         self.archive = archive
         self.total = 0
+        self.limit = settings.HTC_ZIP_MAX_TOTAL_BYTES if limit is None else limit
 
     def check(self, source: str, entry_bytes: int, entry_limit: int) -> None:
         if entry_bytes > entry_limit:
@@ -75,10 +85,8 @@ class _Budget:
                 source,
                 f"the entry expands more than {settings.HTC_ZIP_MAX_RATIO} times its compressed size (zip bomb?)",
             )
-        if self.total > settings.HTC_ZIP_MAX_TOTAL_BYTES:
-            raise FormatError(
-                self.archive, f"the archive expands to more than {settings.HTC_ZIP_MAX_TOTAL_BYTES:,} bytes (zip bomb?)"
-            )
+        if self.total > self.limit:
+            raise FormatError(self.archive, f"the archive expands to more than {self.limit:,} bytes (zip bomb?)")
 
 
 class _CountingReader(io.RawIOBase):
@@ -136,8 +144,9 @@ def _check_archive(zf: zipfile.ZipFile, archive: str) -> list[zipfile.ZipInfo]:
                 f"the entry expands more than {settings.HTC_ZIP_MAX_RATIO} times its compressed size (zip bomb?)",
             )
         declared += info.file_size
-    if declared > settings.HTC_ZIP_MAX_TOTAL_BYTES:
-        raise FormatError(archive, f"the archive expands to more than {settings.HTC_ZIP_MAX_TOTAL_BYTES:,} bytes")
+    limit = archive_limit(infos)
+    if declared > limit:
+        raise FormatError(archive, f"the archive expands to more than {limit:,} bytes (zip bomb?)")
     return infos
 
 
@@ -149,7 +158,7 @@ def read_zip(stream: BinaryIO, source: str) -> Iterator[Record | RecordError]:
         raise FormatError(source, f"not a readable zip archive ({exc})") from None
     with zf:
         infos = _check_archive(zf, source)
-        budget = _Budget(source)
+        budget = _Budget(source, archive_limit(infos))
         found = False
         for info in infos:
             if _skipped(info.filename):
