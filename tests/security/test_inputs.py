@@ -193,6 +193,24 @@ def test_ordinary_fullwidth_names_are_accepted():
     assert rec.text == "x"
 
 
+# --- #7 zip bombs ------------------------------------------------------------------------------------------
+
+
+def test_many_small_entries_inside_the_per_entry_grace_cannot_add_up_to_a_bomb(settings):
+    """Each entry may expand past the ratio up to a 1 MiB grace; 120 of them
+    (over 300 times the archive) are refused by the ratio applied to the archive as a whole."""
+    line = b"a" * 1000 + b"\n"
+    data = make_zip([(f"part{i}.txt", line * 1000) for i in range(120)])
+    assert len(data) * settings.HTC_ZIP_MAX_RATIO < 120 * 1001 * 1000  # over the ratio as a whole
+    with pytest.raises(FormatError, match="zip bomb"):
+        records(data, "many.zip")
+
+
+def test_an_archive_of_ordinary_text_is_not_mistaken_for_a_bomb():
+    lines = b"".join(f"document {i} about topic {i % 7}\n".encode() for i in range(20_000))
+    assert len(records(make_zip([("a.txt", lines), ("b.txt", lines)]), "ok.zip")) == 40_000
+
+
 # --- #10 duplicate ids -------------------------------------------------------------------------------------
 
 
