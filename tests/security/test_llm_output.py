@@ -66,3 +66,41 @@ def test_hostile_markup_in_an_answer_is_kept_verbatim_as_raw_text():
         est.fit(["Quarks"], [h.path_from_names(["Science", "Physics"])], h)
         assert est.predict(["Quarks again"]) == [[]]
     assert est.invalid_[0]["raw"] == answer and est.stats_["invalid"] == 1
+
+
+def test_a_connection_reset_is_retried_a_bounded_number_of_times_then_reported():
+    """A server that accepts and drops every connection: max_retries + 1 attempts, then a plain error."""
+    import socket
+    import threading
+
+    from classifiers.engine.llm.client import LLMCallError, LLMClient
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    server.settimeout(5)
+    port = server.getsockname()[1]
+    seen: list[int] = []
+
+    def drop_all():
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            seen.append(1)
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+            conn.close()  # RST
+
+    thread = threading.Thread(target=drop_all, daemon=True)
+    thread.start()
+    host = f"127.0.0.1:{port}"
+    client = LLMClient(base_url=f"http://{host}/v1", model="m", allowed_hosts=[host], max_retries=2, sleep=lambda s: 0)
+    try:
+        with pytest.raises(LLMCallError) as err:
+            client.complete([{"role": "user", "content": "hi"}])
+    finally:
+        server.close()
+        thread.join(2)
+    assert err.value.kind == "connection" and "Could not connect" in str(err.value)
+    assert len(seen) == 3
