@@ -18,7 +18,7 @@ from corpora.forms import UploadForm
 from corpora.models import Corpus, Split
 from corpora.selectors import document_get, document_page, node_of_project
 from corpora.services import corpus_import, corpus_import_enqueue
-from htc_app.params import id_param, page_param
+from htc_app.params import id_param, page_param, text_param
 from projects.models import Role
 from projects.selectors import project_for_user
 from taxonomies.selectors import taxonomy_tree
@@ -83,7 +83,7 @@ def upload(request: HttpRequest, project_id: int) -> HttpResponse:
 
 
 def _list_filters(request: HttpRequest, project) -> dict:
-    q = (request.GET.get("q") or "").strip()[:200]
+    q = text_param(request.GET.get("q"), 200)
     split = request.GET.get("split") or None
     if split not in {value for value, _ in SPLIT_FILTERS}:
         split = None

@@ -44,3 +44,11 @@ def local_next(request, value: object) -> str | None:
     ):
         return None
     return value
+
+
+def text_param(value: object, max_length: int) -> str:
+    """A search string: stripped, cut to `max_length`, without NUL characters (PostgreSQL refuses them in a
+    query parameter: '?q=%00' was a 500 there)."""
+    if not isinstance(value, str):
+        return ""
+    return value.replace("\x00", "").strip()[:max_length]
