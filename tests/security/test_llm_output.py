@@ -104,3 +104,33 @@ def test_a_connection_reset_is_retried_a_bounded_number_of_times_then_reported()
         thread.join(2)
     assert err.value.kind == "connection" and "Could not connect" in str(err.value)
     assert len(seen) == 3
+
+
+def test_a_response_larger_than_the_limit_is_refused_not_read_into_memory():
+    from classifiers.engine.llm.client import LLMCallError, LLMClient
+
+    with FakeLLM(default="x" * 5000) as fake:
+        client = LLMClient(
+            base_url=fake.base_url, model="m", allowed_hosts=[fake.host_port], max_response_bytes=2000, max_retries=2
+        )
+        with pytest.raises(LLMCallError) as err:
+            client.complete([{"role": "user", "content": "hi"}])
+        assert err.value.kind == "too_large" and len(fake.requests) == 1  # not retried
+        ok = LLMClient(base_url=fake.base_url, model="m", allowed_hosts=[fake.host_port], use_cache=False)
+        assert ok.complete([{"role": "user", "content": "hi"}]).text == "x" * 5000
+
+
+def test_a_body_without_a_length_is_stopped_once_it_streams_past_the_limit():
+    from classifiers.engine.llm.bounded import BoundedTransport, ResponseTooLarge, httpx
+
+    sent = []
+
+    def endless():
+        for _ in range(10_000):
+            sent.append(1)
+            yield b"y" * 1024
+
+    transport = BoundedTransport(httpx.MockTransport(lambda request: httpx.Response(200, content=endless())), 8192)
+    with httpx.Client(transport=transport) as client, pytest.raises(ResponseTooLarge):
+        client.get("http://llm.test/v1/models")
+    assert len(sent) <= 10  # stopped after the limit, not after ten megabytes
