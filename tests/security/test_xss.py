@@ -18,17 +18,9 @@ from django.urls import reverse
 
 from tests.security.routes import ROUTES
 from tests.security.test_permission_matrix import PATTERNS, url_for
+from tests.security.world import PAYLOADS, make_hostile
 
 pytestmark = pytest.mark.django_db
-
-PAYLOADS = [
-    "<img src=x onerror=alert(1)>",
-    "</script><script>alert(2)</script>",
-    '"><svg/onload=alert(3)>',
-    "' onmouseover='alert(4)",
-    "{{ 7|add:7 }}{% debug %}",
-]
-HOSTILE = "".join(PAYLOADS)
 
 
 class _CSPAudit(HTMLParser):
@@ -68,31 +60,7 @@ def assert_inert(body: str, where: str) -> None:
 @pytest.fixture
 def hostile(worlds):
     """Alpha with hostile text in every field people see."""
-    from django.contrib.auth import get_user_model
-
-    from classifiers.models import Prediction, Run
-    from corpora.models import Corpus, Document
-    from jobs.models import Job
-    from projects.models import Project
-    from review.models import Correction
-    from taxonomies.models import Node
-
-    alpha, _ = worlds
-    Project.objects.filter(pk=alpha.project.pk).update(name=HOSTILE, description=HOSTILE)
-    for i, node in enumerate(Node.objects.filter(taxonomy__project=alpha.project).order_by("pk")):
-        Node.objects.filter(pk=node.pk).update(name=f"{PAYLOADS[i % 4]}{i}", description=HOSTILE)
-    for i, doc in enumerate(Document.objects.filter(project=alpha.project)):
-        Document.objects.filter(pk=doc.pk).update(text=HOSTILE, external_id=f"{PAYLOADS[i % 4]}{i}")
-    Corpus.objects.filter(project=alpha.project).update(name=HOSTILE, source_filename=PAYLOADS[2] + ".csv")
-    Run.objects.filter(project=alpha.project).update(name=HOSTILE, params={PAYLOADS[0]: PAYLOADS[1]})
-    Prediction.objects.filter(run__project=alpha.project).update(raw_output=HOSTILE, valid=False)
-    Job.objects.filter(project=alpha.project).update(
-        state=Job.State.FAILED, error=HOSTILE, message=PAYLOADS[2], params={PAYLOADS[0]: HOSTILE}, result={"x": HOSTILE}
-    )
-    Correction.objects.filter(project=alpha.project).update(after_names=[[HOSTILE]], before_names=[[HOSTILE]])
-    get_user_model().objects.filter(pk=alpha.extra["annotator"].pk).update(username=PAYLOADS[3][:150])
-    alpha.project.refresh_from_db()
-    return alpha
+    return make_hostile(worlds[0])
 
 
 @pytest.mark.parametrize("route", [r for r in ROUTES if r.get is not None], ids=lambda r: r.name or "root")

@@ -12,6 +12,16 @@ from django.apps import apps
 
 from tests.conftest import PASSWORD
 
+# Markup, script breakouts, attribute breakouts and template syntax: what hostile text tries.
+PAYLOADS = [
+    "<img src=x onerror=alert(1)>",
+    "</script><script>alert(2)</script>",
+    '"><svg/onload=alert(3)>',
+    "' onmouseover='alert(4)",
+    "{{ 7|add:7 }}{% debug %}",
+]
+HOSTILE = "".join(PAYLOADS)
+
 # Every app whose rows a refused request must leave untouched.
 APP_LABELS = ("projects", "taxonomies", "corpora", "jobs", "classifiers", "review", "endpoints")
 
@@ -126,3 +136,33 @@ def snapshot() -> dict:
 
 def changed_tables(before: dict, after: dict) -> list[str]:
     return sorted(label for label in before.keys() | after.keys() if before.get(label) != after.get(label))
+
+
+def make_hostile(world: World) -> World:
+    """Put hostile text in every field of `world` that people see: project, labels, documents, corpus and file
+    names, run name and params, LLM raw output, job error, message, params and result, decisions, a username."""
+    from django.contrib.auth import get_user_model
+
+    from classifiers.models import Prediction, Run
+    from corpora.models import Corpus, Document
+    from jobs.models import Job
+    from projects.models import Project
+    from review.models import Correction
+    from taxonomies.models import Node
+
+    project = world.project
+    Project.objects.filter(pk=project.pk).update(name=HOSTILE, description=HOSTILE)
+    for i, node in enumerate(Node.objects.filter(taxonomy__project=project).order_by("pk")):
+        Node.objects.filter(pk=node.pk).update(name=f"{PAYLOADS[i % 4]}{i}", description=HOSTILE)
+    for i, doc in enumerate(Document.objects.filter(project=project)):
+        Document.objects.filter(pk=doc.pk).update(text=HOSTILE, external_id=f"{PAYLOADS[i % 4]}{i}")
+    Corpus.objects.filter(project=project).update(name=HOSTILE, source_filename=PAYLOADS[2] + ".csv")
+    Run.objects.filter(project=project).update(name=HOSTILE, params={PAYLOADS[0]: PAYLOADS[1]})
+    Prediction.objects.filter(run__project=project).update(raw_output=HOSTILE, valid=False)
+    Job.objects.filter(project=project).update(
+        state=Job.State.FAILED, error=HOSTILE, message=PAYLOADS[2], params={PAYLOADS[0]: HOSTILE}, result={"x": HOSTILE}
+    )
+    Correction.objects.filter(project=project).update(after_names=[[HOSTILE]], before_names=[[HOSTILE]])
+    get_user_model().objects.filter(pk=world.membership.user_id).update(username=PAYLOADS[3][:150])
+    project.refresh_from_db()
+    return world
