@@ -172,6 +172,7 @@ def run_create(
 ) -> Run:
     """A new run pinned to the current taxonomy version, with its sampled training (and dev) document ids."""
     _validate_run_fields(strategy=strategy, shots=shots, corrector=corrector)
+    _refuse_endpoint_params(params or {})
     name = (name or "").strip() or _default_run_name(project, strategy, shots, seed)
     if Run.objects.filter(project=project, name=name).exists():
         raise ValidationError({"name": f"A run named {name!r} already exists in this project."})
@@ -197,6 +198,27 @@ def run_create(
         dev_document_ids=_sample(dev_ids, dev_paths, shots, seed),
         created_by=actor,
     )
+
+
+ENDPOINT_PARAMS = frozenset({"base_url", "api_key", "allowed_hosts"})
+
+
+def _refuse_endpoint_params(params: object) -> None:
+    """Where an LLM call goes is the project's endpoint, which only owners set. A run parameter naming a URL,
+    a key or an allow-list (also inside a cascade stage's params) would let anyone who starts a run send the
+    project's documents to a host of their choosing, so it is refused."""
+    stack = [params]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            named = sorted(ENDPOINT_PARAMS & set(item))
+            if named:
+                raise ValidationError(
+                    {"params": f"{named[0]} cannot be a run parameter: owners set the LLM endpoint of the project."}
+                )
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
 
 
 def _default_run_name(project, strategy: str, shots: int, seed: int) -> str:
