@@ -129,3 +129,30 @@ def test_rebinding_between_the_check_and_the_connection_never_reaches_the_intern
         client.complete([{"role": "user", "content": "hi"}])
     assert err.value.kind == "unsafe_url"
     assert accepted == []
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "params",
+    [
+        "base_url=https://attacker.example/v1",
+        'stages=[{"strategy": "tfidf"}, {"strategy": "llm-dl", "params": {"base_url": "https://attacker.example/v1"}}]',
+        'allowed_hosts=["169.254.169.254:80"]',
+        "api_key=sk-someone-elses",
+    ],
+)
+def test_run_parameters_cannot_choose_where_llm_calls_go(params, worlds, clients):
+    """Only owners set the endpoint; an annotator starting a run cannot point it (or a cascade stage) at a
+    host of their choosing, which would receive the project's documents."""
+    from django.urls import reverse
+
+    from classifiers.models import Run
+
+    alpha, _ = worlds
+    before = Run.objects.count()
+    strategy = "cascade" if params.startswith("stages=") else "llm-dl"
+    data = {"strategy": strategy, "shots": "0", "seed": "1", "split": "test", "name": "exfil", "params": params}
+    response = clients["annotator"].post(reverse("classifiers:runs", args=[alpha.project.pk]), data)
+    assert response.status_code == 200
+    assert "cannot be a run parameter" in response.content.decode()
+    assert Run.objects.count() == before
