@@ -201,12 +201,14 @@ def run_create(
 
 
 ENDPOINT_PARAMS = frozenset({"base_url", "api_key", "allowed_hosts"})
+SERVER_PATH_PARAMS = frozenset({"encoder_path", "model_path", "cache_dir", "model_dir"})
 
 
 def _refuse_endpoint_params(params: object) -> None:
     """Where an LLM call goes is the project's endpoint, which only owners set. A run parameter naming a URL,
     a key or an allow-list (also inside a cascade stage's params) would let anyone who starts a run send the
-    project's documents to a host of their choosing, so it is refused."""
+    project's documents to a host of their choosing, so it is refused. So are paths on the server (models
+    to load, caches to write): the operator sets those (HTC_ENCODER_PATH, HTC_EMBEDDING_MODEL_PATH)."""
     stack = [params]
     while stack:
         item = stack.pop()
@@ -215,6 +217,11 @@ def _refuse_endpoint_params(params: object) -> None:
             if named:
                 raise ValidationError(
                     {"params": f"{named[0]} cannot be a run parameter: owners set the LLM endpoint of the project."}
+                )
+            paths = sorted(SERVER_PATH_PARAMS & set(item))
+            if paths:
+                raise ValidationError(
+                    {"params": f"{paths[0]} cannot be a run parameter: the operator sets model and cache paths."}
                 )
             stack.extend(item.values())
         elif isinstance(item, list | tuple):
