@@ -156,3 +156,25 @@ def test_run_parameters_cannot_choose_where_llm_calls_go(params, worlds, clients
     assert response.status_code == 200
     assert "cannot be a run parameter" in response.content.decode()
     assert Run.objects.count() == before
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("strategy", "params"),
+    [
+        ("hierverb", "encoder_path=/etc"),
+        ("embed", "cache_dir=/tmp/../../var/www"),
+        ("zeroshot", "model_path=/root/.ssh"),
+        ("cascade", 'stages=[{"strategy": "embed", "params": {"cache_dir": "/"}}]'),
+    ],
+)
+def test_run_parameters_cannot_name_paths_on_the_server(strategy, params, worlds, clients):
+    from django.urls import reverse
+
+    from classifiers.models import Run
+
+    alpha, _ = worlds
+    data = {"strategy": strategy, "shots": "0", "seed": "1", "split": "test", "name": "paths", "params": params}
+    response = clients["annotator"].post(reverse("classifiers:runs", args=[alpha.project.pk]), data)
+    assert response.status_code == 200 and "the operator sets model and cache paths" in response.content.decode()
+    assert not Run.objects.filter(name="paths").exists()
