@@ -122,6 +122,7 @@ def config_create(
     if not name:
         raise ValidationError({"name": "A configuration needs a name."})
     _validate_run_fields(strategy=strategy, shots=shots, corrector=corrector)
+    _refuse_endpoint_params(params or {})
     if ClassifierConfig.objects.filter(project=project, name=name).exists():
         raise ValidationError({"name": f"A configuration named {name!r} already exists."})
     return ClassifierConfig.objects.create(
