@@ -140,11 +140,13 @@ def changed_tables(before: dict, after: dict) -> list[str]:
 
 def make_hostile(world: World) -> World:
     """Put hostile text in every field of `world` that people see: project, labels, documents, corpus and file
-    names, run name and params, LLM raw output, job error, message, params and result, decisions, a username."""
+    names, run name and params, LLM raw output, job error, message, params and result, decisions, a username,
+    the endpoint's model name and prompt template."""
     from django.contrib.auth import get_user_model
 
     from classifiers.models import Prediction, Run
     from corpora.models import Corpus, Document
+    from endpoints.models import LLMEndpoint
     from jobs.models import Job
     from projects.models import Project
     from review.models import Correction
@@ -164,5 +166,6 @@ def make_hostile(world: World) -> World:
     )
     Correction.objects.filter(project=project).update(after_names=[[HOSTILE]], before_names=[[HOSTILE]])
     get_user_model().objects.filter(pk=world.membership.user_id).update(username=PAYLOADS[3][:150])
+    LLMEndpoint.objects.filter(project=project).update(model=HOSTILE[:200], templates={"dl": HOSTILE})
     project.refresh_from_db()
     return world
