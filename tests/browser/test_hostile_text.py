@@ -37,6 +37,7 @@ def test_no_payload_runs_on_any_page_that_shows_user_text(page, live_server, log
         f"/projects/{w.project.pk}/review/runs/{w.run.pk}/",
         f"/projects/{w.project.pk}/review/runs/{w.run.pk}/items/{w.prediction.pk}/",
         f"/projects/{w.project.pk}/review/agreement/",
+        f"/projects/{w.project.pk}/llm/",
     ]:
         page.goto(live_server.url + path)
         page.wait_for_load_state("load")
