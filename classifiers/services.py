@@ -123,6 +123,7 @@ def config_create(
     if not name:
         raise ValidationError({"name": "A configuration needs a name."})
     _validate_run_fields(strategy=strategy, shots=shots, corrector=corrector)
+    _refuse_endpoint_params(params or {})
     params = strategy_params_clean(strategy=strategy, params=params, corrector=corrector)
     if ClassifierConfig.objects.filter(project=project, name=name).exists():
         raise ValidationError({"name": f"A configuration named {name!r} already exists."})
@@ -174,6 +175,7 @@ def run_create(
 ) -> Run:
     """A new run pinned to the current taxonomy version, with its sampled training (and dev) document ids."""
     _validate_run_fields(strategy=strategy, shots=shots, corrector=corrector)
+    _refuse_endpoint_params(params or {})
     params = strategy_params_clean(strategy=strategy, params=params, corrector=corrector)
     name = (name or "").strip() or _default_run_name(project, strategy, shots, seed)
     if Run.objects.filter(project=project, name=name).exists():
@@ -211,6 +213,34 @@ def run_create(
         dev_document_ids=dev_sample,
         created_by=actor,
     )
+
+
+ENDPOINT_PARAMS = frozenset({"base_url", "api_key", "allowed_hosts"})
+SERVER_PATH_PARAMS = frozenset({"encoder_path", "model_path", "cache_dir", "model_dir"})
+
+
+def _refuse_endpoint_params(params: object) -> None:
+    """Where an LLM call goes is the project's endpoint, which only owners set. A run parameter naming a URL,
+    a key or an allow-list (also inside a cascade stage's params) would let anyone who starts a run send the
+    project's documents to a host of their choosing, so it is refused. So are paths on the server (models
+    to load, caches to write): the operator sets those (HTC_ENCODER_PATH, HTC_EMBEDDING_MODEL_PATH)."""
+    stack = [params]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            named = sorted(ENDPOINT_PARAMS & set(item))
+            if named:
+                raise ValidationError(
+                    {"params": f"{named[0]} cannot be a run parameter: owners set the LLM endpoint of the project."}
+                )
+            paths = sorted(SERVER_PATH_PARAMS & set(item))
+            if paths:
+                raise ValidationError(
+                    {"params": f"{paths[0]} cannot be a run parameter: the operator sets model and cache paths."}
+                )
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
 
 
 def _default_run_name(project, strategy: str, shots: int, seed: int) -> str:

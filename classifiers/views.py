@@ -9,7 +9,7 @@ from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from classifiers import plots, selectors, tradeoff
 from classifiers.forms import RunForm, RunJobForm, RunUpdateForm, run_form_initial
@@ -73,6 +73,7 @@ def run_list(request: HttpRequest, project_id: int) -> HttpResponse:
 
 
 @login_required
+@require_GET
 def run_detail(request: HttpRequest, project_id: int, run_id: int) -> HttpResponse:
     project = project_for_user(user=request.user, project_id=project_id)
     run = get_object_or_404(Run, project=project, pk=run_id)
@@ -158,6 +159,7 @@ def run_job(request: HttpRequest, project_id: int, run_id: int) -> HttpResponse:
 
 
 @login_required
+@require_GET
 def prediction_list(request: HttpRequest, project_id: int, run_id: int) -> HttpResponse:
     from taxonomies.selectors import taxonomy_tree
 
@@ -215,6 +217,7 @@ def _int(value, default: int) -> int:
 
 
 @login_required
+@require_GET
 def metrics(request: HttpRequest, project_id: int) -> HttpResponse:
     project = project_for_user(user=request.user, project_id=project_id)
     split = request.GET.get("split") if request.GET.get("split") in SPLIT_CHOICES else "test"

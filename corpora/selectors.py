@@ -14,6 +14,7 @@ from django.db.models.functions import Substr
 from django.shortcuts import get_object_or_404
 
 from corpora.models import Corpus, Document, GoldLabel, Split
+from htc_app.params import id_param
 from taxonomies.models import Node
 from taxonomies.selectors import TreeIndex, taxonomy_tree
 
@@ -114,10 +115,7 @@ def document_get(*, project, doc_id: int) -> tuple[Document, list[list[str]]]:
 
 def node_of_project(*, project, node_id: int | str | None) -> Node | None:
     """The project's node with this id, or None when absent or foreign."""
-    try:
-        node_id = int(node_id) if node_id not in (None, "") else None
-    except (TypeError, ValueError):
-        return None
+    node_id = id_param(node_id)
     if node_id is None:
         return None
     return Node.objects.filter(taxonomy__project=project, pk=node_id).first()

@@ -18,6 +18,7 @@ from corpora.forms import UploadForm
 from corpora.models import Corpus, Split
 from corpora.selectors import document_get, document_page, node_of_project
 from corpora.services import corpus_import, corpus_import_enqueue
+from htc_app.params import id_param, page_param, text_param
 from projects.models import Role
 from projects.selectors import project_for_user
 from taxonomies.selectors import taxonomy_tree
@@ -45,10 +46,8 @@ def _upload_context(project, form, **extra) -> dict:
 def upload(request: HttpRequest, project_id: int) -> HttpResponse:
     project = project_for_user(user=request.user, project_id=project_id, role=Role.ANNOTATOR)
     if request.method != "POST":
-        imported_id = request.GET.get("imported", "")
-        imported = (
-            Corpus.objects.filter(project=project, pk=int(imported_id)).first() if imported_id.isdigit() else None
-        )
+        imported_id = id_param(request.GET.get("imported"))
+        imported = Corpus.objects.filter(project=project, pk=imported_id).first() if imported_id else None
         return render(request, "corpora/upload.html", _upload_context(project, UploadForm(), imported=imported))
     form = UploadForm(request.POST, request.FILES)
     if getattr(request, "upload_too_large", False):
@@ -84,16 +83,13 @@ def upload(request: HttpRequest, project_id: int) -> HttpResponse:
 
 
 def _list_filters(request: HttpRequest, project) -> dict:
-    q = (request.GET.get("q") or "").strip()[:200]
+    q = text_param(request.GET.get("q"), 200)
     split = request.GET.get("split") or None
     if split not in {value for value, _ in SPLIT_FILTERS}:
         split = None
     node = node_of_project(project=project, node_id=request.GET.get("node"))
     generated = {"yes": True, "no": False}.get(request.GET.get("generated", ""))
-    try:
-        page = max(1, int(request.GET.get("page") or 1))
-    except ValueError:
-        page = 1
+    page = page_param(request.GET.get("page"))
     return {"q": q, "split": split, "node": node, "generated": generated, "page": page}
 
 

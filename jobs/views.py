@@ -8,12 +8,12 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import redirect, render
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
+from htc_app.params import local_next
 from jobs.models import Job
 from jobs.registry import target_url
 from jobs.selectors import job_get, job_list_for_project, job_status
@@ -79,9 +79,7 @@ def job_cancel_view(request: HttpRequest, project_id: int, job_id: int) -> HttpR
             messages.success(request, "The job was cancelled.")
         else:
             messages.success(request, "The job will stop at its next progress step and keep what it finished.")
-    next_url = request.POST.get("next", "")
-    if next_url and url_has_allowed_host_and_scheme(
-        next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return redirect(next_url)
+    next_url = local_next(request, request.POST.get("next"))
+    if next_url:
+        return HttpResponseRedirect(next_url)
     return redirect("jobs:detail", project_id=project.pk, job_id=job.pk)

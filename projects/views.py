@@ -7,7 +7,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from projects.forms import MemberForm, ProjectForm
 from projects.models import Membership, Role
@@ -25,6 +25,7 @@ def form_errors_from(form, exc: ValidationError) -> None:
 
 
 @login_required
+@require_GET
 def project_list(request: HttpRequest) -> HttpResponse:
     projects = project_list_for_user(user=request.user)
     memberships = {m.project_id: m.role for m in Membership.objects.filter(user=request.user)}
@@ -47,6 +48,7 @@ def project_create_view(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+@require_GET
 def project_detail(request: HttpRequest, project_id: int) -> HttpResponse:
     from projects.overview import project_overview
 

@@ -8,6 +8,7 @@ from django.db import transaction
 from django.db.models import Q
 
 from corpora.models import Document, GoldLabel
+from htc_app.params import id_param
 from review.models import Correction
 from taxonomies.models import Node
 
@@ -20,6 +21,10 @@ def _validate_paths(*, project, paths: Paths) -> Paths:
         raise ValidationError("A decision needs one or more non-empty paths.")
     if len(paths) > 1 and not project.multi_path:
         raise ValidationError("This project allows one path per document.")
+    # Label ids are whole numbers as the picker sends them: no booleans, floats, strings or 30-digit numbers
+    # (int() would read True as 1 and 1.5 as 1; an id past 64 bits overflows the database column).
+    if any(id_param(i) != i for p in paths for i in p):
+        raise ValidationError("A path is a list of label ids (whole numbers).")
     ids = {int(i) for p in paths for i in p}
     nodes = {n.pk: n for n in Node.objects.filter(taxonomy=project.taxonomy, pk__in=ids)}
     cleaned: Paths = []

@@ -10,13 +10,14 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from classifiers.models import Prediction, Run
 from corpora.models import Split
+from htc_app.params import id_param, local_next
 from projects.models import Role
 from projects.selectors import project_for_user
 from review import exports
@@ -43,8 +44,8 @@ def _filters(request: HttpRequest) -> dict:
 
 def _queue_for(run: Run, project, filters: dict):
     node = None
-    if filters.get("node"):
-        node = Node.objects.filter(taxonomy=project.taxonomy, pk=filters["node"]).first()
+    if id_param(filters.get("node")):
+        node = Node.objects.filter(taxonomy=project.taxonomy, pk=id_param(filters["node"])).first()
     reviewed = {"yes": True, "no": False}.get(filters.get("reviewed", ""))
     return review_queue(
         run=run,
@@ -61,6 +62,7 @@ def _path_text(tree, path: list[int]) -> str:
 
 
 @login_required
+@require_GET
 def review_index(request: HttpRequest, project_id: int) -> HttpResponse:
     project = project_for_user(user=request.user, project_id=project_id)
     runs = Run.objects.filter(project=project).annotate(n_predictions=Count("predictions")).order_by("-created_at")
@@ -83,6 +85,7 @@ def review_index(request: HttpRequest, project_id: int) -> HttpResponse:
 
 
 @login_required
+@require_GET
 def review_queue_view(request: HttpRequest, project_id: int, run_id: int) -> HttpResponse:
     project = project_for_user(user=request.user, project_id=project_id)
     run = get_object_or_404(Run, project=project, pk=run_id)
@@ -111,6 +114,7 @@ def review_queue_view(request: HttpRequest, project_id: int, run_id: int) -> Htt
 
 
 @login_required
+@require_GET
 def review_next(request: HttpRequest, project_id: int, run_id: int) -> HttpResponse:
     """The first prediction in queue order that this user has not decided or skipped yet."""
     project = project_for_user(user=request.user, project_id=project_id)
@@ -233,13 +237,14 @@ def review_undo(request: HttpRequest, project_id: int, correction_id: int) -> Ht
         messages.error(request, " ".join(exc.messages))
     else:
         messages.success(request, "Decision undone.")
-    back = request.POST.get("next", "")
-    if back.startswith("/") and not back.startswith("//"):
-        return redirect(back)
+    back = local_next(request, request.POST.get("next"))
+    if back:
+        return HttpResponseRedirect(back)
     return redirect("review:index", project_id=project.pk)
 
 
 @login_required
+@require_GET
 def agreement_view(request: HttpRequest, project_id: int) -> HttpResponse:
     project = project_for_user(user=request.user, project_id=project_id)
     tree = taxonomy_tree(taxonomy=project.taxonomy)
@@ -259,13 +264,14 @@ def agreement_view(request: HttpRequest, project_id: int) -> HttpResponse:
 
 
 @login_required
+@require_GET
 def review_export(request: HttpRequest, project_id: int, what: str, fmt: str) -> HttpResponse:
     project = project_for_user(user=request.user, project_id=project_id)
     if what not in ("predictions", "corrections") or fmt not in ("csv", "jsonl"):
         return HttpResponse("Unknown export.", status=404, content_type="text/plain")
     run = None
     if what == "predictions":
-        run = get_object_or_404(Run, project=project, pk=request.GET.get("run") or 0)
+        run = get_object_or_404(Run, project=project, pk=id_param(request.GET.get("run"), 0))
     rows = exports.export_rows(project=project, what=what, run=run)
     body = exports.as_csv(rows) if fmt == "csv" else exports.as_jsonl(rows)
     content_type = "text/csv; charset=utf-8" if fmt == "csv" else "application/x-ndjson; charset=utf-8"

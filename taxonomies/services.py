@@ -49,6 +49,8 @@ def name_problem(name: str) -> str | None:
         return f"label name longer than 255 characters ({len(name)})"
     if any(unicodedata.category(ch) == "Cc" for ch in name):
         return "label name contains a line break or another control character"
+    if any(unicodedata.category(ch) == "Cs" for ch in name):
+        return "label name contains an unpaired surrogate (not text)"
     return None
 
 

@@ -16,6 +16,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from htc_app.params import id_param
 from projects.models import Role
 from projects.selectors import project_for_user
 from review.tasks import split_task_for_node
@@ -56,8 +57,9 @@ def _resolve_target(taxonomy: Taxonomy, value: str) -> Node | None:
     if not value:
         return None
     key = value.removeprefix("#")
-    if key.isdigit():
-        node = Node.objects.filter(taxonomy=taxonomy, pk=int(key)).first()
+    if key.isascii() and key.isdigit():
+        node_id = id_param(key)
+        node = Node.objects.filter(taxonomy=taxonomy, pk=node_id).first() if node_id else None
     else:
         names = [part.strip() for part in value.split(">")]
         node_id = taxonomy_tree(taxonomy=taxonomy).find_path(names)
@@ -84,9 +86,9 @@ def editor(request: HttpRequest, project_id: int) -> HttpResponse:
     tree = taxonomy_tree(taxonomy=taxonomy)
     labels = path_labels(tree=tree)
     selected = None
-    node_param = request.GET.get("node", "")
-    if node_param.isdigit() and int(node_param) in tree.nodes:
-        selected = tree.nodes[int(node_param)]
+    node_param = id_param(request.GET.get("node"))
+    if node_param in tree.nodes:
+        selected = tree.nodes[node_param]
     open_ids = None
     if len(tree.nodes) > OPEN_ALL_LIMIT:
         open_ids = set(tree.path_ids(selected.pk)) if selected else set()
@@ -200,7 +202,7 @@ def node_add(request: HttpRequest, project_id: int) -> HttpResponse:
     except ValidationError as exc:
         _report(request, exc)
         parent_id = form.cleaned_data["parent"]
-        return redirect(_editor_url(project.pk, int(parent_id) if parent_id.isdigit() else None))
+        return redirect(_editor_url(project.pk, id_param(parent_id)))
     messages.success(request, f"Added {node.name}.")
     if parent is not None:
         # Documents labelled the parent itself now need a decision: which child?
@@ -317,7 +319,12 @@ def taxonomy_import_view(request: HttpRequest, project_id: int) -> HttpResponse:
     project = _owner_project(request, project_id)
     form = ImportForm(request.POST or None, request.FILES or None)
     errors: list[str] = []
-    if request.method == "POST" and form.is_valid():
+    status = 200
+    if getattr(request, "upload_too_large", False):
+        form = ImportForm()
+        errors = [f"The file is larger than the upload limit ({settings.HTC_MAX_UPLOAD_BYTES / 2**20:,.0f} MB)."]
+        status = 413
+    elif request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
         try:
             summary = services.taxonomy_import(
@@ -347,6 +354,7 @@ def taxonomy_import_view(request: HttpRequest, project_id: int) -> HttpResponse:
             "max_depth": settings.HTC_MAX_TAXONOMY_DEPTH,
             "max_nodes": settings.HTC_MAX_TAXONOMY_NODES,
         },
+        status=status,
     )
 
 

@@ -17,8 +17,37 @@ from corpora.formats.base import (
     normalise_split,
 )
 from corpora.formats.registry import ExportRow, register_reader, register_writer
+from htc_app.textcheck import unstorable_text
 
 KNOWN_KEYS = {"id", "text", "path", "paths", "split", "meta"}
+
+
+class _Unstorable(ValueError):
+    """A JSON value the database cannot store faithfully (or that means two things)."""
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, object]]) -> dict:
+    keys = [k for k, _ in pairs]
+    if len(set(keys)) != len(keys):
+        twice = sorted({k for k in keys if keys.count(k) > 1})
+        raise _Unstorable(f"the key {twice[0]!r} appears twice in one object")
+    return dict(pairs)
+
+
+def _refuse_constant(name: str) -> object:
+    raise _Unstorable(f"{name} is not a JSON number")
+
+
+def _parse_line(line: str) -> object:
+    """json.loads that refuses duplicate keys, NaN/Infinity and strings the database cannot store."""
+    try:
+        obj = json.loads(line, object_pairs_hook=_no_duplicate_keys, parse_constant=_refuse_constant)
+    except RecursionError:
+        raise _Unstorable("the JSON is nested too deeply") from None
+    problem = unstorable_text(obj)
+    if problem:
+        raise _Unstorable(f"the line contains {problem}")
+    return obj
 
 
 def _one_path(value: object) -> tuple[str, ...] | None:
@@ -82,9 +111,12 @@ def read_jsonl(stream: BinaryIO, source: str) -> Iterator[Record | RecordError]:
         if not line.strip():
             continue
         try:
-            obj = json.loads(line)
+            obj = _parse_line(line)
         except json.JSONDecodeError as exc:
             yield RecordError(source, line_no, f"invalid JSON: {exc.msg}", column=exc.pos + 1)
+            continue
+        except _Unstorable as exc:
+            yield RecordError(source, line_no, str(exc))
             continue
         if not isinstance(obj, dict):
             yield RecordError(source, line_no, "each line must be a JSON object")

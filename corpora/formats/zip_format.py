@@ -1,8 +1,9 @@
 """Zip archives of CSV/TSV/JSONL/TXT files, read entry by entry (never extracted to disk).
 
 Refused: more than HTC_ZIP_MAX_ENTRIES entries; entry names that are absolute, contain `..`, a drive letter or
-a backslash; symlinks; encrypted entries; nested archives; an entry that expands more than HTC_ZIP_MAX_RATIO
-times its compressed size; more than HTC_ZIP_MAX_TOTAL_BYTES in all. Sizes are checked as declared first and
+a backslash (also once Unicode-normalised); the same entry name twice; symlinks; encrypted entries; nested archives; an entry that expands more than HTC_ZIP_MAX_RATIO
+times its compressed size; more than HTC_ZIP_MAX_TOTAL_BYTES in all, or more than HTC_ZIP_MAX_RATIO times the
+archive's compressed size in all. Sizes are checked as declared first and
 then against the bytes actually read, because declared sizes can lie.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 import io
 import re
 import stat
+import unicodedata
 import zipfile
 from collections.abc import Iterator
 from pathlib import PurePosixPath
@@ -28,7 +30,17 @@ DRIVE = re.compile(r"^[A-Za-z]:")
 
 
 def unsafe_name_reason(name: str) -> str | None:
-    """Why an entry name could escape the extraction directory, or None when it is safe."""
+    """Why an entry name could escape the extraction directory, or None when it is safe.
+
+    The name is also checked after Unicode compatibility normalisation, so look-alikes such as fullwidth
+    '．．／' (which NFKC turns into '../') are refused too, should anything ever normalise them."""
+    folded = unicodedata.normalize("NFKC", name)
+    if folded != name and _unsafe_as_written(folded):
+        return f"looks like an unsafe name once normalised ({folded!r})"
+    return _unsafe_as_written(name)
+
+
+def _unsafe_as_written(name: str) -> str | None:
     if "\\" in name:
         return "contains a backslash"
     if DRIVE.match(name):
@@ -51,12 +63,21 @@ def _skipped(name: str) -> bool:
     return name.endswith("/") or name.startswith("__MACOSX/") or PurePosixPath(name).name.startswith("._")
 
 
+def archive_limit(infos: list[zipfile.ZipInfo]) -> int:
+    """The most bytes the whole archive may expand to: the total cap, and the ratio cap applied to the
+    archive as a whole (otherwise many small entries, each inside the per-entry grace, would add up to
+    a 1000-fold expansion)."""
+    compressed = sum(info.compress_size for info in infos)
+    return min(settings.HTC_ZIP_MAX_TOTAL_BYTES, max(compressed * settings.HTC_ZIP_MAX_RATIO, RATIO_GRACE_BYTES))
+
+
 class _Budget:
     """Counts the bytes actually decompressed, for one archive and for its current entry."""
 
-    def __init__(self, archive: str):
+    def __init__(self, archive: str, limit: int | None = None):
         self.archive = archive
         self.total = 0
+        self.limit = settings.HTC_ZIP_MAX_TOTAL_BYTES if limit is None else limit
 
     def check(self, source: str, entry_bytes: int, entry_limit: int) -> None:
         if entry_bytes > entry_limit:
@@ -64,10 +85,8 @@ class _Budget:
                 source,
                 f"the entry expands more than {settings.HTC_ZIP_MAX_RATIO} times its compressed size (zip bomb?)",
             )
-        if self.total > settings.HTC_ZIP_MAX_TOTAL_BYTES:
-            raise FormatError(
-                self.archive, f"the archive expands to more than {settings.HTC_ZIP_MAX_TOTAL_BYTES:,} bytes (zip bomb?)"
-            )
+        if self.total > self.limit:
+            raise FormatError(self.archive, f"the archive expands to more than {self.limit:,} bytes (zip bomb?)")
 
 
 class _CountingReader(io.RawIOBase):
@@ -101,11 +120,16 @@ def _check_archive(zf: zipfile.ZipFile, archive: str) -> list[zipfile.ZipInfo]:
             archive, f"the archive has {len(infos):,} entries; the limit is {settings.HTC_ZIP_MAX_ENTRIES:,}"
         )
     declared = 0
+    seen: set[str] = set()
     for info in infos:
         source = f"{archive}/{info.filename}"
         reason = unsafe_name_reason(info.filename)
         if reason:
             raise FormatError(archive, f"unsafe entry name {info.filename!r}: it {reason}")
+        # Two entries with one name: zip tools disagree on which one counts, so neither is guessed.
+        if info.filename in seen:
+            raise FormatError(archive, f"the entry name {info.filename!r} appears twice in the archive")
+        seen.add(info.filename)
         if _is_symlink(info):
             raise FormatError(source, "symbolic links are not accepted in archives")
         if _skipped(info.filename):
@@ -120,8 +144,9 @@ def _check_archive(zf: zipfile.ZipFile, archive: str) -> list[zipfile.ZipInfo]:
                 f"the entry expands more than {settings.HTC_ZIP_MAX_RATIO} times its compressed size (zip bomb?)",
             )
         declared += info.file_size
-    if declared > settings.HTC_ZIP_MAX_TOTAL_BYTES:
-        raise FormatError(archive, f"the archive expands to more than {settings.HTC_ZIP_MAX_TOTAL_BYTES:,} bytes")
+    limit = archive_limit(infos)
+    if declared > limit:
+        raise FormatError(archive, f"the archive expands to more than {limit:,} bytes (zip bomb?)")
     return infos
 
 
@@ -133,7 +158,7 @@ def read_zip(stream: BinaryIO, source: str) -> Iterator[Record | RecordError]:
         raise FormatError(source, f"not a readable zip archive ({exc})") from None
     with zf:
         infos = _check_archive(zf, source)
-        budget = _Budget(source)
+        budget = _Budget(source, archive_limit(infos))
         found = False
         for info in infos:
             if _skipped(info.filename):

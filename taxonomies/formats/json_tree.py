@@ -12,6 +12,7 @@ import json.scanner
 from bisect import bisect_right
 from collections.abc import Iterator, Sequence
 
+from htc_app.textcheck import unstorable_text
 from taxonomies.formats import register
 from taxonomies.formats.base import ExportNode, ParsedNode, Problem, line_starts
 
@@ -24,9 +25,21 @@ class _Located(dict):
     offset: int = 0
 
 
+class _DuplicateKey(ValueError):
+    """One object names a key twice: which value was meant cannot be known."""
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, object]]) -> dict:
+    keys = [k for k, _ in pairs]
+    if len(set(keys)) != len(keys):
+        twice = next(k for k in keys if keys.count(k) > 1)
+        raise _DuplicateKey(f"the key {twice!r} appears twice in one label object")
+    return dict(pairs)
+
+
 class _LocatingDecoder(json.JSONDecoder):
     def __init__(self) -> None:
-        super().__init__()
+        super().__init__(object_pairs_hook=_no_duplicate_keys)
 
         def parse_object(s_and_end, *args):
             start = s_and_end[1] - 1
@@ -54,6 +67,13 @@ class JsonTreeFormat:
             return
         except RecursionError:
             yield Problem(None, "the JSON is nested too deeply")
+            return
+        except _DuplicateKey as exc:
+            yield Problem(None, str(exc))
+            return
+        problem = unstorable_text(data)
+        if problem:
+            yield Problem(None, f"the file contains {problem}")
             return
         if isinstance(data, dict) and "children" in data and "name" not in data:
             data = data["children"]  # also accept {"children": [...]} as the root

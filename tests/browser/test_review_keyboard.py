@@ -46,6 +46,8 @@ def test_review_five_documents_by_keyboard(page, live_server, login, owner, proj
 
     def expect_doc(i):
         page.wait_for_selector(f"h1:has-text('Document doc-{i}')")
+        # The heading is there before the page's module script has run; keys pressed earlier are lost.
+        page.wait_for_load_state("domcontentloaded")
 
     # 1 and 2: accept.
     expect_doc(0)

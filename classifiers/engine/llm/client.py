@@ -1,7 +1,8 @@
 """A guarded client for OpenAI-compatible chat endpoints (OpenAI, vLLM, llama.cpp server).
 
 What it adds on top of the `openai` SDK (which runs with `max_retries=0`):
-- the SSRF guard (`netguard.check_base_url`) before every request, and no redirects;
+- the SSRF guard (`netguard.check_base_url`) before every request, connections pinned to the checked
+  addresses, no redirects, and responses bounded in size (`max_response_bytes`);
 - bounded retries (default 3) with exponential backoff that honours `Retry-After` on 429/503,
   retries on 5xx, timeouts and connection errors; 400/401/403/404/422 are never retried;
 - a per-endpoint semaphore shared by every client of the same base URL (threads);
@@ -25,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path as FsPath
 from typing import Any
 
+from classifiers.engine.llm.bounded import DEFAULT_MAX_RESPONSE_BYTES, BoundedTransport, ResponseTooLarge
 from classifiers.engine.llm.cache import ResponseCache
 from classifiers.engine.llm.errors import (
     LLMAuthError,
@@ -34,7 +36,12 @@ from classifiers.engine.llm.errors import (
     classify_status,
     parse_retry_after,
 )
-from classifiers.engine.llm.netguard import UnsafeURLError, allowed_hosts_from_env, check_base_url
+from classifiers.engine.llm.netguard import (
+    UnsafeURLError,
+    allowed_hosts_from_env,
+    check_base_url,
+    pinned_network_backend,
+)
 
 __all__ = ["LLMAuthError", "LLMCallError", "LLMClient", "LLMResult", "cost_of", "parse_retry_after"]
 
@@ -116,10 +123,12 @@ class LLMClient:
         cache_dir: str | FsPath | None = None,
         use_cache: bool = True,
         sleep: Callable[[float], None] = time.sleep,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ):
         self.base_url = base_url
         self.model = model
         self.timeout = float(timeout)
+        self.max_response_bytes = int(max_response_bytes)
         self.max_retries = max(0, min(int(max_retries), 3))
         self.backoff_base = backoff_base
         self.max_backoff = max_backoff
@@ -154,11 +163,18 @@ class LLMClient:
             # Checked again at call time: DNS may have changed since the endpoint was saved.
             check_base_url(str(request.url), allowed_hosts=self.allowed_hosts)
 
+        transport = httpx_mod.HTTPTransport(trust_env=False)
+        # Connect only to addresses the guard checked (anti-rebinding). The pool is httpcore's; fail loudly
+        # rather than run unpinned if a library update renames the attribute.
+        if not hasattr(transport._pool, "_network_backend"):
+            raise RuntimeError("Cannot pin LLM connections: unexpected httpx transport internals.")
+        transport._pool._network_backend = pinned_network_backend(self.allowed_hosts)
         http_client = httpx_mod.Client(
             follow_redirects=False,
             timeout=self.timeout,
             event_hooks={"request": [guard]},
             trust_env=False,
+            transport=BoundedTransport(transport, self.max_response_bytes),
         )
         # A local server needs no key, but the SDK insists on one; the placeholder is not a secret.
         return openai.OpenAI(
@@ -267,6 +283,8 @@ class LLMClient:
                     response = self._sdk.chat.completions.create(**kwargs)
             except UnsafeURLError as exc:
                 raise LLMCallError("unsafe_url", str(exc)) from None
+            except ResponseTooLarge:
+                raise self._too_large() from None
             except openai.APIStatusError as exc:
                 status = exc.status_code
                 # A server that does not take a response_format says 400/422, or (llama-cpp-python) 500:
@@ -284,6 +302,8 @@ class LLMClient:
             except openai.APIConnectionError as exc:
                 if chain_has(exc, UnsafeURLError):
                     raise LLMCallError("unsafe_url", "The base URL was refused by the SSRF guard.") from None
+                if chain_has(exc, ResponseTooLarge):
+                    raise self._too_large() from None
                 raise Retryable("connection", "Could not connect to the LLM endpoint.") from None
             except (openai.APIError, ValueError):
                 # A body that is not a chat completion (bad JSON, wrong shape): treat as a server fault.
@@ -292,6 +312,11 @@ class LLMClient:
                 self._format_confirmed = True
                 _KNOWN_FORMATS[self._endpoint_key] = mode
             return _result_from(response, mode)
+
+    def _too_large(self) -> LLMCallError:
+        return LLMCallError(
+            "too_large", f"The LLM endpoint's response is larger than {self.max_response_bytes:,} bytes."
+        )
 
     def _downgrade_format(self, mode: str) -> None:
         with self._state_lock:

@@ -8,7 +8,9 @@ A base URL is allowed when either
 
 Numeric host spellings that resolvers read differently (`2130706433`, `0x7f.1`, `017700000001`,
 `127.1`) are refused outright rather than interpreted. The check runs when an endpoint is saved
-and again before every request (see `client.py`), and redirects are never followed.
+and again before every request (see `client.py`), the connection goes to the very addresses that were
+checked (`pinned_network_backend`: no second DNS answer for a rebinding server to change), and redirects
+are never followed.
 """
 
 from __future__ import annotations
@@ -112,7 +114,8 @@ def check_base_url(url: str, *, allowed_hosts: Iterable[str] | None = None, reso
             raise UnsafeURLError("The host is a numeric address in a non-canonical form.")
         if not _HOSTNAME.match(host):
             raise UnsafeURLError("The host name is not valid.")
-        if host == "localhost" or host.endswith(".localhost"):
+        bare = host.rstrip(".")
+        if bare == "localhost" or bare.endswith(".localhost"):
             raise UnsafeURLError("The host is a loopback name.")
     elif not is_public_address(literal):
         raise UnsafeURLError("The host is a private, loopback, link-local or reserved address.")
@@ -151,3 +154,39 @@ def resolve_host(host: str, port: int) -> list[str]:
     if not addresses:
         raise UnsafeURLError("The host name does not resolve.")
     return addresses
+
+
+def pinned_addresses(host: str, port: int, *, allowed_hosts: Iterable[str]) -> list[str]:
+    """The addresses to connect to for `host:port`, each checked: the connection itself is pinned to them.
+
+    Checking a name and then letting the HTTP library resolve it again leaves a window in which a
+    rebinding DNS server answers a public address to the check and 127.0.0.1 to the connection. Resolving
+    once here and connecting to exactly these addresses closes it. Allow-listed `host:port` pairs are
+    returned unresolved (the operator vouched for them)."""
+    host = host.strip("[]").lower()
+    if _host_port_key(host, port) in _normalise_allowed(allowed_hosts):
+        return [host]
+    addresses = resolve_host(host, port)
+    for address in addresses:
+        if not is_public_address(address):
+            raise UnsafeURLError("The host resolves to a private, loopback, link-local or reserved address.")
+    return addresses
+
+
+def pinned_network_backend(allowed_hosts: Iterable[str]):
+    """An httpcore network backend whose every TCP connection goes to an address `pinned_addresses` checked
+    (redirect targets and retries included); TLS still verifies the certificate for the host name."""
+    try:
+        import httpcore2 as httpcore
+    except ImportError:  # older stacks use httpcore
+        import httpcore
+
+    allowed = list(allowed_hosts)
+
+    class PinnedBackend(httpcore.SyncBackend):
+        def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
+            name = host.decode("ascii") if isinstance(host, bytes) else host
+            address = pinned_addresses(name, port, allowed_hosts=allowed)[0]
+            return super().connect_tcp(address, port, timeout, local_address, socket_options)
+
+    return PinnedBackend()

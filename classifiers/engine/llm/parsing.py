@@ -80,12 +80,15 @@ def extract_fields(raw: str, keys: Sequence[str]) -> tuple[dict[str, object] | N
     text = (raw or "").strip()
     if not text:
         return None, "empty answer"
-    data = _load_object(text)
-    if data is None:
-        for m in _JSON_OBJECT.finditer(text):
-            data = _load_object(m.group(0))
-            if data is not None:
-                break
+    try:
+        data = _load_object(text)
+        if data is None:
+            found = [obj for m in _JSON_OBJECT.finditer(text) if (obj := _load_object(m.group(0))) is not None]
+            if len(found) > 1:
+                return None, "several JSON objects (more than one answer)"
+            data = found[0] if found else None
+    except _DuplicateKey as exc:
+        return None, str(exc)
     if data is None:
         if text.startswith("{") or text.startswith("["):
             return None, "invalid JSON"
@@ -98,9 +101,22 @@ def extract_fields(raw: str, keys: Sequence[str]) -> tuple[dict[str, object] | N
     return {k: data.get(k) for k in keys}, ""
 
 
+class _DuplicateKey(ValueError):
+    """An object that gives one key twice: two answers, not one (json.loads would keep the last)."""
+
+
+def _pairs_without_duplicates(pairs: list[tuple[str, object]]) -> dict:
+    keys = [k for k, _ in pairs]
+    if len(keys) != len(set(keys)):
+        raise _DuplicateKey(f"the key {next(k for k in keys if keys.count(k) > 1)!r} appears twice (several answers)")
+    return dict(pairs)
+
+
 def _load_object(text: str) -> dict | None:
     try:
-        data = json.loads(text)
+        data = json.loads(text, object_pairs_hook=_pairs_without_duplicates)
+    except _DuplicateKey:
+        raise
     except ValueError:
         return None
     return data if isinstance(data, dict) else None
