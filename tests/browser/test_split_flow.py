@@ -1,6 +1,7 @@
 """Split a label in the editor, then decide the "which child?" task by keyboard (CSP violations fail the test)."""
 
 import pytest
+from playwright.sync_api import expect
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -23,12 +24,14 @@ def test_split_then_decide_which_child_by_keyboard(page, live_server, login, own
 
     # the picker opens on the children of Sci (sorted by name)
     page.wait_for_selector("h1:has-text('Document doc-0')")
-    options = page.locator("#picker-options li")
-    assert options.all_text_contents() == ["Biology", "Physics"]
+    # The heading is there before the module script has built the picker and listens for keys.
+    page.wait_for_load_state("domcontentloaded")
+    expect(page.locator("#picker-options li")).to_have_text(["Biology", "Physics"])
     page.keyboard.press("c")
     page.keyboard.press("ArrowDown")  # Physics
     page.keyboard.press("Enter")  # a leaf: saves
     page.wait_for_selector("h1:has-text('Document doc-1')")
+    page.wait_for_load_state("domcontentloaded")
     page.keyboard.press("/")
     page.keyboard.type("bio")
     page.keyboard.press("Enter")

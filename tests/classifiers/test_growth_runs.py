@@ -196,7 +196,7 @@ def test_run_page_shows_the_forgetting_report_and_starts_updates(grown, owner, c
     assert denied.status_code == 403
 
 
-def test_hierverb_runs_are_updated_by_fine_tuning_and_report_forgetting(make_grown, owner, tmp_path):
+def test_hierverb_runs_are_updated_by_fine_tuning_and_report_forgetting(make_grown, owner, tmp_path, monkeypatch):
     import torch
 
     from tests.engine.test_verbalizer import write_tiny_checkpoint
@@ -204,8 +204,9 @@ def test_hierverb_runs_are_updated_by_fine_tuning_and_report_forgetting(make_gro
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        encoder = write_tiny_checkpoint(tmp_path / "tiny", mlm_head=True)
-        params = {"encoder_path": encoder, "max_length": 24, "batch_size": 8, "epochs": 1, "lr": 1e-3}
+        # The operator's setting, not a run parameter (runs may not name server paths).
+        monkeypatch.setenv("HTC_ENCODER_PATH", str(write_tiny_checkpoint(tmp_path / "tiny", mlm_head=True)))
+        params = {"max_length": 24, "batch_size": 8, "epochs": 1, "lr": 1e-3}
         grown = make_grown("hierverb", params)
         run = run_update_create(parent=grown["parent"], name="hv-after", rehearsal=0.25, epochs=1, actor=owner)
         _run_job(run)
