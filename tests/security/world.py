@@ -280,7 +280,7 @@ def _add_growth(world: World) -> None:
     split_task_decide(task=world.task, document=extra, annotator=owner, path=world.path("Sport > Team > Pro"))
     world.task_document = Document.objects.get(project=project, external_id="d1")
 
-    updated = run_update_create(parent=trained, actor=owner)
+    updated = run_update_create(parent=Run.objects.get(pk=trained.pk), actor=owner)  # the taxonomy as it is now
     growth = dict(updated.stats["growth"])
     growth["forgetting"] = {
         "split": "test",
@@ -290,6 +290,7 @@ def _add_growth(world: World) -> None:
     Run.objects.filter(pk=updated.pk).update(state=Run.State.TRAINED, stats={**updated.stats, "growth": growth})
     updated.refresh_from_db()
     world.updated_run = updated
+    project.taxonomy.refresh_from_db()
 
 
 def snapshot() -> dict:
@@ -328,13 +329,15 @@ def make_hostile(world: World) -> World:
         Document.objects.filter(pk=doc.pk).update(text=HOSTILE, external_id=f"{PAYLOADS[i % 4]}{i}")
     Corpus.objects.filter(project=project).update(name=HOSTILE, source_filename=PAYLOADS[2] + ".csv")
     for i, run in enumerate(Run.objects.filter(project=project).order_by("pk")):
-        stats = dict(run.stats)
+        stats, params = dict(run.stats), {PAYLOADS[0]: PAYLOADS[1]}
+        if run.params.get("stages"):  # a cascade keeps its stages (the trade-off links rebuild them), made hostile
+            params["stages"] = [{**stage, "params": {PAYLOADS[2]: PAYLOADS[3]}} for stage in run.params["stages"]]
         if "pseudo_labels" in stats:
             stats["pseudo_labels"] = {**stats["pseudo_labels"], "scorer": PAYLOADS[0], "base": PAYLOADS[1]}
         if "cascade" in stats:
             stages = [{**stage, "name": f"{PAYLOADS[k]}{k}"} for k, stage in enumerate(stats["cascade"]["stages"])]
             stats["cascade"] = {**stats["cascade"], "stages": stages}
-        Run.objects.filter(pk=run.pk).update(name=f"{HOSTILE}{i}", params={PAYLOADS[0]: PAYLOADS[1]}, stats=stats)
+        Run.objects.filter(pk=run.pk).update(name=f"{HOSTILE}{i}", params=params, stats=stats)
     # Mined and LLM-suggested terms are text from the corpus and the model; the source lands in an attribute.
     Node.objects.filter(taxonomy__project=project).update(terms=PAYLOADS[:4], terms_source='"><svg onload=1')
     # An LLM-written example: its text, the model named as its author and its path.
