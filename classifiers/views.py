@@ -196,6 +196,7 @@ def prediction_list(request: HttpRequest, project_id: int, run_id: int) -> HttpR
 
 
 @login_required
+@require_GET
 def pseudo_label_list(request: HttpRequest, project_id: int, run_id: int) -> HttpResponse:
     """The documents a weak run pseudo-labelled, with the path it gave each and its confidence."""
     from taxonomies.selectors import taxonomy_tree

@@ -11,6 +11,7 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods
 
 from corpora.models import Document, GoldLabel
 from projects.models import Role
@@ -26,6 +27,7 @@ def _task(project, task_id: int) -> ReviewTask:
 
 
 @login_required
+@require_GET
 def task_detail(request: HttpRequest, project_id: int, task_id: int) -> HttpResponse:
     """The task's documents with their current gold label; decided ones are those moved below the node."""
     project = project_for_user(user=request.user, project_id=project_id)
@@ -59,6 +61,7 @@ def task_detail(request: HttpRequest, project_id: int, task_id: int) -> HttpResp
 
 
 @login_required
+@require_GET
 def task_next(request: HttpRequest, project_id: int, task_id: int) -> HttpResponse:
     project = project_for_user(user=request.user, project_id=project_id)
     task = _task(project, task_id)
@@ -71,6 +74,7 @@ def task_next(request: HttpRequest, project_id: int, task_id: int) -> HttpRespon
 
 
 @login_required
+@require_http_methods(["GET", "POST"])
 def task_item(request: HttpRequest, project_id: int, task_id: int, document_id: int) -> HttpResponse:
     project = project_for_user(user=request.user, project_id=project_id)
     task = _task(project, task_id)

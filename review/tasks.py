@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from corpora.models import Document
+from htc_app.params import id_param
 from review.models import Correction, ReviewTask
 from taxonomies.models import Node
 
@@ -72,10 +73,9 @@ def split_task_decide(*, task: ReviewTask, document: Document, annotator, path: 
     if document.pk not in set(task.document_ids):
         raise ValidationError("This document is not part of the task.")
     node = task.node
-    try:
-        path = [int(i) for i in path]
-    except (TypeError, ValueError) as exc:
-        raise ValidationError("A decision needs a path of label ids.") from exc
+    # Ids as the picker sends them, whole numbers: int() would read 1.5 as 1 and True as 1, and crash on 1e400.
+    if not isinstance(path, list) or any(id_param(i) != i for i in path):
+        raise ValidationError("A decision needs a path of label ids.")
     choices = {n.pk for n in split_task_choices(task=task)}
     if not path or path[-1] not in choices:
         raise ValidationError(f"Choose a label under {node.name!r}.")

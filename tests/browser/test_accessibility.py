@@ -77,7 +77,15 @@ TABBABLE = """
 () => {
   const all = [...document.querySelectorAll("a[href], button, input:not([type=hidden]), select, textarea, summary, [tabindex]")];
   const shown = (el) => el.getClientRects().length > 0 && getComputedStyle(el).visibility !== "hidden";
-  const list = all.filter((el) => el.tabIndex >= 0 && !el.disabled && shown(el) && !el.closest("[inert]"));
+  // Chromium gives the content of a closed <details> client rects, but Tab rightly skips it (not its summary).
+  const collapsed = (el) => {
+    for (let d = el.closest("details:not([open])"); d; d = d.parentElement && d.parentElement.closest("details:not([open])")) {
+      const summary = d.querySelector(":scope > summary");
+      if (!summary || !summary.contains(el)) return true;
+    }
+    return false;
+  };
+  const list = all.filter((el) => el.tabIndex >= 0 && !el.disabled && shown(el) && !collapsed(el) && !el.closest("[inert]"));
   list.forEach((el, i) => el.setAttribute("data-a11y-order", String(i)));
   return list.length;
 }
@@ -193,6 +201,18 @@ def test_every_main_page_is_labelled_and_usable_by_keyboard(page, live_server, l
         f"{base}/review/runs/{w.run.pk}/items/{w.prediction.pk}/",
         f"{base}/review/agreement/",
         f"{base}/llm/",
+        # Cold start and growth: the editor on the split label (split form, task link, terms, cold-start panel),
+        # the LLM-written example, the weak, cascade, outdated (update form) and updated runs, the pseudo-labels
+        # and the "which child?" task with its decision page.
+        f"{base}/taxonomy/?node={w.nodes['Sport > Team'].pk}",
+        f"{base}/documents/{w.project.documents.get(generated=True).pk}/",
+        f"{base}/classifiers/runs/{w.weak_run.pk}/",
+        f"{base}/classifiers/runs/{w.weak_run.pk}/pseudo-labels/",
+        f"{base}/classifiers/runs/{w.cascade_run.pk}/",
+        f"{base}/classifiers/runs/{w.trained_run.pk}/",
+        f"{base}/classifiers/runs/{w.updated_run.pk}/",
+        f"{base}/review/tasks/{w.task.pk}/",
+        f"{base}/review/tasks/{w.task.pk}/documents/{w.task_document.pk}/",
     ]
     for url in pages:
         problems += _audit_page(page, url)

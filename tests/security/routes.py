@@ -9,6 +9,7 @@ that would write. Admin, accounts and api routes are not UI routes: they are exc
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -26,6 +27,9 @@ class Route:
     post: str | None
     data: Callable = field(default=lambda w: {})
     kwargs: dict = field(default_factory=dict)
+    # URL kwargs naming one of the world's objects other than the default (e.g. the weak run for its
+    # pseudo-labels); the cross-project checks take the same object of the other world.
+    objects: Callable = field(default=lambda w: {})
     get_status: int = 200
     query: Callable = field(default=lambda w: "")
     # An allowed owner's POST writes rows (False: it only redirects, e.g. skip or a read-only form).
@@ -66,12 +70,17 @@ ROUTES: list[Route] = [
     Route("taxonomies:node_move", get=None, post="owner", data=lambda w: {"target": str(w.nodes["Sport"].pk)}),
     Route("taxonomies:node_merge", get=None, post="owner", data=lambda w: {"target": str(w.nodes["Sci > Phys"].pk)}),
     Route("taxonomies:node_delete", get=None, post="owner", data=lambda w: {"target": "", "cascade": "on"}),
+    # Sci > Bio has no documents of its own: the split only adds children (the world's Team split left a task).
+    Route("taxonomies:node_split", get=None, post="owner", data=lambda w: {"children": "Molecular\nEcology"}),
     Route(
         "taxonomies:node_describe",
         get=None,
         post="owner",
         data=lambda w: {"description": "Life sciences", "terms": "cell, gene"},
     ),
+    # Cold start: both start a job (the LLM runs in the worker, never here); owners only, like editing.
+    Route("taxonomies:enrich", get=None, post="owner", data=lambda w: {"source": "both", "top_k": "8"}),
+    Route("taxonomies:examples", get=None, post="owner", data=lambda w: {"per_leaf": "3"}),
     Route(
         "taxonomies:import",
         get="owner",
@@ -103,7 +112,16 @@ ROUTES: list[Route] = [
     Route("classifiers:metrics", get="viewer", post=None),
     Route("classifiers:run", get="viewer", post=None),
     Route("classifiers:run_job", get=None, post="annotator", data=lambda w: {"kind": "predict", "split": "test"}),
+    # The trained run whose Sport > Team was split since: the update starts a job (queued, not trained here).
+    Route(
+        "classifiers:run_update",
+        get=None,
+        post="annotator",
+        data=lambda w: {"name": "", "rehearsal": "0.3", "epochs": "2"},
+        objects=lambda w: {"run_id": w.trained_run.pk},
+    ),
     Route("classifiers:predictions", get="viewer", post=None),
+    Route("classifiers:pseudo_labels", get="viewer", post=None, objects=lambda w: {"run_id": w.weak_run.pk}),
     Route("review:index", get="viewer", post=None),
     Route("review:queue", get="viewer", post=None),
     Route("review:next", get="viewer", post=None, get_status=302),
@@ -111,6 +129,15 @@ ROUTES: list[Route] = [
     Route("review:item", get="viewer", post="annotator", data=lambda w: {"action": "accept"}),
     # The world's decision is the owner's: only its author may undo it (others get a message, no change).
     Route("review:undo", get=None, post="annotator"),
+    # The "which child?" task of the split: its list, the next open document and the decision page.
+    Route("review:task", get="viewer", post=None),
+    Route("review:task_next", get="viewer", post=None, get_status=302),
+    Route(
+        "review:task_item",
+        get="viewer",
+        post="annotator",
+        data=lambda w: {"action": "change", "paths": json.dumps([w.path("Sport > Team > Amateur")])},
+    ),
     Route("review:agreement", get="viewer", post=None),
     Route("review:export", get="viewer", post=None, kwargs={"what": "corrections", "fmt": "csv"}),
     Route("endpoints:settings", get="owner", post="owner", data=_endpoint),

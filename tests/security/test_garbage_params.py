@@ -70,9 +70,35 @@ def test_malformed_review_paths_are_refused_with_a_message_not_a_crash(paths, wo
     assert b"msg-error" in response.content
 
 
+@pytest.mark.parametrize("paths", REVIEW_PATHS + ["[[true, true, true]]", "[[1e400, 1e400, 1e400]]"])
+def test_malformed_paths_in_the_which_child_task_are_refused_with_a_message(paths, worlds, clients):
+    """The task's decision page reads the same picker JSON: nothing is recorded, no number is rounded to an id."""
+    from review.models import Correction
+
+    alpha, _ = worlds
+    url = url_for(next(r for r in ROUTES if r.name == "review:task_item"), PATTERNS["review:task_item"], alpha)
+    before = Correction.objects.count()
+    response = clients["annotator"].post(url, {"action": "change", "paths": paths})
+    assert response.status_code == 200
+    assert Correction.objects.count() == before
+    assert b"msg-error" in response.content
+
+
+def test_a_task_path_of_floats_is_not_read_as_the_ids_they_round_to(worlds, clients):
+    from review.models import Correction
+
+    alpha, _ = worlds
+    url = url_for(next(r for r in ROUTES if r.name == "review:task_item"), PATTERNS["review:task_item"], alpha)
+    path = [i + 0.25 for i in alpha.path("Sport > Team > Amateur")]
+    response = clients["annotator"].post(url, {"action": "change", "paths": f"[{path}]"})
+    assert response.status_code == 200 and b"msg-error" in response.content
+    assert not Correction.objects.filter(document=alpha.task_document).exists()
+
+
 FORM_KEYS = ["name", "parent", "target", "cascade", "description", "terms", "mode", "username", "role", "kind"]
 FORM_KEYS += ["split", "strategy", "shots", "seed", "corrector", "params", "action", "paths", "settles", "next"]
 FORM_KEYS += ["base_url", "model", "api_key", "concurrency", "timeout", "price_in_per_1k", "template_dl"]
+FORM_KEYS += ["children", "source", "top_k", "replace_edited", "per_leaf", "node", "rehearsal", "epochs"]
 
 
 @pytest.mark.parametrize("route", [r for r in ROUTES if r.post not in (None, "anyone")], ids=lambda r: r.name)

@@ -134,3 +134,24 @@ def test_a_body_without_a_length_is_stopped_once_it_streams_past_the_limit():
     with httpx.Client(transport=transport) as client, pytest.raises(ResponseTooLarge):
         client.get("http://llm.test/v1/models")
     assert len(sent) <= 10  # stopped after the limit, not after ten megabytes
+
+
+@pytest.mark.parametrize("bad", ["\\ud800", "\\udfff", "\\ud83d alone", "pair reversed \\ude00\\ud83d"])
+def test_llm_terms_and_examples_with_unpaired_surrogates_are_dropped_not_stored(bad, db):
+    """JSON may escape half of a surrogate pair; such text cannot be written (UTF-8 has no lone surrogates),
+    so one bad term or example would fail the whole enrichment or examples job at the write. It is dropped
+    like a control character; a proper escaped pair (an emoji) is kept and can be stored."""
+    from classifiers.engine.llm.enrich import parse_examples, parse_terms
+    from corpora.models import Corpus, Document
+    from projects.services import project_create
+    from tests.security.world import make_user
+
+    good = "An example about stars \\ud83d\\ude00 and planets in their orbits."
+    examples, _ = parse_examples(f'{{"documents": ["An example about stars {bad} and planets.", "{good}"]}}', n=5)
+    assert examples == ["An example about stars \U0001f600 and planets in their orbits."]
+    terms, _ = parse_terms(f'{{"terms": ["star {bad}", "planet \\ud83d\\ude00"]}}', name="Astro", k=5)
+    assert terms == ["planet \U0001f600"]
+    project = project_create(name="LLM text", owner=make_user("llm-owner"))
+    corpus = Corpus.objects.create(project=project, name="generated")
+    Document.objects.create(project=project, corpus=corpus, external_id="g", text=examples[0], generated=True)
+    assert Document.objects.get(external_id="g").text == examples[0]

@@ -22,10 +22,15 @@ FIXED_KWARGS = {"fmt", "what"}
 
 
 def url_for(route, pattern: Pattern, world, override: dict | None = None) -> str:
-    values = {**world.kwargs(), **route.kwargs, **(override or {})}
+    values = {**world_kwargs(route, world), **route.kwargs, **(override or {})}
     if not pattern.name or "/" in pattern.name:
         return "/" + pattern.route
     return reverse(route.name, kwargs={k: values[k] for k in pattern.kwargs})
+
+
+def world_kwargs(route, world) -> dict:
+    """The world's object ids for the route's URL (its own choice of object first)."""
+    return {**world.kwargs(), **route.objects(world)}
 
 
 def expected(route, pattern: Pattern, role: str, method: str) -> int | str:
@@ -105,7 +110,7 @@ def test_an_object_of_another_project_in_a_project_url_is_404(route, kwarg, worl
     """Alpha's owner names one of Bravo's objects under Alpha's project id: 404 and nothing written."""
     alpha, bravo = worlds
     pattern = PATTERNS[route.name]
-    url = url_for(route, pattern, alpha, override={kwarg: bravo.kwargs()[kwarg]})
+    url = url_for(route, pattern, alpha, override={kwarg: world_kwargs(route, bravo)[kwarg]})
     for method in ("get", "post"):
         if (route.get if method == "get" else route.post) is None:
             continue

@@ -18,7 +18,7 @@ from django.urls import reverse
 
 from tests.security.routes import ROUTES
 from tests.security.test_permission_matrix import PATTERNS, url_for
-from tests.security.world import PAYLOADS, make_hostile
+from tests.security.world import HOSTILE, PAYLOADS, make_hostile
 
 pytestmark = pytest.mark.django_db
 
@@ -171,3 +171,54 @@ def test_exports_neutralise_formulas_and_keep_markup_as_data(hostile, clients):
     body = b"".join(response.streaming_content).decode()
     assert "'=HYPERLINK" in body and ",=HYPERLINK" not in body
     assert response["Content-Type"].startswith("text/csv") and response["X-Content-Type-Options"] == "nosniff"
+
+
+def test_cold_start_and_growth_pages_show_hostile_text_escaped(hostile, clients):
+    """Mined and LLM terms (and their source, in an attribute), the LLM-written example and its author, the
+    pseudo-label scorer, cascade stage names, the split's children and task, and the forgetting report whose
+    plot names the parent run: each is on its page, as text."""
+    from django.utils.html import escape
+
+    from corpora.models import Document
+    from taxonomies.models import Node
+
+    w, p = hostile, hostile.project.pk
+    team = Node.objects.get(pk=w.nodes["Sport > Team"].pk)
+    example = Document.objects.get(project=w.project, generated=True)
+    pages = {
+        reverse("taxonomies:editor", args=[p]) + f"?node={team.pk}": [
+            escape(PAYLOADS[0]),  # a term chip
+            'data-source="&quot;&gt;&lt;svg onload=1"',
+            escape(team.name),  # the split task link
+        ],
+        reverse("classifiers:run", args=[p, w.weak_run.pk]): [escape(PAYLOADS[0])],  # the pseudo-label scorer
+        reverse("classifiers:pseudo_labels", args=[p, w.weak_run.pk]): [escape(PAYLOADS[1])],  # the base strategy
+        reverse("classifiers:run", args=[p, w.cascade_run.pk]): [escape(f"{PAYLOADS[1]}1")],  # a stage name
+        reverse("classifiers:run", args=[p, w.trained_run.pk]): ['id="update-form"'],
+        reverse("classifiers:run", args=[p, w.updated_run.pk]): ['id="forgetting-plot"', escape(HOSTILE)],
+        reverse("review:task", args=[p, w.task.pk]): [escape(team.name)],
+        reverse("review:task_item", args=[p, w.task.pk, w.task_document.pk]): [escape(team.name)],
+        reverse("corpora:document", args=[p, example.pk]): [f"Written by an LLM ({escape(HOSTILE)})"],
+    }
+    for url, shown in pages.items():
+        response = clients["owner"].get(url)
+        assert response.status_code == 200, url
+        body = response.content.decode()
+        assert_inert(body, url)
+        for text in shown:
+            assert text in body, (url, text)
+
+
+def test_split_messages_escape_the_child_names(hostile, clients):
+    """The children of a split come from a textarea, one per line: the success message and the task link name
+    them, and the task page lists them, all as text."""
+    team = hostile.nodes["Sport > Team > Pro"]
+    response = clients["owner"].post(
+        reverse("taxonomies:node_split", args=[hostile.project.pk, team.pk]),
+        {"children": f"{PAYLOADS[0]}\n{PAYLOADS[2]}"},
+        follow=True,
+    )
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "into &lt;img src=x onerror=alert(1)&gt;, &quot;&gt;&lt;svg/onload=alert(3)&gt;" in body
+    assert_inert(body, "split message")

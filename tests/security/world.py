@@ -1,11 +1,15 @@
 """A small but complete project for the security tests: every kind of object a UI route can name.
 
 `build_world(name=..., owner=...)` returns a `World` whose ids fill every URL kwarg of htc_app.urls, so the
-permission matrix and the CSRF test can call each route of one project with the objects of another.
+permission matrix and the CSRF test can call each route of one project with the objects of another. Besides
+the basics it holds what the cold-start and growth pages show: mined terms, an LLM-written example, a weak
+run with pseudo-labels, a cascade run, a trained run whose label was split since (so it can be updated), the
+"which child?" task the split left and the run updated for the new labels.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
 from django.apps import apps
@@ -38,6 +42,12 @@ class World:
     correction: object
     job: object
     membership: object
+    task: object = None
+    task_document: object = None
+    trained_run: object = None
+    weak_run: object = None
+    cascade_run: object = None
+    updated_run: object = None
     extra: dict = field(default_factory=dict)
 
     def kwargs(self) -> dict:
@@ -51,6 +61,8 @@ class World:
             "run_id": self.run.pk,
             "prediction_id": self.prediction.pk,
             "correction_id": self.correction.pk,
+            "task_id": self.task.pk,
+            "document_id": self.task_document.pk,
         }
 
     def path(self, key: str) -> list[int]:
@@ -122,7 +134,163 @@ def build_world(*, name: str, owner, member=None) -> World:
     LLMEndpoint.objects.create(project=project, base_url="http://127.0.0.1:8081/v1", model="m", updated_by=owner)
     member = member or make_user(f"{name.lower()}-member")
     world.membership = Membership.objects.create(project=project, user=member, role=Role.ANNOTATOR)
+    _add_cold_start(world)
+    _add_growth(world)
     return world
+
+
+def _add_cold_start(world: World) -> None:
+    """Mined terms on Sci > Bio, a finished enrichment job, an LLM-written example (a `generated` document),
+    a weak run with pseudo-labels and a trained two-stage cascade (figures as the trainer stores them)."""
+    from classifiers.coldstart import GENERATED_CORPUS
+    from classifiers.models import Prediction, PseudoLabel, Run
+    from corpora.models import Corpus, Document, GoldLabel
+    from jobs.models import Job
+    from taxonomies.terms import taxonomy_enrich_terms
+
+    project, owner = world.project, world.owner
+    bio = world.nodes["Sci > Bio"]
+    taxonomy_enrich_terms(taxonomy=project.taxonomy, terms={bio.pk: ["cell", "gene"]}, source="mined", actor=owner)
+    Job.objects.create(
+        project=project,
+        kind="taxonomy_enrich",
+        params={"top_k": 8, "corpus": True, "llm": True},
+        state=Job.State.SUCCEEDED,
+        result={"documents": 4, "llm_errors": {"Sci > Bio": "not a JSON list"}},
+        created_by=owner,
+        target_type="taxonomy",
+        target_id=project.pk,
+    )
+    corpus = Corpus.objects.create(project=project, name=GENERATED_CORPUS, stats={"generated": True}, created_by=owner)
+    example = Document.objects.create(
+        project=project,
+        corpus=corpus,
+        external_id="generated-1",
+        text="A star seen through a telescope.",
+        split="train",
+        generated=True,
+        meta={"generated_by": "m", "path": "Sci > Phys > Astro"},
+    )
+    GoldLabel.objects.create(document=example, node=world.nodes["Sci > Phys > Astro"], source="generated")
+    docs = list(Document.objects.filter(project=project, generated=False).order_by("pk"))
+    world.weak_run = Run.objects.create(
+        project=project,
+        name=f"{project.name} weak",
+        strategy="weak",
+        params={"base": "tfidf", "scorer": "zeroshot", "threshold": 0.5},
+        state=Run.State.TRAINED,
+        train_document_ids=[d.pk for d in docs[:2]] + [example.pk],
+        stats={
+            "pseudo_labels": {
+                "count": 2,
+                "threshold": 0.5,
+                "scorer": "zeroshot",
+                "base": "tfidf",
+                "below_threshold": 0,
+                "generated_examples": 1,
+                "nodes_with_mined_terms": 1,
+            }
+        },
+        created_by=owner,
+    )
+    for doc, key, confidence in [(docs[0], "Sci > Phys > Astro", 0.8), (docs[1], "Sport > Team", 0.6)]:
+        PseudoLabel.objects.create(run=world.weak_run, document=doc, path=world.path(key), confidence=confidence)
+    dev = {"confidence": [0.9, 0.4, 0.7], "correct": [True, False, True], "calls_per_doc": 0.0, "tokens_per_doc": 0.0}
+    stages = [
+        {
+            "name": "1:tfidf",
+            "threshold": 0.5,
+            "temperatures": [1.2, 0.9],
+            "ece_before": 0.2,
+            "ece_after": 0.1,
+            "dev": dev,
+        },
+        {
+            "name": "2:embed",
+            "threshold": 0.3,
+            "temperatures": [1.0, 1.1],
+            "ece_before": 0.1,
+            "ece_after": 0.05,
+            "dev": dev,
+        },
+    ]
+    counts = {"routed": 1, "decided": 1, "review": 0, "calls": 0, "prompt_tokens": 0, "completion_tokens": 0}
+    world.cascade_run = Run.objects.create(
+        project=project,
+        name=f"{project.name} cascade",
+        strategy="cascade",
+        params={"stages": [{"strategy": "tfidf", "threshold": 0.5}, {"strategy": "embed", "threshold": 0.3}]},
+        state=Run.State.TRAINED,
+        stats={"cascade": {"stages": stages, "review": True, "predict": {"stages": [counts, counts], "review": 0}}},
+        created_by=owner,
+    )
+    Prediction.objects.create(
+        run=world.cascade_run,
+        document=world.document,
+        paths=[world.path("Sci > Bio > Gen")],
+        scores=[0.9, 0.8, 0.7],
+        margin=0.2,
+        stage="1:tfidf",
+        leaf_node=world.nodes["Sci > Bio > Gen"].pk,
+    )
+
+
+def _add_growth(world: World) -> None:
+    """A trained tfidf run (its model folder holds the hierarchy it was fitted on, nothing is trained), then
+    Sport > Team split into Pro and Amateur: the task holds both documents on Team, one is decided (moved to
+    Pro) and one still open; and the run updated for the new labels, with its forgetting report."""
+    from django.conf import settings
+
+    from classifiers.growth import run_update_create
+    from classifiers.models import Run
+    from classifiers.services import hierarchy_for_taxonomy
+    from corpora.models import Document, GoldLabel
+    from review.tasks import split_task_decide
+    from taxonomies.splitting import node_split
+
+    project, owner, team = world.project, world.owner, world.nodes["Sport > Team"]
+    name = project.name
+    extra = Document.objects.create(
+        project=project, corpus=world.corpus, external_id="d3", text=f"{name} document 3", split="train"
+    )
+    GoldLabel.objects.create(document=extra, node=team)
+    project.taxonomy.refresh_from_db()
+    trained = Run.objects.create(
+        project=project,
+        name=f"{name} tfidf",
+        strategy="tfidf",
+        state=Run.State.TRAINED,
+        taxonomy_version=project.taxonomy.version,
+        train_document_ids=sorted(Document.objects.filter(project=project, split="train").values_list("pk", flat=True)),
+        created_by=owner,
+    )
+    model_dir = settings.HTC_MODEL_DIR / f"run-{trained.pk}"
+    model_dir.mkdir(parents=True, exist_ok=True)
+    (model_dir / "config.json").write_text(
+        json.dumps({"hierarchy": hierarchy_for_taxonomy(project.taxonomy).to_dict()})
+    )
+    Run.objects.filter(pk=trained.pk).update(model_dir=str(model_dir))
+    trained.model_dir = str(model_dir)
+    world.trained_run = trained
+
+    result = node_split(node=team, children=["Pro", "Amateur"], actor=owner)
+    for child in result["children"]:
+        world.nodes[f"Sport > Team > {child.name}"] = child
+    world.task = result["task"]
+    split_task_decide(task=world.task, document=extra, annotator=owner, path=world.path("Sport > Team > Pro"))
+    world.task_document = Document.objects.get(project=project, external_id="d1")
+
+    updated = run_update_create(parent=Run.objects.get(pk=trained.pk), actor=owner)  # the taxonomy as it is now
+    growth = dict(updated.stats["growth"])
+    growth["forgetting"] = {
+        "split": "test",
+        "old_labels": {"documents": 1, "before": 1.0, "after": 0.5, "drop": 0.5, "unchanged_predictions": 0},
+        "new_labels": {"documents": 1, "before": 0.0, "after": 1.0},
+    }
+    Run.objects.filter(pk=updated.pk).update(state=Run.State.TRAINED, stats={**updated.stats, "growth": growth})
+    updated.refresh_from_db()
+    world.updated_run = updated
+    project.taxonomy.refresh_from_db()
 
 
 def snapshot() -> dict:
@@ -139,9 +307,10 @@ def changed_tables(before: dict, after: dict) -> list[str]:
 
 
 def make_hostile(world: World) -> World:
-    """Put hostile text in every field of `world` that people see: project, labels, documents, corpus and file
-    names, run name and params, LLM raw output, job error, message, params and result, decisions, a username,
-    the endpoint's model name and prompt template."""
+    """Put hostile text in every field of `world` that people see: project, labels (the split's children
+    too), label terms and their source, documents (the LLM-written example and its author too), corpus and file
+    names, run names, params and stats (pseudo-label scorer, cascade stage names), LLM raw output, job error,
+    message, params and result, decisions, a username, the endpoint's model name and prompt template."""
     from django.contrib.auth import get_user_model
 
     from classifiers.models import Prediction, Run
@@ -159,10 +328,27 @@ def make_hostile(world: World) -> World:
     for i, doc in enumerate(Document.objects.filter(project=project)):
         Document.objects.filter(pk=doc.pk).update(text=HOSTILE, external_id=f"{PAYLOADS[i % 4]}{i}")
     Corpus.objects.filter(project=project).update(name=HOSTILE, source_filename=PAYLOADS[2] + ".csv")
-    Run.objects.filter(project=project).update(name=HOSTILE, params={PAYLOADS[0]: PAYLOADS[1]})
+    for i, run in enumerate(Run.objects.filter(project=project).order_by("pk")):
+        stats, params = dict(run.stats), {PAYLOADS[0]: PAYLOADS[1]}
+        if run.params.get("stages"):  # a cascade keeps its stages (the trade-off links rebuild them), made hostile
+            params["stages"] = [{**stage, "params": {PAYLOADS[2]: PAYLOADS[3]}} for stage in run.params["stages"]]
+        if "pseudo_labels" in stats:
+            stats["pseudo_labels"] = {**stats["pseudo_labels"], "scorer": PAYLOADS[0], "base": PAYLOADS[1]}
+        if "cascade" in stats:
+            stages = [{**stage, "name": f"{PAYLOADS[k]}{k}"} for k, stage in enumerate(stats["cascade"]["stages"])]
+            stats["cascade"] = {**stats["cascade"], "stages": stages}
+        Run.objects.filter(pk=run.pk).update(name=f"{HOSTILE}{i}", params=params, stats=stats)
+    # Mined and LLM-suggested terms are text from the corpus and the model; the source lands in an attribute.
+    Node.objects.filter(taxonomy__project=project).update(terms=PAYLOADS[:4], terms_source='"><svg onload=1')
+    # An LLM-written example: its text, the model named as its author and its path.
+    Document.objects.filter(project=project, generated=True).update(meta={"generated_by": HOSTILE, "path": HOSTILE})
     Prediction.objects.filter(run__project=project).update(raw_output=HOSTILE, valid=False)
     Job.objects.filter(project=project).update(
-        state=Job.State.FAILED, error=HOSTILE, message=PAYLOADS[2], params={PAYLOADS[0]: HOSTILE}, result={"x": HOSTILE}
+        state=Job.State.FAILED,
+        error=HOSTILE,
+        message=PAYLOADS[2],
+        params={PAYLOADS[0]: HOSTILE},
+        result={"x": HOSTILE, "llm_errors": {PAYLOADS[0]: HOSTILE}},
     )
     Correction.objects.filter(project=project).update(after_names=[[HOSTILE]], before_names=[[HOSTILE]])
     get_user_model().objects.filter(pk=world.membership.user_id).update(username=PAYLOADS[3][:150])

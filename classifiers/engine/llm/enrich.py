@@ -55,7 +55,9 @@ def render(template: str, values: Mapping[str, str]) -> str:
 
 
 def _has_control(text: str) -> bool:
-    return any(unicodedata.category(ch) in ("Cc", "Cf") and ch not in "\n\t" for ch in text)
+    """Control or format characters (but new lines and tabs), or half a surrogate pair (JSON can escape one;
+    it cannot be stored)."""
+    return any(unicodedata.category(ch) in ("Cc", "Cf", "Cs") and ch not in "\n\t" for ch in text)
 
 
 def terms_prompt(h: Hierarchy, node: int, k: int) -> str:
