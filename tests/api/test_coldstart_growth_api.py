@@ -255,3 +255,10 @@ def test_a_valid_cascade_starts_with_its_cleaned_stages(world, annotator_api, ba
     run = Run.objects.get(pk=response.json()["run"]["id"])
     assert [(s["strategy"], s["threshold"]) for s in run.params["stages"]] == [("tfidf", 0.7), ("embed", 0.0)]
     assert Job.objects.get(pk=response.json()["job"]["id"]).kind == "pipeline"
+
+
+def test_options_on_the_terms_route_is_answered(world, owner_api, base):
+    # DRF's OPTIONS asks a PUT view for its object; the terms view must answer it, not fail.
+    response = owner_api.options(base + f"taxonomy/nodes/{world['nodes']['Sci'].pk}/terms/")
+    assert response.status_code == 200 and "PUT" in response.json()["actions"]
+    assert owner_api.options(base + "taxonomy/nodes/999999/terms/").status_code == 200
