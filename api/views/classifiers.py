@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Count, Prefetch
 from django.shortcuts import get_object_or_404
@@ -184,7 +185,10 @@ class PredictionListView(ProjectScopedView):
         document = int_param(request, "document")
         if document is not None:
             qs = qs.filter(document_id=document)
-        stage = choice_param(request, "stage", run_stages(run))
+        stages = run_stages(run)
+        if request.query_params.get("stage") and not stages:
+            raise ValidationError({"stage": "No prediction of this run names a stage."})
+        stage = choice_param(request, "stage", stages)
         if stage is not None:
             qs = qs.filter(stage=stage)
         page = self.paginate_queryset(qs.order_by(*order))

@@ -111,6 +111,12 @@ def test_split_and_decide_refusals_carry_the_service_messages(world, owner_api, 
         decide, {"document": world["docs"][0].pk, "path": task["children"][0]["path_ids"]}, format="json"
     )
     assert not_in_task.status_code == 400 and _errors(not_in_task) == ["This document is not part of the task."]
+    foreign = annotator_api.post(
+        decide,
+        {"document": world["docs"][1].pk, "path": [world["other_node"].pk, task["children"][0]["id"]]},
+        format="json",
+    )
+    assert foreign.status_code == 400 and world["other_node"].name not in foreign.content.decode()
     missing = annotator_api.post(decide, {"document": 10**9, "path": [1]}, format="json")
     assert missing.status_code == 400 and missing.json()["errors"][0]["field"] == "document"
     assert Correction.objects.count() == corrections
@@ -192,6 +198,8 @@ def test_predictions_filter_on_the_runs_own_stages(world, token_client, base):
     unknown = client.get(url + "?stage=2:embed")
     assert unknown.status_code == 400
     assert "1:tfidf, review, tfidf" in _errors(unknown)[0]
+    Prediction.objects.filter(run=run).update(stage="")
+    assert _errors(client.get(url + "?stage=review")) == ["No prediction of this run names a stage."]
 
 
 # ----- run update -----
