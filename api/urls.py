@@ -3,7 +3,7 @@
 from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView
 
-from api.views import classifiers, corpora, docs, jobs, projects, review, taxonomies, tokens
+from api.views import classifiers, corpora, docs, growth, jobs, projects, review, taxonomies, tokens
 
 P = "v1/projects/<int:project_id>/"
 
@@ -19,6 +19,10 @@ v1 = [
     path(P + "taxonomy/nodes/<int:node_id>/", taxonomies.NodeDetailView.as_view(), name="api-node"),
     path(P + "taxonomy/nodes/<int:node_id>/move/", taxonomies.NodeMoveView.as_view(), name="api-node-move"),
     path(P + "taxonomy/nodes/<int:node_id>/merge/", taxonomies.NodeMergeView.as_view(), name="api-node-merge"),
+    path(P + "taxonomy/nodes/<int:node_id>/terms/", growth.NodeTermsView.as_view(), name="api-node-terms"),
+    path(P + "taxonomy/nodes/<int:node_id>/split/", growth.NodeSplitView.as_view(), name="api-node-split"),
+    path(P + "taxonomy/enrich/", growth.EnrichStartView.as_view(), name="api-taxonomy-enrich"),
+    path(P + "taxonomy/examples/", growth.ExamplesStartView.as_view(), name="api-taxonomy-examples"),
     path(P + "taxonomy/import/", taxonomies.TaxonomyImportView.as_view(), name="api-taxonomy-import"),
     path(P + "taxonomy/export/", taxonomies.TaxonomyExportView.as_view(), name="api-taxonomy-export"),
     path(P + "taxonomy/changes/", taxonomies.TaxonomyChangeListView.as_view(), name="api-taxonomy-changes"),
@@ -30,6 +34,8 @@ v1 = [
     path(P + "runs/<int:run_id>/", classifiers.RunDetailView.as_view(), name="api-run"),
     path(P + "runs/<int:run_id>/jobs/", classifiers.RunJobView.as_view(), name="api-run-jobs"),
     path(P + "runs/<int:run_id>/retrain/", review.RunRetrainView.as_view(), name="api-run-retrain"),
+    path(P + "runs/<int:run_id>/update/", growth.RunUpdateView.as_view(), name="api-run-update"),
+    path(P + "runs/<int:run_id>/pseudo-labels/", growth.PseudoLabelListView.as_view(), name="api-pseudo-labels"),
     path(P + "runs/<int:run_id>/predictions/", classifiers.PredictionListView.as_view(), name="api-predictions"),
     path(
         P + "runs/<int:run_id>/predictions/<int:prediction_id>/",
@@ -39,6 +45,11 @@ v1 = [
     path(P + "corrections/", review.CorrectionListView.as_view(), name="api-corrections"),
     path(P + "corrections/<int:correction_id>/", review.CorrectionDetailView.as_view(), name="api-correction"),
     path(P + "corrections/<int:correction_id>/undo/", review.CorrectionUndoView.as_view(), name="api-correction-undo"),
+    path(P + "review-tasks/", growth.ReviewTaskListView.as_view(), name="api-review-tasks"),
+    path(P + "review-tasks/<int:task_id>/", growth.ReviewTaskDetailView.as_view(), name="api-review-task"),
+    path(
+        P + "review-tasks/<int:task_id>/decide/", growth.ReviewTaskDecideView.as_view(), name="api-review-task-decide"
+    ),
     path(P + "jobs/", jobs.JobListView.as_view(), name="api-jobs"),
     path(P + "jobs/<int:job_id>/", jobs.JobDetailView.as_view(), name="api-job"),
     path(P + "jobs/<int:job_id>/cancel/", jobs.JobCancelView.as_view(), name="api-job-cancel"),

@@ -32,7 +32,8 @@ class RunForm(forms.Form):
     name = forms.CharField(max_length=200, required=False, help_text="Left empty: strategy, shots and seed.")
     strategy = forms.ChoiceField(choices=strategy_choices, initial="tfidf")
     shots = forms.IntegerField(min_value=0, initial=0, help_text="Documents per leaf path; 0 = the whole train split.")
-    seed = forms.IntegerField(initial=550)
+    # numpy seeds the sampler with it (a negative seed crashes it); the column is a signed 32-bit integer.
+    seed = forms.IntegerField(initial=550, min_value=0, max_value=2**31 - 1)
     corrector = forms.ChoiceField(choices=[("", "none"), ("crf", "CRF")], required=False)
     params = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 3, "placeholder": "C=4\nngram_range=[1, 2]"}),

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.db import OperationalError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 
 
@@ -25,7 +25,8 @@ class SecurityHeadersMiddleware:
 class DatabaseBusyMiddleware:
     """Turns "database is locked" (SQLite, after the busy timeout) into a 503 with Retry-After.
 
-    The request is never replayed: a POST that could not commit is reported, not repeated.
+    The request is never replayed: a POST that could not commit is reported, not repeated. Under /api/ the
+    answer is JSON in the API's error shape ({"detail", "errors"}); elsewhere the HTML busy page.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
@@ -36,8 +37,13 @@ class DatabaseBusyMiddleware:
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if isinstance(exception, OperationalError) and "locked" in str(exception).lower():
-            body = render_to_string("busy.html", request=request)
-            response = HttpResponse(body, status=503)
+            if request.path.startswith("/api/"):
+                # The API's error shape, so clients parse it like any other refusal.
+                message = "The database is busy; try again in a few seconds."
+                body = {"detail": message, "errors": [{"field": None, "message": message}]}
+                response = JsonResponse(body, status=503)
+            else:
+                response = HttpResponse(render_to_string("busy.html", request=request), status=503)
             response["Retry-After"] = "5"
             return response
         return None

@@ -36,7 +36,18 @@ class DocumentSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Document
-        fields = ["id", "external_id", "corpus", "split", "length", "text", "meta", "gold_paths", "gold_path_ids"]
+        fields = [
+            "id",
+            "external_id",
+            "corpus",
+            "split",
+            "length",
+            "generated",
+            "text",
+            "meta",
+            "gold_paths",
+            "gold_path_ids",
+        ]
         read_only_fields = fields
 
     def _ids(self, obj: Document) -> list[list[int]]:

@@ -31,7 +31,19 @@ class NodeSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Node
-        fields = ["id", "name", "parent", "depth", "position", "description", "terms", "path", "path_ids", "is_leaf"]
+        fields = [
+            "id",
+            "name",
+            "parent",
+            "depth",
+            "position",
+            "description",
+            "terms",
+            "terms_source",
+            "path",
+            "path_ids",
+            "is_leaf",
+        ]
         read_only_fields = fields
 
     def _tree(self):

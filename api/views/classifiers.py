@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Count, Prefetch
 from django.shortcuts import get_object_or_404
@@ -18,6 +19,7 @@ from api.params import (
     int_parameter,
     ordering_from,
     ordering_parameter,
+    text_parameter,
 )
 from api.serializers.classifiers import PredictionSerializer, RunCreateSerializer, RunJobSerializer, RunSerializer
 from api.serializers.jobs import JobSerializer
@@ -51,6 +53,18 @@ def _start_job(*, run: Run, kind: str, split: str, actor):
         target_type="run",
         target_id=run.pk,
     )
+
+
+def run_stages(run: Run) -> list[str]:
+    """The stage names the run's predictions carry (the allow-list of ?stage=), sorted."""
+    names = (
+        Prediction.objects.filter(run=run)
+        .exclude(stage="")
+        .order_by("stage")
+        .values_list("stage", flat=True)
+        .distinct()
+    )
+    return sorted(names)
 
 
 def runs_with_counts(project):
@@ -146,6 +160,11 @@ class PredictionListView(ProjectScopedView):
             bool_parameter("valid", "Only (un)parseable answers."),
             choice_parameter("split", SPLITS, "Only documents of this split."),
             int_parameter("document", "Only the prediction for this document."),
+            text_parameter(
+                "stage",
+                "Only predictions decided by this stage: one of the run's own stage names (the strategy, or for a "
+                "cascade '1:tfidf', '2:llm-dl+crf', ... and 'review'); another value is refused with 400.",
+            ),
             ordering_parameter(PREDICTION_ORDERING, "document"),
         ],
         responses=PredictionSerializer(many=True),
@@ -166,6 +185,12 @@ class PredictionListView(ProjectScopedView):
         document = int_param(request, "document")
         if document is not None:
             qs = qs.filter(document_id=document)
+        stages = run_stages(run)
+        if request.query_params.get("stage") and not stages:
+            raise ValidationError({"stage": "No prediction of this run names a stage."})
+        stage = choice_param(request, "stage", stages)
+        if stage is not None:
+            qs = qs.filter(stage=stage)
         page = self.paginate_queryset(qs.order_by(*order))
         tree = taxonomy_tree(taxonomy=self.project.taxonomy)
         return self.get_paginated_response(PredictionSerializer(page, many=True, context={"tree": tree}).data)

@@ -12,6 +12,8 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
 from api.params import (
+    bool_param,
+    bool_parameter,
     choice_param,
     choice_parameter,
     int_param,
@@ -121,6 +123,7 @@ class DocumentListView(ProjectScopedView):
             choice_parameter("split", SPLIT_FILTERS, "Only this split (none: unassigned)."),
             int_parameter("node", "Only documents with a gold path through this label."),
             int_parameter("corpus", "Only documents of this corpus."),
+            bool_parameter("generated", "true: only LLM-written examples; false: only real documents."),
             ordering_parameter(DOCUMENT_ORDERING, "id"),
         ],
         responses=DocumentSerializer(many=True),
@@ -136,6 +139,9 @@ class DocumentListView(ProjectScopedView):
         corpus = int_param(request, "corpus")
         if corpus is not None:
             qs = qs.filter(corpus_id=corpus)
+        generated = bool_param(request, "generated")
+        if generated is not None:
+            qs = qs.filter(generated=generated)
         page = self.paginate_queryset(qs.order_by(*order))
         body = DocumentSerializer(page, many=True, context=_document_context(self.project, page)).data
         return self.get_paginated_response(body)

@@ -143,6 +143,10 @@ class NodeView(ProjectScopedView):
         """The project's label with this id (404 otherwise)."""
         return get_object_or_404(Node, taxonomy__project=self.project, pk=node_id)
 
+    def get_object(self) -> Node:
+        """The URL's label (DRF's OPTIONS answer asks for it on views that take PUT)."""
+        return self.node(self.kwargs["node_id"])
+
 
 class NodeDetailView(NodeView):
     roles = {"PATCH": Role.OWNER, "DELETE": Role.OWNER}

@@ -67,7 +67,7 @@ def _real_ids(world) -> dict[str, list[int]]:
     from corpora.models import Corpus, Document
     from jobs.models import Job
     from projects.models import Membership
-    from review.models import Correction
+    from review.models import Correction, ReviewTask
     from taxonomies.models import Node
 
     project = world["project"]
@@ -80,6 +80,7 @@ def _real_ids(world) -> dict[str, list[int]]:
         "prediction_id": list(Prediction.objects.filter(run__project=project).values_list("pk", flat=True)),
         "correction_id": list(Correction.objects.filter(project=project).values_list("pk", flat=True)),
         "job_id": list(Job.objects.filter(project=project).values_list("pk", flat=True)),
+        "task_id": list(ReviewTask.objects.filter(project=project).values_list("pk", flat=True)),
         "token_id": list(ApiToken.objects.filter(user=world["users"]["owner"]).values_list("pk", flat=True)),
     }
 
@@ -98,6 +99,11 @@ def test_api_answers_every_generated_request_without_500_and_as_documented(case,
     params = case.path_parameters or {}
     if "project_id" in params:
         params["project_id"] = world["project"].pk
+    if "task_id" in params and not world["nodes"]["Sci > Bio"].children.exists():
+        from taxonomies.services import node_split
+
+        # A "which child?" task (once per test; examples share the world): Sci > Bio's documents wait.
+        node_split(node=world["nodes"]["Sci > Bio"], children=["Cell", "Plant"], actor=world["users"]["owner"])
     real = _real_ids(world)
     for name, value in list(params.items()):
         # Even generated values become a real id of the project; odd ones stay as generated (mostly 404s).

@@ -62,6 +62,51 @@ def _taxonomy_csv(w, user):
     return {"file": SimpleUploadedFile("tax.csv", b"path\nSci > Chem\n", "text/csv"), "mode": "merge"}
 
 
+def _split_task(w, user):
+    """Sci > Bio split into Cell and Plant: its two documents wait in a "which child?" task."""
+    from taxonomies.services import node_split
+
+    bio = w["nodes"]["Sci > Bio"]
+    result = node_split(node=bio, children=["Cell", "Plant"], actor=w["users"]["owner"])
+    cell = next(c for c in result["children"] if c.name == "Cell")
+    w["task_path"] = [w["nodes"]["Sci"].pk, bio.pk, cell.pk]
+    return {"task": result["task"].pk}
+
+
+def outdated_run(w) -> dict:
+    """A trained tfidf run whose taxonomy lacks Sci > Bio > Cell, a new label train document d1 now carries."""
+    import json
+    from pathlib import Path
+
+    from django.conf import settings
+
+    from classifiers.models import Run
+    from classifiers.services import hierarchy_for_taxonomy
+    from corpora.models import GoldLabel
+    from taxonomies.services import node_create
+
+    project = w["project"]
+    model_dir = Path(settings.HTC_MODEL_DIR) / f"matrix-{project.pk}"
+    model_dir.mkdir(parents=True, exist_ok=True)
+    (model_dir / "config.json").write_text(
+        json.dumps({"hierarchy": hierarchy_for_taxonomy(project.taxonomy).to_dict()})
+    )
+    run = Run.objects.create(
+        project=project,
+        name="parent",
+        strategy="tfidf",
+        state=Run.State.TRAINED,
+        model_dir=str(model_dir),
+        taxonomy_version=project.taxonomy.version,
+        train_document_ids=[d.pk for d in w["docs"][:4]],
+        seed=1,
+        created_by=w["users"]["owner"],
+    )
+    cell = node_create(taxonomy=project.taxonomy, name="Cell", parent=w["nodes"]["Sci > Bio"])
+    GoldLabel.objects.filter(document=w["docs"][1]).update(node=cell)
+    return {"outdated_run": run.pk, "cell": cell.pk}
+
+
 P = "/api/v1/projects/{p}/"
 ROUTES = [
     Route("GET", "/api/v1/projects/", None, 200),
@@ -91,6 +136,11 @@ ROUTES = [
         200,
         body=lambda w, u: {"target": w["nodes"]["Sci > Bio"].pk},
     ),
+    Route("GET", P + "taxonomy/nodes/{node}/terms/", "viewer", 200),
+    Route("PUT", P + "taxonomy/nodes/{node}/terms/", "owner", 200, body=lambda w, u: {"terms": ["physics", "life"]}),
+    Route("POST", P + "taxonomy/nodes/{unused_leaf}/split/", "owner", 201, body=lambda w, u: {"children": ["A", "B"]}),
+    Route("POST", P + "taxonomy/enrich/", "owner", 202, body=lambda w, u: {"source": "corpus", "top_k": 5}),
+    Route("POST", P + "taxonomy/examples/", "owner", 202, body=lambda w, u: {"per_leaf": 2}),
     Route("POST", P + "taxonomy/import/", "owner", 200, body=_taxonomy_csv, multipart=True),
     Route("GET", P + "taxonomy/export/?format=csv", "viewer", 200),
     Route("GET", P + "taxonomy/changes/", "viewer", 200),
@@ -104,6 +154,15 @@ ROUTES = [
     Route("GET", P + "runs/{run}/", "viewer", 200),
     Route("POST", P + "runs/{run}/jobs/", "annotator", 202, body=lambda w, u: {"kind": "predict", "split": "test"}),
     Route("POST", P + "runs/{run}/retrain/", "annotator", 202),
+    Route("GET", P + "runs/{run}/pseudo-labels/", "viewer", 200),
+    Route(
+        "POST",
+        P + "runs/{outdated_run}/update/",
+        "annotator",
+        202,
+        body=lambda w, u: {"rehearsal": 0.5},
+        prep=lambda w, u: outdated_run(w),
+    ),
     Route("GET", P + "runs/{run}/predictions/", "viewer", 200),
     Route("GET", P + "runs/{run}/predictions/{pred}/", "viewer", 200),
     Route("GET", P + "corrections/", "viewer", 200),
@@ -116,6 +175,16 @@ ROUTES = [
     ),
     Route("GET", P + "corrections/{correction}/", "viewer", 200),
     Route("POST", P + "corrections/{own_correction}/undo/", "annotator", 201, prep=_own_correction),
+    Route("GET", P + "review-tasks/", "viewer", 200, prep=_split_task),
+    Route("GET", P + "review-tasks/{task}/", "viewer", 200, prep=_split_task),
+    Route(
+        "POST",
+        P + "review-tasks/{task}/decide/",
+        "annotator",
+        201,
+        body=lambda w, u: {"document": w["docs"][1].pk, "path": w["task_path"]},
+        prep=_split_task,
+    ),
     Route("GET", P + "jobs/", "viewer", 200),
     Route("GET", P + "jobs/{job}/", "viewer", 200),
     Route("POST", P + "jobs/{own_job}/cancel/", "annotator", 200, prep=_own_job),
@@ -135,24 +204,30 @@ def expected_status(route: Route, role: str) -> int:
 def snapshot() -> dict:
     """Everything a refused request must leave exactly as it was."""
     from api.models import ApiToken
-    from classifiers.models import Prediction, Run
+    from classifiers.models import Prediction, PseudoLabel, Run
     from corpora.models import Corpus, Document, GoldLabel
     from jobs.models import Job
     from projects.models import Membership, Project
-    from review.models import Correction
+    from review.models import Correction, ReviewTask
     from taxonomies.models import Node, Taxonomy, TaxonomyChange
 
     return {
         "projects": list(Project.objects.values_list("id", "name").order_by("id")),
         "members": list(Membership.objects.values_list("id", "role").order_by("id")),
         "taxonomies": list(Taxonomy.objects.values_list("id", "version").order_by("id")),
-        "nodes": list(Node.objects.values_list("id", "name", "parent_id", "description", "path_key").order_by("id")),
+        "nodes": list(
+            Node.objects.values_list(
+                "id", "name", "parent_id", "description", "path_key", "terms", "terms_source"
+            ).order_by("id")
+        ),
         "changes": TaxonomyChange.objects.count(),
         "corpora": Corpus.objects.count(),
-        "documents": Document.objects.count(),
+        "documents": list(Document.objects.values_list("id", "generated").order_by("id")),
         "gold": list(GoldLabel.objects.values_list("document_id", "node_id").order_by("id")),
-        "runs": list(Run.objects.values_list("id", "name", "state").order_by("id")),
+        "runs": list(Run.objects.values_list("id", "name", "state", "parent_run_id").order_by("id")),
         "predictions": Prediction.objects.count(),
+        "pseudo_labels": PseudoLabel.objects.count(),
+        "review_tasks": list(ReviewTask.objects.values_list("id", "document_ids").order_by("id")),
         "corrections": list(Correction.objects.values_list("id", "superseded_by_id").order_by("id")),
         "jobs": list(Job.objects.values_list("id", "state", "cancel_requested").order_by("id")),
         "tokens": list(ApiToken.objects.values_list("id", "revoked_at").order_by("id")),
