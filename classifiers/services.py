@@ -325,6 +325,22 @@ def run_train(*, run: Run, progress: ProgressFn = None) -> Run:
     return run
 
 
+def run_job_start(*, run: Run, kind: str, split: str, actor):
+    """Queue a job on `run` (train, predict, evaluate, pipeline, update_labels) for the pages and the API.
+
+    The job's params name only the run and the split; returns the Job row (dispatched on commit)."""
+    from jobs.services import job_start
+
+    return job_start(
+        kind=kind,
+        project=run.project,
+        params={"run_id": run.pk, "split": split},
+        created_by=actor,
+        target_type="run",
+        target_id=run.pk,
+    )
+
+
 def corrector_class():
     """The CRF corrector class, or a clear error when the engine module is not installed."""
     try:

@@ -15,26 +15,13 @@ from classifiers import plots, selectors, tradeoff
 from classifiers.forms import RunForm, RunJobForm, RunUpdateForm, run_form_initial
 from classifiers.growth import growth_refusal, run_update_create
 from classifiers.models import Run
-from classifiers.services import run_create
+from classifiers.services import run_create, run_job_start
 from projects.models import Role
 from projects.selectors import project_for_user
 from projects.views import form_errors_from
 
 SPLIT_CHOICES = ("test", "dev", "train", "all")
 LEVEL_METRICS = {"micro_f1": "Micro-F1", "macro_f1": "Macro-F1", "accuracy": "Accuracy"}
-
-
-def _start_job(*, run: Run, kind: str, split: str, actor):
-    from jobs.services import job_start
-
-    return job_start(
-        kind=kind,
-        project=run.project,
-        params={"run_id": run.pk, "split": split},
-        created_by=actor,
-        target_type="run",
-        target_id=run.pk,
-    )
 
 
 @login_required
@@ -58,7 +45,7 @@ def run_list(request: HttpRequest, project_id: int) -> HttpResponse:
                         name=data["name"],
                         actor=request.user,
                     )
-                    _start_job(run=run, kind="pipeline", split=data["split"], actor=request.user)
+                    run_job_start(run=run, kind="pipeline", split=data["split"], actor=request.user)
             except ValidationError as exc:
                 form_errors_from(form, exc)
             else:
@@ -136,7 +123,7 @@ def run_update(request: HttpRequest, project_id: int, run_id: int) -> HttpRespon
                 epochs=form.cleaned_data["epochs"],
                 actor=request.user,
             )
-            _start_job(run=run, kind="update_labels", split="test", actor=request.user)
+            run_job_start(run=run, kind="update_labels", split="test", actor=request.user)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
         return redirect("classifiers:run", project_id=project.pk, run_id=parent.pk)
@@ -153,7 +140,7 @@ def run_job(request: HttpRequest, project_id: int, run_id: int) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, "Choose what to do and on which split.")
     else:
-        _start_job(run=run, kind=form.cleaned_data["kind"], split=form.cleaned_data["split"], actor=request.user)
+        run_job_start(run=run, kind=form.cleaned_data["kind"], split=form.cleaned_data["split"], actor=request.user)
         messages.success(request, f"Started: {form.cleaned_data['kind']} on the {form.cleaned_data['split']} split.")
     return redirect("classifiers:run", project_id=project.pk, run_id=run.pk)
 

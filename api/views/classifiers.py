@@ -25,7 +25,7 @@ from api.serializers.classifiers import PredictionSerializer, RunCreateSerialize
 from api.serializers.jobs import JobSerializer
 from api.views.base import ProjectScopedView
 from classifiers.models import Evaluation, Prediction, Run
-from classifiers.services import run_create
+from classifiers.services import run_create, run_job_start
 from projects.models import Role
 from taxonomies.selectors import taxonomy_tree
 
@@ -39,20 +39,6 @@ RUN_STATES = [s.value for s in Run.State]
 SPLITS = ("train", "dev", "test")
 
 RunStarted = inline_serializer("RunStarted", {"run": RunSerializer(), "job": JobSerializer()})
-
-
-def _start_job(*, run: Run, kind: str, split: str, actor):
-    """The same job the run pages start: params name the run and the split only."""
-    from jobs.services import job_start
-
-    return job_start(
-        kind=kind,
-        project=run.project,
-        params={"run_id": run.pk, "split": split},
-        created_by=actor,
-        target_type="run",
-        target_id=run.pk,
-    )
 
 
 def run_stages(run: Run) -> list[str]:
@@ -117,7 +103,7 @@ class RunListView(ProjectScopedView):
                 name=values["name"],
                 actor=request.user,
             )
-            job = _start_job(run=run, kind="pipeline", split=values["split"], actor=request.user)
+            job = run_job_start(run=run, kind="pipeline", split=values["split"], actor=request.user)
         run = runs_with_counts(self.project).get(pk=run.pk)
         job.refresh_from_db()
         body = {"run": RunSerializer(run).data, "job": JobSerializer(job, context={"membership": self.membership}).data}
@@ -145,7 +131,7 @@ class RunJobView(ProjectScopedView):
         run = get_object_or_404(Run, project=self.project, pk=run_id)
         data = RunJobSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        job = _start_job(run=run, actor=request.user, **data.validated_data)
+        job = run_job_start(run=run, actor=request.user, **data.validated_data)
         job.refresh_from_db()
         return Response(JobSerializer(job, context={"membership": self.membership}).data, status=202)
 

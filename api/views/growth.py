@@ -30,12 +30,13 @@ from api.serializers.jobs import JobSerializer
 from api.serializers.review import CorrectionSerializer
 from api.serializers.taxonomies import NodeSerializer
 from api.views.base import ProjectScopedView
-from api.views.classifiers import RunStarted, _start_job, runs_with_counts
+from api.views.classifiers import RunStarted, runs_with_counts
 from api.views.taxonomies import NodeView
 from classifiers import selectors as run_selectors
 from classifiers.coldstart import coldstart_job_start
 from classifiers.growth import run_update_create
 from classifiers.models import Run
+from classifiers.services import run_job_start
 from corpora.models import Document
 from projects.models import Role
 from review.models import ReviewTask
@@ -205,7 +206,7 @@ class RunUpdateView(ProjectScopedView):
                 epochs=values["epochs"],
                 actor=request.user,
             )
-            job = _start_job(run=run, kind="update_labels", split="test", actor=request.user)
+            job = run_job_start(run=run, kind="update_labels", split="test", actor=request.user)
         body = {"run": RunSerializer(runs_with_counts(self.project).get(pk=run.pk)).data, "job": _job_body(self, job)}
         return Response(body, status=status.HTTP_202_ACCEPTED)
 
