@@ -31,6 +31,7 @@ def test_search_and_keyboard_select_a_label(page, live_server, login, owner, pro
     assert page.evaluate("document.activeElement.textContent") == "Physics"
     page.keyboard.press("Enter")
     page.wait_for_selector("#node-heading:has-text('Physics')")
+    page.wait_for_load_state()  # the heading is there before the module script listens
     # A hostile name is text, never markup.
     page.fill("#node-search", "onerror")
     page.wait_for_selector("#search-results a")

@@ -69,6 +69,8 @@ function renderResults() {
 
 if (search && results) {
   search.addEventListener("input", renderResults);
+  // Text typed before this module ran (or restored by the browser) is searched too.
+  if (search.value) renderResults();
   search.addEventListener("keydown", (event) => {
     const links = [...results.querySelectorAll("a")];
     if (event.key === "ArrowDown" && links.length) { event.preventDefault(); links[0].focus(); }
