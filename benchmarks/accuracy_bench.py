@@ -17,8 +17,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from benchmarks.issue10_common import datasets_dir
+from benchmarks.report import update_json
+
 ROOT = Path(__file__).resolve().parent
-DATASET = ROOT.parent.parent / "shared" / "datasets" / "20newsgroups"
+DATASET = datasets_dir() / "20newsgroups"
 CACHE = ROOT / ".cache" / "embeddings"
 RESULTS = ROOT / "results"
 METRICS = [
@@ -155,7 +158,7 @@ def run(quick: bool = False) -> str:
         return "## Accuracy\n\n20 Newsgroups is not available beside the project (../shared/datasets): no rows.\n"
     table = aggregate(rows)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "accuracy.json").write_text(json.dumps({"rows": rows, "aggregated": table}, indent=1))
+    update_json(RESULTS / "accuracy.json", {"rows": rows, "aggregated": table})
     head = ["strategy", "K", "seeds", "test docs", *METRICS, "train s", "docs/s"]
     lines = [
         "## Accuracy on 20 Newsgroups (2 levels, 7 + 20 labels)",

@@ -3,6 +3,7 @@
     python -m benchmarks.run [--only accuracy,import,...] [--quick]
 
 Each module has `run(quick=...) -> str`. A module that fails writes its error into its file and the others go on.
+`accuracy` and `beyond` (the issue-10 rows: cold start, growth, cascade) write two sections of accuracy.md.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import traceback
 from datetime import UTC, datetime
 from pathlib import Path
 
+from benchmarks.report import write_section
+
 RESULTS = Path(__file__).resolve().parent / "results"
 BENCHES = {
     "import": "benchmarks.import_bench",
@@ -28,6 +31,9 @@ BENCHES = {
     "llm": "benchmarks.llm_bench",
     "beyond": "benchmarks.beyond_bench",
 }
+# benchmarks that write a section of another results file: name -> (file stem, section name)
+SECTIONS = {"accuracy": ("accuracy", "strategies"), "beyond": ("accuracy", "issue10")}
+SECTION_ORDER = ["strategies", "issue10"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -56,8 +62,12 @@ def main(argv: list[str] | None = None) -> int:
         minutes = (time.perf_counter() - started) / 60
         stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
         footer = f"\n_Measured {stamp} on this machine in {minutes:.1f} min{' (quick mode)' if args.quick else ''}._\n"
-        (RESULTS / f"{name}.md").write_text(body + footer)
-        print(f"   wrote benchmarks/results/{name}.md ({minutes:.1f} min)", file=sys.stderr)
+        stem, section = SECTIONS.get(name, (name, None))
+        if section:
+            write_section(RESULTS / f"{stem}.md", section, body + footer, SECTION_ORDER)
+        else:
+            (RESULTS / f"{stem}.md").write_text(body + footer)
+        print(f"   wrote benchmarks/results/{stem}.md ({minutes:.1f} min)", file=sys.stderr)
     return 1 if failed else 0
 
 

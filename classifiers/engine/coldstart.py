@@ -2,13 +2,16 @@
 
 1. `mine_terms`: for every node, terms that separate the documents it likely holds (by the zero-shot
    per-level scores, as soft weights) from the documents of its siblings.
-2. `select_pseudo_labels`: documents whose zero-shot path confidence is at least `threshold`.
+2. `select_pseudo_labels`: documents whose zero-shot path confidence is at least `threshold`;
+   `select_pseudo_labels_per_class` also keeps the most confident share of every predicted path.
 3. `WeakSupervisionClassifier`: zero-shot (label texts enriched with mined terms) -> pseudo-labels ->
-   a supervised base strategy ("embed", "tfidf" or "hierverb") trained on them.
+   a supervised base strategy ("embed", "tfidf" or "hierverb") trained on them; its scores are blended
+   with the enriched zero-shot scores at prediction time.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path as FsPath
 from typing import Any
@@ -70,14 +73,35 @@ def select_pseudo_labels(
     return keep, [paths[i] for i in keep], [conf[i] for i in keep]
 
 
+def select_pseudo_labels_per_class(
+    scores: list[np.ndarray], hierarchy: Hierarchy, *, threshold: float, min_fraction: float, decode: str = "top_down"
+) -> tuple[list[int], list[Path], list[float]]:
+    """Like `select_pseudo_labels`, but every predicted path also keeps its most confident
+    ceil(min_fraction x its documents), so no class loses all its pseudo-labels to more confident ones.
+    Returns (document indices sorted, their paths, their confidences)."""
+    paths = decode_scores(scores, hierarchy, decode)
+    conf = [float(np.prod(c)) if c else 0.0 for c in path_confidence(scores, hierarchy, paths)]
+    keep = {i for i, c in enumerate(conf) if c >= threshold}
+    members: dict[Path, list[int]] = {}
+    for i, p in enumerate(paths):
+        members.setdefault(p, []).append(i)
+    for docs in members.values():
+        docs.sort(key=lambda i: -conf[i])
+        keep.update(docs[: math.ceil(max(min_fraction, 0.0) * len(docs))])
+    order = sorted(keep)
+    return order, [paths[i] for i in order], [conf[i] for i in order]
+
+
 class WeakSupervisionClassifier(HierarchicalClassifier):
     """Zero labels: `fit(texts, paths, hierarchy)` ignores `paths` and learns only from the unlabeled texts.
 
     Steps: zero-shot scores -> (enrich) mined terms appended to label texts and zero-shot rerun ->
-    pseudo-labels above `threshold` (when fewer than `min_fraction` of the documents pass, the most confident
-    `min_fraction` instead) -> `base` strategy trained on them. `scorer` names the zero-shot
-    strategy (it must accept a `label_texts` parameter). `pseudo_labelled_` lists the
-    indices of pseudo-labelled documents, `terms_` the mined terms per node."""
+    pseudo-labels -> `base` strategy trained on them. `selection="per_class"` keeps documents above
+    `threshold` plus the most confident `min_fraction` of each predicted path; `"global"` keeps those above
+    `threshold`, or when fewer than `min_fraction` of all documents pass, the most confident `min_fraction`.
+    Predicted scores are (1 - blend) x base + blend x the enriched zero-shot scorer (blend=0: base only).
+    `scorer` names the zero-shot strategy (it must accept a `label_texts` parameter). `pseudo_labelled_`
+    lists the indices of pseudo-labelled documents, `terms_` the mined terms per node."""
 
     strategy_name = "weak"
 
@@ -91,6 +115,8 @@ class WeakSupervisionClassifier(HierarchicalClassifier):
         min_fraction: float = 0.2,
         zeroshot_params: dict | None = None,
         scorer: str = "zeroshot",
+        selection: str = "per_class",
+        blend: float = 0.5,
     ):
         self.base = base
         self.base_params = base_params
@@ -100,6 +126,8 @@ class WeakSupervisionClassifier(HierarchicalClassifier):
         self.min_fraction = min_fraction
         self.zeroshot_params = zeroshot_params
         self.scorer = scorer
+        self.selection = selection
+        self.blend = blend
 
     def fit(
         self, texts: Sequence[str], paths: Sequence, hierarchy: Hierarchy, *, dev=None, progress: ProgressFn = None
@@ -121,8 +149,16 @@ class WeakSupervisionClassifier(HierarchicalClassifier):
                     label_texts[node] = ", ".join(terms)
             zs = make_strategy(self.scorer, **{**zp, "label_texts": label_texts}).fit([], [], hierarchy)
             scores = zs.predict_scores(texts)
-        keep, pseudo, _ = select_pseudo_labels(scores, hierarchy, threshold=self.threshold)
-        if len(keep) < max(2, int(self.min_fraction * len(texts))):
+        if self.selection not in ("per_class", "global"):
+            raise ValueError(f"selection must be 'per_class' or 'global', not {self.selection!r}")
+        self.scorer_ = zs
+        if self.selection == "per_class":
+            keep, pseudo, _ = select_pseudo_labels_per_class(
+                scores, hierarchy, threshold=self.threshold, min_fraction=self.min_fraction
+            )
+        else:
+            keep, pseudo, _ = select_pseudo_labels(scores, hierarchy, threshold=self.threshold)
+        if self.selection == "global" and len(keep) < max(2, int(self.min_fraction * len(texts))):
             all_idx, all_paths, conf = select_pseudo_labels(scores, hierarchy, threshold=0.0)
             order = np.argsort(-np.asarray(conf))[: max(2, int(self.min_fraction * len(texts)))]
             keep = sorted(int(i) for i in order)
@@ -133,15 +169,28 @@ class WeakSupervisionClassifier(HierarchicalClassifier):
         self.estimator_.fit([texts[i] for i in keep], [[p] for p in pseudo], hierarchy, progress=progress)
         return self
 
+    def _blending(self) -> bool:
+        return float(self.blend or 0.0) > 0 and getattr(self, "scorer_", None) is not None
+
     def predict_scores(self, texts: Sequence[str], *, progress: ProgressFn = None) -> list[np.ndarray]:
-        return self.estimator_.predict_scores(texts, progress=progress)
+        base = self.estimator_.predict_scores(texts, progress=progress)
+        if not self._blending():
+            return base
+        b = float(self.blend)
+        zs = self.scorer_.predict_scores(texts)
+        return [(1 - b) * s + b * z for s, z in zip(base, zs, strict=True)]
 
     def predict(self, texts: Sequence[str], *, progress: ProgressFn = None):
-        return self.estimator_.predict(texts, progress=progress)
+        if not self._blending():
+            return self.estimator_.predict(texts, progress=progress)
+        scores = self.predict_scores(texts, progress=progress)
+        return [[p] for p in decode_scores(scores, self.hierarchy_, getattr(self.estimator_, "decode", "top_down"))]
 
     def save(self, directory: str | FsPath) -> None:
         super().save(directory)
         self.estimator_.save(FsPath(directory) / "base")
+        if getattr(self, "scorer_", None) is not None:
+            self.scorer_.save(FsPath(directory) / "scorer")
 
     def state_json(self) -> dict[str, Any]:
         return {
@@ -155,3 +204,5 @@ class WeakSupervisionClassifier(HierarchicalClassifier):
         self.pseudo_labelled_ = list(state["pseudo_labelled"])
         self.terms_ = {int(k): v for k, v in state["terms"].items()}
         self.estimator_ = load_estimator(FsPath(directory) / "base")
+        scorer_dir = FsPath(directory) / "scorer"
+        self.scorer_ = load_estimator(scorer_dir) if (scorer_dir / "config.json").exists() else None
