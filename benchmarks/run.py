@@ -40,6 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", default="", help="Comma-separated names: " + ", ".join(BENCHES))
     parser.add_argument("--quick", action="store_true", help="Small samples, to check the benchmarks run.")
+    parser.add_argument("--test-limit", type=int, default=None, help="Seeded test subset (modules that support it).")
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "htc_app.settings")
@@ -52,16 +53,23 @@ def main(argv: list[str] | None = None) -> int:
     for name in names:
         started = time.perf_counter()
         print(f"== {name}", file=sys.stderr)
+        kwargs: dict = {}
         try:
             module = importlib.import_module(BENCHES[name])
-            kwargs = {"quick": args.quick} if "quick" in inspect.signature(module.run).parameters else {}
+            params = inspect.signature(module.run).parameters
+            kwargs = {"quick": args.quick} if "quick" in params else {}
+            if args.test_limit and "test_limit" in params:
+                kwargs["test_limit"] = args.test_limit
             body = module.run(**kwargs)
         except Exception:
             failed += 1
             body = f"## {name}\n\nThe benchmark failed:\n\n```\n{traceback.format_exc()}```\n"
         minutes = (time.perf_counter() - started) / 60
+        mode = f" (--test-limit {args.test_limit})" if args.test_limit and "test_limit" in kwargs else ""
         stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-        footer = f"\n_Measured {stamp} on this machine in {minutes:.1f} min{' (quick mode)' if args.quick else ''}._\n"
+        footer = (
+            f"\n_Measured {stamp} on this machine in {minutes:.1f} min{' (quick mode)' if args.quick else ''}{mode}._\n"
+        )
         stem, section = SECTIONS.get(name, (name, None))
         if section:
             write_section(RESULTS / f"{stem}.md", section, body + footer, SECTION_ORDER)
