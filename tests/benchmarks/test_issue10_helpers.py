@@ -80,3 +80,11 @@ def test_chart_is_valid_svg_with_escaped_text_and_points_inside_the_axes():
     axis = next(root.iter(ns + "line"))
     assert len(xs) == 2 and all(float(axis.get("x1")) <= x <= float(axis.get("x2")) for x in xs)
     assert "style" not in svg
+
+
+def test_rate_keeps_slow_stages_readable():
+    from benchmarks.cascade_bench import _rate
+
+    assert _rate(0.001) == "1000"
+    assert _rate(17.2) == "0.06"  # an LLM stage at 17 s per document is not "0 docs/s"
+    assert _rate(0.0) != "0"
