@@ -3,6 +3,7 @@
     python -m benchmarks.run [--only accuracy,import,...] [--quick]
 
 Each module has `run(quick=...) -> str`. A module that fails writes its error into its file and the others go on.
+`accuracy` and `beyond` (the issue-10 rows: cold start, growth, cascade) write two sections of accuracy.md.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import traceback
 from datetime import UTC, datetime
 from pathlib import Path
 
+from benchmarks.report import write_section
+
 RESULTS = Path(__file__).resolve().parent / "results"
 BENCHES = {
     "import": "benchmarks.import_bench",
@@ -28,12 +31,16 @@ BENCHES = {
     "llm": "benchmarks.llm_bench",
     "beyond": "benchmarks.beyond_bench",
 }
+# benchmarks that write a section of another results file: name -> (file stem, section name)
+SECTIONS = {"accuracy": ("accuracy", "strategies"), "beyond": ("accuracy", "issue10")}
+SECTION_ORDER = ["strategies", "issue10"]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", default="", help="Comma-separated names: " + ", ".join(BENCHES))
     parser.add_argument("--quick", action="store_true", help="Small samples, to check the benchmarks run.")
+    parser.add_argument("--test-limit", type=int, default=None, help="Seeded test subset (modules that support it).")
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "htc_app.settings")
@@ -46,18 +53,29 @@ def main(argv: list[str] | None = None) -> int:
     for name in names:
         started = time.perf_counter()
         print(f"== {name}", file=sys.stderr)
+        kwargs: dict = {}
         try:
             module = importlib.import_module(BENCHES[name])
-            kwargs = {"quick": args.quick} if "quick" in inspect.signature(module.run).parameters else {}
+            params = inspect.signature(module.run).parameters
+            kwargs = {"quick": args.quick} if "quick" in params else {}
+            if args.test_limit and "test_limit" in params:
+                kwargs["test_limit"] = args.test_limit
             body = module.run(**kwargs)
         except Exception:
             failed += 1
             body = f"## {name}\n\nThe benchmark failed:\n\n```\n{traceback.format_exc()}```\n"
         minutes = (time.perf_counter() - started) / 60
+        mode = f" (--test-limit {args.test_limit})" if args.test_limit and "test_limit" in kwargs else ""
         stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-        footer = f"\n_Measured {stamp} on this machine in {minutes:.1f} min{' (quick mode)' if args.quick else ''}._\n"
-        (RESULTS / f"{name}.md").write_text(body + footer)
-        print(f"   wrote benchmarks/results/{name}.md ({minutes:.1f} min)", file=sys.stderr)
+        footer = (
+            f"\n_Measured {stamp} on this machine in {minutes:.1f} min{' (quick mode)' if args.quick else ''}{mode}._\n"
+        )
+        stem, section = SECTIONS.get(name, (name, None))
+        if section:
+            write_section(RESULTS / f"{stem}.md", section, body + footer, SECTION_ORDER)
+        else:
+            (RESULTS / f"{stem}.md").write_text(body + footer)
+        print(f"   wrote benchmarks/results/{stem}.md ({minutes:.1f} min)", file=sys.stderr)
     return 1 if failed else 0
 
 

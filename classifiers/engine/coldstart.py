@@ -3,14 +3,17 @@
 1. `mine_terms`: for every node, terms that separate the documents it likely holds (by the zero-shot
    per-level scores, as soft weights) from the documents of its siblings.
    `enrich_zero_shot` repeats it: label texts enriched with the terms, documents scored again, mined again.
-2. `select_pseudo_labels`: documents whose zero-shot path confidence is at least `threshold`.
+2. `select_pseudo_labels`: documents whose zero-shot path confidence is at least `threshold`;
+   `select_pseudo_labels_per_class` also keeps the most confident share of every predicted path.
 3. `WeakSupervisionClassifier`: zero-shot or LLM scores (label texts enriched with mined terms) ->
    pseudo-labels (+ documents given with a path, e.g. LLM-written examples) -> a supervised base strategy
-   ("embed", "tfidf" or "hierverb") trained on them.
+   ("embed", "tfidf" or "hierverb") trained on them; with a cheap scorer (zero-shot) its scores are blended
+   with the enriched scorer's at prediction time.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path as FsPath
 from typing import Any
@@ -104,6 +107,25 @@ def select_pseudo_labels(
     return keep, [paths[i] for i in keep], [conf[i] for i in keep]
 
 
+def select_pseudo_labels_per_class(
+    scores: list[np.ndarray], hierarchy: Hierarchy, *, threshold: float, min_fraction: float, decode: str = "top_down"
+) -> tuple[list[int], list[Path], list[float]]:
+    """Like `select_pseudo_labels`, but every predicted path also keeps its most confident
+    ceil(min_fraction x its documents), so no class loses all its pseudo-labels to more confident ones.
+    Returns (document indices sorted, their paths, their confidences)."""
+    paths = decode_scores(scores, hierarchy, decode)
+    conf = [float(np.prod(c)) if c else 0.0 for c in path_confidence(scores, hierarchy, paths)]
+    keep = {i for i, c in enumerate(conf) if c >= threshold}
+    members: dict[Path, list[int]] = {}
+    for i, p in enumerate(paths):
+        members.setdefault(p, []).append(i)
+    for docs in members.values():
+        docs.sort(key=lambda i: -conf[i])
+        keep.update(docs[: math.ceil(max(min_fraction, 0.0) * len(docs))])
+    order = sorted(keep)
+    return order, [paths[i] for i in order], [conf[i] for i in order]
+
+
 def scorer_params(scorer: str, params: dict, label_texts: dict[int, str] | None) -> dict:
     """`params` for the scorer strategy with `label_texts` handed over the way it takes them:
     as `label_texts` (zero-shot) or as prompt `label_descriptions` (the LLM strategies)."""
@@ -137,7 +159,12 @@ class WeakSupervisionClassifier(HierarchicalClassifier):
     Steps: scorer scores -> (enrich) mined terms appended to the label texts and the documents scored again
     (only for scorers whose scores are cheap: not the LLM ones) -> pseudo-labels above `threshold` (when
     fewer than `min_fraction` of the documents pass, the most confident `min_fraction` instead) -> `base`
-    strategy trained on them.
+    strategy trained on them. `selection="per_class"` keeps the documents above `threshold` plus the most
+    confident `min_fraction` of each predicted path (so no class loses all its pseudo-labels to more
+    confident ones); `"global"` keeps those above `threshold`, or when fewer than `min_fraction` of all
+    documents pass, the most confident `min_fraction` overall. Predicted scores are (1 - blend) x base +
+    blend x the enriched scorer (blend=0: base only; LLM scorers are never blended, one call a document
+    would be too costly).
 
     `scorer` names the scoring strategy: "zeroshot" (label texts go to `label_texts`) or an LLM strategy
     (label texts go to its prompt `label_descriptions`; its per-level scores are one-hot, so a valid full
@@ -165,6 +192,8 @@ class WeakSupervisionClassifier(HierarchicalClassifier):
         use_given_paths: bool = False,
         max_scored: int | None = None,
         seed: int = 550,
+        selection: str = "per_class",
+        blend: float = 0.5,
     ):
         self.base = base
         self.base_params = base_params
@@ -177,6 +206,8 @@ class WeakSupervisionClassifier(HierarchicalClassifier):
         self.use_given_paths = use_given_paths
         self.max_scored = max_scored
         self.seed = seed
+        self.selection = selection
+        self.blend = blend
 
     def set_runtime(self, **runtime) -> WeakSupervisionClassifier:
         """Machine-local settings and secrets for the scorer (e.g. `api_key=`); kept in memory only."""
@@ -247,10 +278,18 @@ class WeakSupervisionClassifier(HierarchicalClassifier):
             if not getattr(scorer, "rescoring_is_costly", False):
                 scorer = self._make_scorer(hierarchy, merge_label_texts(base_texts, self.terms_))
                 scores = self._score(scorer, pool)
+        if self.selection not in ("per_class", "global"):
+            raise ValueError(f"selection must be 'per_class' or 'global', not {self.selection!r}")
+        # Blending re-scores every predicted document: only for scorers that are cheap to run again.
+        self.scorer_ = None if getattr(scorer, "rescoring_is_costly", False) else scorer
         keep: list[int] = []
         pseudo: list = []
         conf: list[float] = []
-        if pool and scores:
+        if pool and scores and self.selection == "per_class":
+            keep, pseudo, conf = select_pseudo_labels_per_class(
+                scores, hierarchy, threshold=self.threshold, min_fraction=self.min_fraction
+            )
+        elif pool and scores:
             keep, pseudo, conf = select_pseudo_labels(scores, hierarchy, threshold=self.threshold)
             floor = max(2, int(self.min_fraction * len(pool)))
             if len(keep) < floor:
@@ -270,15 +309,28 @@ class WeakSupervisionClassifier(HierarchicalClassifier):
         training(1, 1)
         return self
 
+    def _blending(self) -> bool:
+        return float(self.blend or 0.0) > 0 and getattr(self, "scorer_", None) is not None
+
     def predict_scores(self, texts: Sequence[str], *, progress: ProgressFn = None) -> list[np.ndarray]:
-        return self.estimator_.predict_scores(texts, progress=progress)
+        base = self.estimator_.predict_scores(texts, progress=progress)
+        if not self._blending():
+            return base
+        b = float(self.blend)
+        zs = self.scorer_.predict_scores(list(texts))
+        return [(1 - b) * s + b * z for s, z in zip(base, zs, strict=True)]
 
     def predict(self, texts: Sequence[str], *, progress: ProgressFn = None):
-        return self.estimator_.predict(texts, progress=progress)
+        if not self._blending():
+            return self.estimator_.predict(texts, progress=progress)
+        scores = self.predict_scores(texts, progress=progress)
+        return [[p] for p in decode_scores(scores, self.hierarchy_, getattr(self.estimator_, "decode", "top_down"))]
 
     def write_files(self, directory: FsPath) -> None:
         super().write_files(directory)
         self.estimator_.save(FsPath(directory) / "base")
+        if getattr(self, "scorer_", None) is not None:
+            self.scorer_.save(FsPath(directory) / "scorer")
 
     def state_json(self) -> dict[str, Any]:
         return {
@@ -298,3 +350,5 @@ class WeakSupervisionClassifier(HierarchicalClassifier):
         self.given_ = list(state.get("given", []))
         self.terms_ = {int(k): v for k, v in state["terms"].items()}
         self.estimator_ = load_estimator(FsPath(directory) / "base")
+        scorer_dir = FsPath(directory) / "scorer"
+        self.scorer_ = load_estimator(scorer_dir) if (scorer_dir / "config.json").exists() else None

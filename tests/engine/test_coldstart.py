@@ -64,6 +64,9 @@ class KeywordScorer(HierarchicalClassifier):
         ]
         return self
 
+    def load_state(self, state, tensors, directory):
+        self.fit([], [], self.hierarchy_)
+
     def predict_scores(self, texts, *, progress=None):
         h = self.hierarchy_
         out = []
@@ -189,3 +192,51 @@ def test_weak_pipeline_reports_one_forward_moving_progress(keyword_scorer):
     )
     assert seen and {total for _, total in seen} == {2 * len(texts)}
     assert [d for d, _ in seen] == sorted(d for d, _ in seen) and seen[-1] == (2 * len(texts), 2 * len(texts))
+
+
+def test_per_class_selection_keeps_the_most_confident_share_of_every_predicted_path():
+    from classifiers.engine.coldstart import select_pseudo_labels_per_class
+
+    h = Hierarchy.from_paths([["A"], ["B"], ["C"]])
+    # A is predicted confidently four times; B only with low confidence; C never predicted
+    scores = [
+        np.array(
+            [
+                [0.9, 0.05, 0.05],
+                [0.85, 0.1, 0.05],
+                [0.8, 0.1, 0.1],
+                [0.75, 0.2, 0.05],
+                [0.3, 0.4, 0.3],
+                [0.3, 0.45, 0.25],
+            ]
+        )
+    ]
+    assert select_pseudo_labels(scores, h, threshold=0.7)[0] == [0, 1, 2, 3]  # global: B is starved
+    idx, paths, conf = select_pseudo_labels_per_class(scores, h, threshold=0.95, min_fraction=0.5)
+    assert idx == [0, 1, 5]  # top half of A (0, 1) and of B (5, the more confident of 4 and 5)
+    assert paths == [(h.index["A"],), (h.index["A"],), (h.index["B"],)]
+    assert conf == [0.9, 0.85, 0.45]
+    assert select_pseudo_labels_per_class(scores, h, threshold=0.8, min_fraction=0.0)[0] == [0, 1, 2]
+
+
+def test_weak_pipeline_blends_base_and_enriched_scorer_and_saves_both(keyword_scorer, tmp_path):
+    from classifiers.engine.registry import load_estimator
+
+    h = Hierarchy.from_paths([["sport"], ["science"]])
+    texts = ["sport goal striker"] * 3 + ["goal striker pitch"] * 3 + ["science photon laser"] * 3
+    kwargs = {"base": "tfidf", "base_params": {"min_df": 1}, "threshold": 0.6, "scorer": "keyword-test"}
+    weak = WeakSupervisionClassifier(**kwargs, blend=0.25).fit(texts, [], h)
+    probe = ["striker pitch", "photon"]
+    base = weak.estimator_.predict_scores(probe)
+    zs = weak.scorer_.predict_scores(probe)
+    blended = weak.predict_scores(probe)
+    np.testing.assert_allclose(blended[0], 0.75 * base[0] + 0.25 * zs[0])
+    assert not np.allclose(blended[0], base[0])
+    plain = WeakSupervisionClassifier(**kwargs, blend=0.0).fit(texts, [], h)
+    np.testing.assert_allclose(plain.predict_scores(probe)[0], plain.estimator_.predict_scores(probe)[0])
+    weak.save(tmp_path / "weak")
+    loaded = load_estimator(tmp_path / "weak")
+    np.testing.assert_allclose(loaded.predict_scores(probe)[0], blended[0])
+    assert [h.names[p[0][-1]] for p in loaded.predict(probe)] == ["sport", "science"]
+    with pytest.raises(ValueError):
+        WeakSupervisionClassifier(**kwargs, selection="nope").fit(texts, [], h)

@@ -1,0 +1,62 @@
+"""Pieces the benchmark writers share: Markdown tables, named sections in one results file, JSON merging.
+
+Several benchmarks write into `accuracy.md`: each owns a section between HTML comment markers
+(`<!-- section:NAME -->` ... `<!-- /section:NAME -->`), so running one benchmark replaces only its part.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+_SECTION = re.compile(r"<!-- section:(?P<name>[\w-]+) -->\n(?P<body>.*?)<!-- /section:(?P=name) -->\n?", re.S)
+
+
+def md_table(head: Sequence[str], rows: Sequence[Sequence[object]]) -> list[str]:
+    """Markdown table lines; cells are str()-ed and `|` inside a cell is escaped."""
+
+    def cell(value: object) -> str:
+        return str(value).replace("|", "\\|").replace("\n", " ")
+
+    lines = ["| " + " | ".join(cell(h) for h in head) + " |", "|" + "---|" * len(head)]
+    for row in rows:
+        if len(row) != len(head):
+            raise ValueError(f"row has {len(row)} cells, the header {len(head)}")
+        lines.append("| " + " | ".join(cell(c) for c in row) + " |")
+    return lines
+
+
+def parse_sections(document: str) -> dict[str, str]:
+    """{section name: body} for every marked section of a results file (text outside markers is dropped)."""
+    return {m["name"]: m["body"] for m in _SECTION.finditer(document)}
+
+
+def replace_section(document: str, name: str, body: str, order: Sequence[str] = ()) -> str:
+    """The document with section `name` set to `body`; sections are written in `order`, then the rest
+    in the order they appeared (a new section goes last)."""
+    sections = parse_sections(document)
+    sections[name] = body if body.endswith("\n") else body + "\n"
+    names = [n for n in order if n in sections] + [n for n in sections if n not in order]
+    return "\n".join(f"<!-- section:{n} -->\n{sections[n]}<!-- /section:{n} -->\n" for n in names)
+
+
+def write_section(path: Path, name: str, body: str, order: Sequence[str] = ()) -> None:
+    """Replace (or add) one section of the Markdown file at `path`."""
+    old = path.read_text(encoding="utf-8") if path.exists() else ""
+    path.write_text(replace_section(old, name, body, order), encoding="utf-8")
+
+
+def update_json(path: Path, values: dict) -> dict:
+    """Merge `values` into the JSON object stored at `path` (top-level keys replaced); returns the result."""
+    data: dict = {}
+    if path.exists():
+        try:
+            loaded = json.loads(path.read_text(encoding="utf-8"))
+            data = loaded if isinstance(loaded, dict) else {}
+        except ValueError:
+            data = {}
+    data.update(values)
+    path.write_text(json.dumps(data, indent=1, default=float), encoding="utf-8")
+    return data
