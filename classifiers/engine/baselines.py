@@ -1,10 +1,19 @@
-"""Baselines: a local classifier per parent node (hiclass-style), on TF-IDF or on sentence embeddings.
+"""Baselines: logistic regression on TF-IDF or on sentence embeddings, local per parent node or flat.
 
-For the root and every internal node with at least two children, a multinomial logistic regression
-chooses among the children, trained on the documents under that node; a node with a single child
-always passes to it. The conditional probabilities multiply down the tree into per-level scores
-(`conditionals_to_levels`), which the zero-shot strategy reuses. Learned weights are kept as plain
-arrays (coef / intercept / children) so saving needs only JSON and safetensors.
+`mode="local"` (hiclass-style, tfidf always): for the root and every internal node with at least two
+children, a multinomial logistic regression chooses among the children, trained on the documents under
+that node; a node with a single child always passes to it. The conditional probabilities multiply down
+the tree into per-level scores (`conditionals_to_levels`), which the zero-shot strategy reuses.
+
+`mode="flat"` (the embed default): one logistic regression over the gold paths seen in training (leaf
+paths, or a shorter path a document stops at); the level-d score of a node is the probability of the
+best path through it, renormalised per level (see flat_paths.py), so top-down decoding returns the most
+probable path. A growth update adds local classifiers for the changed groups on top (`flat_groups_`). With few documents per leaf it beats the local classifiers (see EmbeddingLocalClassifier):
+the local root classifier sees a few documents per class with skewed class sizes (on 20 Newsgroups comp
+has 5 leaves, alt 1) and its errors compound top-down.
+
+Learned weights are kept as plain arrays (coef / intercept / children) so saving needs only JSON and
+safetensors.
 """
 
 from __future__ import annotations
@@ -16,9 +25,14 @@ from typing import Any
 import numpy as np
 
 from classifiers.engine.base import HierarchicalClassifier, ProgressFn
+from classifiers.engine.flat_paths import (
+    ROOT,
+    apply_group_overrides,
+    node_prob_to_levels,
+    path_training_rows,
+    paths_to_levels,
+)
 from classifiers.engine.hierarchy import Hierarchy, Path, as_multi
-
-ROOT = -1
 
 
 # ----- shared tree arithmetic -----
@@ -41,13 +55,7 @@ def conditionals_to_levels(conditionals: dict[int, np.ndarray], hierarchy: Hiera
     for parent, children in sibling_groups(hierarchy):
         base = 1.0 if parent == ROOT else node_prob[:, parent : parent + 1]
         node_prob[:, children] = base * conditionals[parent]
-    out = []
-    for level in hierarchy.levels:
-        s = node_prob[:, level]
-        total = s.sum(axis=1, keepdims=True)
-        uniform = np.full_like(s, 1.0 / max(1, s.shape[1]))
-        out.append(np.where(total > 0, s / np.where(total > 0, total, 1.0), uniform))
-    return out
+    return node_prob_to_levels(node_prob, hierarchy)
 
 
 def _softmax(z: np.ndarray) -> np.ndarray:
@@ -80,9 +88,16 @@ def group_training_rows(paths: list[list[Path]], parent: int, children: list[int
 
 
 class LocalLogisticClassifier(HierarchicalClassifier):
-    """Shared fit/predict for a local classifier per parent node; subclasses supply the features."""
+    """Shared fit/predict for the logistic-regression baselines; subclasses supply the features.
+
+    `mode` ("local" per parent node, or "flat" over whole paths) is read with getattr: subclasses without
+    that parameter are local."""
 
     strategy_name = "local"
+
+    @property
+    def is_flat(self) -> bool:
+        return getattr(self, "mode", "local") == "flat"
 
     # ----- features (subclasses) -----
     def _fit_features(self, texts: Sequence[str], progress: ProgressFn):
@@ -107,6 +122,14 @@ class LocalLogisticClassifier(HierarchicalClassifier):
             raise ValueError("texts and paths differ in length")
         X = self._fit_features(texts, progress)
         self.groups_: dict[int, dict[str, Any]] = {}
+        if getattr(self, "mode", "local") not in ("local", "flat"):
+            raise ValueError(f"unknown mode {self.mode!r}: 'local' or 'flat'")
+        if self.is_flat:
+            self.flat_ = self._fit_flat(X, paths)
+            self.flat_groups_: dict[int, dict[str, Any]] = {}
+            if progress:
+                progress(1, 1)
+            return self
         groups = sibling_groups(hierarchy)
         for done, (parent, children) in enumerate(groups, start=1):
             self.groups_[parent] = self._fit_group(X, paths, parent, children)
@@ -123,6 +146,19 @@ class LocalLogisticClassifier(HierarchicalClassifier):
         group["classes"] = classes
         if len(classes) < 2:
             return group  # 0 or 1 child seen: a constant, see _group_proba
+        lr = self._make_lr().fit(X[rows], np.asarray(labels))
+        group["classes"] = [int(c) for c in lr.classes_]
+        group["coef"] = np.asarray(lr.coef_, dtype=np.float32)
+        group["intercept"] = np.asarray(lr.intercept_, dtype=np.float32)
+        return group
+
+    def _fit_flat(self, X, paths: list[list[Path]]) -> dict[str, Any]:
+        """One logistic regression over the gold paths (named by their last node), as a pseudo-group."""
+        rows, labels = path_training_rows(paths)
+        ends = sorted(set(labels))
+        group: dict[str, Any] = {"children": ends, "classes": ends, "coef": None, "intercept": None}
+        if len(ends) < 2:
+            return group  # a constant, see _group_proba
         lr = self._make_lr().fit(X[rows], np.asarray(labels))
         group["classes"] = [int(c) for c in lr.classes_]
         group["coef"] = np.asarray(lr.coef_, dtype=np.float32)
@@ -155,8 +191,23 @@ class LocalLogisticClassifier(HierarchicalClassifier):
     def predict_scores(self, texts: Sequence[str], *, progress: ProgressFn = None) -> list[np.ndarray]:
         """One (n_docs, n_nodes_at_level) probability array per level."""
         X = self._features(texts, progress)
+        if self.is_flat:
+            return self._flat_scores(X)
         conditionals = {parent: self._group_proba(X, g) for parent, g in self.groups_.items()}
         return conditionals_to_levels(conditionals, self.hierarchy_, X.shape[0])
+
+    def _flat_scores(self, X) -> list[np.ndarray]:
+        """Per-level max-marginals of the flat path probabilities, after any growth-update group overrides."""
+        h = self.hierarchy_
+        ends = list(self.flat_["children"])
+        proba = self._group_proba(X, self.flat_) if ends else np.zeros((X.shape[0], 0))
+        depth = {ROOT: 0, **{v: h.depth[v] for v in range(len(h))}}
+        overrides = [
+            (p, g["children"], self._group_proba(X, g))
+            for p, g in sorted(self.flat_groups_.items(), key=lambda item: depth[item[0]])
+        ]
+        proba, ends = apply_group_overrides(proba, ends, overrides, h)
+        return paths_to_levels(proba, ends, h)
 
     # ----- persistence -----
     def state_json(self) -> dict[str, Any]:
@@ -164,25 +215,44 @@ class LocalLogisticClassifier(HierarchicalClassifier):
             str(p): {"children": [int(c) for c in g["children"]], "classes": [int(c) for c in g["classes"]]}
             for p, g in self.groups_.items()
         }
-        return {"groups": groups}
+        if self.is_flat:
+            flat = {"children": [int(c) for c in self.flat_["children"]], "classes": list(self.flat_["classes"])}
+            overrides = {
+                str(p): {"children": [int(c) for c in g["children"]], "classes": [int(c) for c in g["classes"]]}
+                for p, g in self.flat_groups_.items()
+            }
+            return {"mode": "flat", "groups": groups, "flat": flat, "flat_groups": overrides}
+        return {"mode": "local", "groups": groups}
 
     def state_tensors(self) -> dict[str, np.ndarray]:
         out = {}
-        for p, g in self.groups_.items():
+        named = [(str(p), g) for p, g in self.groups_.items()]
+        if self.is_flat:
+            named += [("flat", self.flat_)] + [(f"flat.{p}", g) for p, g in self.flat_groups_.items()]
+        for key, g in named:
             if g["coef"] is not None:
-                out[f"coef.{p}"] = g["coef"]
-                out[f"intercept.{p}"] = g["intercept"]
+                out[f"coef.{key}"] = g["coef"]
+                out[f"intercept.{key}"] = g["intercept"]
         return out
 
     def load_state(self, state: dict[str, Any], tensors: dict[str, np.ndarray], directory: FsPath) -> None:
-        self.groups_ = {}
-        for key, g in state["groups"].items():
-            self.groups_[int(key)] = {
-                "children": list(g["children"]),
-                "classes": list(g["classes"]),
-                "coef": tensors.get(f"coef.{key}"),
-                "intercept": tensors.get(f"intercept.{key}"),
+        if hasattr(self, "mode"):  # models saved before `mode` existed were local
+            self.mode = state.get("mode", "local")
+        if self.is_flat:
+            self.flat_ = _group_from_state(state["flat"], tensors, "flat")
+            self.flat_groups_ = {
+                int(p): _group_from_state(g, tensors, f"flat.{p}") for p, g in state.get("flat_groups", {}).items()
             }
+        self.groups_ = {int(key): _group_from_state(g, tensors, key) for key, g in state["groups"].items()}
+
+
+def _group_from_state(g: dict[str, Any], tensors: dict[str, np.ndarray], key: str) -> dict[str, Any]:
+    return {
+        "children": [int(c) for c in g["children"]],
+        "classes": [int(c) for c in g["classes"]],
+        "coef": tensors.get(f"coef.{key}"),
+        "intercept": tensors.get(f"intercept.{key}"),
+    }
 
 
 class TfidfLocalClassifier(LocalLogisticClassifier):
@@ -253,19 +323,26 @@ class TfidfLocalClassifier(LocalLogisticClassifier):
 
 
 class EmbeddingLocalClassifier(LocalLogisticClassifier):
-    """Sentence embeddings (mean-pooled MiniLM by default) + a logistic regression per parent node."""
+    """Sentence embeddings (mean-pooled MiniLM by default) + a flat logistic regression over the paths.
+
+    The defaults were measured on 20 Newsgroups (K = 1 / 4 / 16 per leaf, 3 seeds, 2,000 test documents):
+    `mode="flat"` beats the per-parent `"local"` classifiers (K = 1 / 4 / 16: +0.05 / +0.06 / +0.06), 256 tokens (the
+    encoder's own max_seq_length) beat 128 by +0.07 / +0.06 / +0.07 (the From/Subject/Organization headers fill much of 128),
+    and C = 1 beats 10 by up to 0.02 at K = 16 with flat. Models saved before `mode` existed load as local with
+    their saved C and max_length."""
 
     strategy_name = "embed"
 
     def __init__(
         self,
-        C: float = 10.0,
-        max_length: int = 128,
+        C: float = 1.0,
+        max_length: int = 256,
         model_path: str | None = None,
         batch_size: int = 32,
         cache_dir: str | None = None,
         max_iter: int = 1000,
         decode: str = "top_down",
+        mode: str = "flat",
     ):
         self.C = C
         self.max_length = max_length
@@ -274,6 +351,7 @@ class EmbeddingLocalClassifier(LocalLogisticClassifier):
         self.cache_dir = cache_dir
         self.max_iter = max_iter
         self.decode = decode
+        self.mode = mode
 
     def _embedder(self):
         from classifiers.engine.embeddings import SentenceEmbedder

@@ -3,6 +3,7 @@
 For the local-classifier strategies (tfidf, embed) only the sibling groups whose children changed are
 refitted, on the new labelled documents plus a rehearsal sample of old ones; every other group keeps
 its weights, and the feature space (the TF-IDF vocabulary) is kept, so untouched nodes predict as before.
+A flat embed model keeps its path classifier and gets a local classifier per changed group on top.
 HierVerb is warm-started and fine-tuned briefly (`verbalizer_growth`). Nodes are matched between the old
 and the new hierarchy by their ids.
 """
@@ -55,8 +56,9 @@ def update_for_new_labels(
 
     `paths_new` use `new_hierarchy` indices, `paths_old` the old estimator's. The new documents plus a
     `rehearsal` sample of the old ones are the training data. Local classifiers (tfidf, embed): only the
-    changed sibling groups are refitted. HierVerb: the verbalizer is extended (old rows copied) and the whole
-    model fine-tuned for `epochs` (see `verbalizer_growth`). Returns the new estimator."""
+    changed sibling groups are refitted (flat embed: a local classifier per changed group on top of the
+    flat one, see `_update_flat`). HierVerb:
+    the verbalizer is extended (old rows copied) and the whole model fine-tuned for `epochs` (see `verbalizer_growth`). Returns the new estimator."""
     name = getattr(old_estimator, "strategy_name", type(old_estimator).__name__)
     if not isinstance(old_estimator, LocalLogisticClassifier) and name != "hierverb":
         raise NotImplementedError(f"growth update not implemented for {name!r}")
@@ -71,6 +73,8 @@ def update_for_new_labels(
         est = update_hierverb(old_estimator, new_hierarchy, texts, paths, epochs=epochs, progress=progress)
         est.updated_groups_ = sorted(changed_groups(old_h, new_hierarchy))
         return est
+    if old_estimator.is_flat:
+        return _update_flat(old_estimator, new_hierarchy, texts, paths, progress)
     est = copy.deepcopy(old_estimator)
     est.hierarchy_ = new_hierarchy
     # carry the untouched groups over, re-indexed
@@ -94,6 +98,47 @@ def update_for_new_labels(
                 if progress:
                     progress(done, len(changed))
     est.groups_ = groups
+    est.updated_groups_ = sorted(changed)
+    return est
+
+
+def _update_flat(old_estimator, new_hierarchy: Hierarchy, texts, paths, progress):
+    """A flat model keeps its path classifier (its paths re-indexed; removed nodes dropped) and gets a
+    local classifier for each changed sibling group, which shares the mass of the paths through that
+    parent among its children; paths outside the changed groups keep their probabilities exactly."""
+    old_h = old_estimator.hierarchy_
+    est = copy.deepcopy(old_estimator)
+    est.hierarchy_ = new_hierarchy
+
+    def remap(nodes):
+        return [new_hierarchy.index[old_h.ids[c]] for c in nodes if old_h.ids[c] in new_hierarchy.index]
+
+    flat = dict(old_estimator.flat_)
+    kept = [k for k, c in enumerate(flat["classes"]) if old_h.ids[c] in new_hierarchy.index]
+    flat["children"] = remap(flat["children"])
+    flat["classes"] = remap(flat["classes"])
+    if flat["coef"] is not None and len(kept) < len(old_estimator.flat_["classes"]):
+        if flat["coef"].shape[0] == 1 or len(kept) < 2:  # too few paths left to keep a softmax: a constant
+            flat["coef"] = flat["intercept"] = None
+            flat["classes"] = flat["classes"][:1]
+        else:
+            flat["coef"], flat["intercept"] = flat["coef"][kept], flat["intercept"][kept]
+    est.flat_ = flat
+    changed = set(changed_groups(old_h, new_hierarchy))
+    groups = {}
+    for old_p, g in old_estimator.flat_groups_.items():
+        p = ROOT if old_p == ROOT else new_hierarchy.index.get(old_h.ids[old_p])
+        if p is None or p in changed:
+            continue
+        groups[p] = {**g, "children": remap(g["children"]), "classes": remap(g["classes"])}
+    if changed:
+        X = est._features(texts, None)
+        children_of = dict(sibling_groups(new_hierarchy))
+        for done, p in enumerate(sorted(changed), start=1):
+            groups[p] = est._fit_group(X, paths, p, children_of[p])
+            if progress:
+                progress(done, len(changed))
+    est.flat_groups_ = groups
     est.updated_groups_ = sorted(changed)
     return est
 
