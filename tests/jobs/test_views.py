@@ -124,3 +124,15 @@ def test_jobs_link_to_the_run_they_produce(project, owner):
     run = Run.objects.create(project=project, name="r", strategy="tfidf")
     job = job_create(kind="pipeline", project=project, params={"run_id": run.pk}, target_type="run", target_id=run.pk)
     assert target_url(job) == f"/projects/{project.pk}/classifiers/runs/{run.pk}/"
+
+
+def test_job_list_pages_keep_the_state_filter(client, job_project):
+    for _ in range(51):  # one more than a page
+        job_create(kind="sleep_items", project=job_project, params={"items": 1}, created_by=job_project.owner_user)
+    client.force_login(job_project.owner_user)
+    url = reverse("jobs:list", args=[job_project.pk])
+    first = client.get(url, {"state": "queued"}).content.decode()
+    assert 'href="?state=queued&amp;page=2" rel="next">Older</a>' in first and "Page 1 of 2" in first
+    second = client.get(url, {"state": "queued", "page": 2}).content.decode()
+    assert 'href="?state=queued&amp;page=1" rel="prev">Newer</a>' in second and 'rel="next"' not in second
+    assert 'rel="prev"' not in client.get(url, {"state": "running"}).content.decode()  # one page: no links
