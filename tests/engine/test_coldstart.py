@@ -240,3 +240,14 @@ def test_weak_pipeline_blends_base_and_enriched_scorer_and_saves_both(keyword_sc
     assert [h.names[p[0][-1]] for p in loaded.predict(probe)] == ["sport", "science"]
     with pytest.raises(ValueError):
         WeakSupervisionClassifier(**kwargs, selection="nope").fit(texts, [], h)
+
+
+def test_base_defaults_apply_under_the_given_base_params(keyword_scorer, monkeypatch):
+    from classifiers.engine import coldstart
+
+    h, texts = _two_topics()
+    monkeypatch.setitem(coldstart.BASE_DEFAULTS, "tfidf", {"C": 3.0, "min_df": 2})
+    weak = WeakSupervisionClassifier(base="tfidf", base_params={"min_df": 1}, scorer="keyword-test", enrich=False)
+    weak.fit(texts, [[]] * len(texts), h)
+    assert weak.estimator_.C == 3.0 and weak.estimator_.min_df == 1  # the default under, the caller's over
+    assert weak.base_params == {"min_df": 1}  # the parameters themselves stay as given
