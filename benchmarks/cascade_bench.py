@@ -130,6 +130,7 @@ def _llm_stage(cheap: dict, sub_idx: list[int], ev: list[dict], h) -> dict:
         )
         casc.hierarchy_, casc.estimators_ = h, [cheap["est"], llm]
         casc.temperatures_ = [cheap["temps"], [1.0] * h.n_levels]
+        casc.correctors_ = [None, None]  # no stage corrector: the replay sweep has none either
         start = time.perf_counter()
         casc_pred = casc.predict(texts)
         casc_s = time.perf_counter() - start
