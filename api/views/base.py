@@ -10,6 +10,7 @@ from __future__ import annotations
 from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import SAFE_METHODS
 
+from api.serializers.jobs import JobSerializer
 from projects.models import Role
 from projects.selectors import project_for_user
 
@@ -32,3 +33,7 @@ class ProjectScopedView(GenericAPIView):
     @property
     def membership(self):
         return self.project.current_membership
+
+    def job_data(self, job, *, many: bool = False) -> dict | list:
+        """A job (or page of jobs) as the API shows it to this member (what they may cancel included)."""
+        return JobSerializer(job, many=many, context={"membership": self.membership}).data

@@ -106,7 +106,7 @@ class RunListView(ProjectScopedView):
             job = run_job_start(run=run, kind="pipeline", split=values["split"], actor=request.user)
         run = runs_with_counts(self.project).get(pk=run.pk)
         job.refresh_from_db()
-        body = {"run": RunSerializer(run).data, "job": JobSerializer(job, context={"membership": self.membership}).data}
+        body = {"run": RunSerializer(run).data, "job": self.job_data(job)}
         return Response(body, status=status.HTTP_202_ACCEPTED)
 
 
@@ -133,7 +133,7 @@ class RunJobView(ProjectScopedView):
         data.is_valid(raise_exception=True)
         job = run_job_start(run=run, actor=request.user, **data.validated_data)
         job.refresh_from_db()
-        return Response(JobSerializer(job, context={"membership": self.membership}).data, status=202)
+        return Response(self.job_data(job), status=202)
 
 
 class PredictionListView(ProjectScopedView):

@@ -85,7 +85,7 @@ class CorpusListView(ProjectScopedView):
         upload = values.pop("file")
         if upload.size > settings.HTC_INLINE_IMPORT_BYTES:
             job = corpus_import_enqueue(project=self.project, upload=upload, actor=request.user, **values)
-            body = JobSerializer(job, context={"membership": self.membership}).data
+            body = self.job_data(job)
             return Response(body, status=status.HTTP_202_ACCEPTED)
         corpus = corpus_import(
             project=self.project, file_name=upload.name, fileobj=upload, actor=request.user, **values

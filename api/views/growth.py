@@ -57,7 +57,7 @@ SplitResult = inline_serializer(
 
 def _job_body(view: ProjectScopedView, job) -> dict:
     job.refresh_from_db()
-    return JobSerializer(job, context={"membership": view.membership}).data
+    return view.job_data(job)
 
 
 def _task_context(project, tasks: list[ReviewTask]) -> dict:

@@ -38,7 +38,7 @@ class JobListView(ProjectScopedView):
         if kind:
             qs = qs.filter(kind=kind)
         page = self.paginate_queryset(qs.order_by(*order))
-        return self.get_paginated_response(JobSerializer(page, many=True, context={"membership": self.membership}).data)
+        return self.get_paginated_response(self.job_data(page, many=True))
 
 
 class JobDetailView(ProjectScopedView):
@@ -47,7 +47,7 @@ class JobDetailView(ProjectScopedView):
     @extend_schema(summary="One job, with its progress")
     def get(self, request, project_id: int, job_id: int):
         job = job_get(project=self.project, job_id=job_id)
-        return Response(JobSerializer(job, context={"membership": self.membership}).data)
+        return Response(self.job_data(job))
 
 
 class JobCancelView(ProjectScopedView):
@@ -66,4 +66,4 @@ class JobCancelView(ProjectScopedView):
         if not job_can_cancel(job=job, membership=self.membership):
             raise PermissionDenied("Only the project owner or the person who started a job may cancel it.")
         job = job_cancel(job=job, actor=request.user)
-        return Response(JobSerializer(job, context={"membership": self.membership}).data)
+        return Response(self.job_data(job))

@@ -10,7 +10,6 @@ from rest_framework.response import Response
 
 from api.params import bool_param, bool_parameter, int_param, int_parameter, ordering_from, ordering_parameter
 from api.serializers.classifiers import RunSerializer
-from api.serializers.jobs import JobSerializer
 from api.serializers.review import CorrectionCreateSerializer, CorrectionSerializer
 from api.views.base import ProjectScopedView
 from api.views.classifiers import RunStarted, runs_with_counts
@@ -140,6 +139,6 @@ class RunRetrainView(ProjectScopedView):
         job.refresh_from_db()
         body = {
             "run": RunSerializer(runs_with_counts(self.project).get(pk=new_run.pk)).data,
-            "job": JobSerializer(job, context={"membership": self.membership}).data,
+            "job": self.job_data(job),
         }
         return Response(body, status=status.HTTP_202_ACCEPTED)
