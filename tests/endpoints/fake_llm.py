@@ -8,6 +8,7 @@ Each script step is one of:
 - ("redirect", location): a 302;
 - ("cut", content): a 200 whose answer stopped at max_tokens (finish_reason "length").
 When the script runs out, `default` (a callable from the request JSON to content, or a string) answers.
+`GET /models` answers `models` (a model list; the default names no server kind) and is recorded too.
 """
 
 from __future__ import annotations
@@ -23,8 +24,14 @@ BODY_SECRET = "INTERNAL-BODY-SECRET-7731"
 
 
 class FakeLLM:
-    def __init__(self, script: list | None = None, default: str | Callable[[dict], str] = '{"label": "none"}'):
+    def __init__(
+        self,
+        script: list | None = None,
+        default: str | Callable[[dict], str] = '{"label": "none"}',
+        models: dict | None = None,
+    ):
         self.script: list = list(script or [])
+        self.models = models if models is not None else {"object": "list", "data": [{"id": "fake", "object": "model"}]}
         self.default = default
         self.requests: list[dict[str, Any]] = []
         self.lock = threading.Lock()
@@ -52,6 +59,9 @@ class FakeLLM:
         self.server.shutdown()
         self.server.server_close()
 
+    def model_requests(self) -> list[dict[str, Any]]:
+        return [r for r in self.requests if r["path"].endswith("/models")]
+
     def chat_requests(self) -> list[dict[str, Any]]:
         return [r for r in self.requests if r["path"].endswith("/chat/completions")]
 
@@ -78,7 +88,9 @@ class FakeLLM:
                 self.wfile.write(payload)
 
             def do_GET(self) -> None:
-                self._send(200, json.dumps({"object": "list", "data": [{"id": "fake", "object": "model"}]}).encode())
+                with fake.lock:
+                    fake.requests.append({"path": self.path, "body": {}, "authorization": ""})
+                self._send(200, json.dumps(fake.models).encode())
 
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)

@@ -7,7 +7,14 @@ import time
 
 import pytest
 
-from classifiers.engine.llm.client import LLMAuthError, LLMCallError, LLMClient, cost_of, parse_retry_after
+from classifiers.engine.llm.client import (
+    LLMAuthError,
+    LLMCallError,
+    LLMClient,
+    cost_of,
+    format_for_models_listing,
+    parse_retry_after,
+)
 from tests.endpoints.fake_llm import BODY_SECRET, FakeLLM
 
 HI = [{"role": "user", "content": "hi"}]
@@ -144,6 +151,68 @@ def test_a_server_error_on_the_first_structured_call_is_probed_as_a_format_probl
         with pytest.raises(LLMCallError):
             client.complete(HI, schema=schema)
         assert client._format_mode == "json_schema" and len(sleeps) == 1
+
+
+LLAMA_CPP_PYTHON_MODELS = {
+    "object": "list",
+    "data": [{"id": "smollm2", "object": "model", "owned_by": "me", "permissions": []}],
+}
+
+
+def test_a_llama_cpp_python_server_is_sent_json_object_with_the_schema_and_never_json_schema():
+    """Its server answers json_schema with HTTP 500 (and the retry after that once crashed it): ask right away."""
+    schema = {"type": "object", "properties": {"label": {"type": "string", "enum": ["A"]}}}
+    with FakeLLM(default='{"label": "A"}', models=LLAMA_CPP_PYTHON_MODELS) as fake:
+        client, _ = make_client(fake)
+        assert client.complete(HI, schema=schema).format_mode == "json_object"
+        other, _ = make_client(fake)  # a second client of the same endpoint: no second probe
+        other.complete([{"role": "user", "content": "other"}], schema=schema)
+        bodies = [r["body"] for r in fake.chat_requests()]
+        assert len(fake.model_requests()) == 1
+    assert [b["response_format"] for b in bodies] == [{"type": "json_object", "schema": schema}] * 2
+
+
+def test_a_recognised_server_failing_is_a_fault_not_a_reason_to_drop_the_schema():
+    schema = {"type": "object", "properties": {"label": {"type": "string", "enum": ["A"]}}}
+    with FakeLLM(script=[("status", 500)], default='{"label": "A"}', models=LLAMA_CPP_PYTHON_MODELS) as fake:
+        client, sleeps = make_client(fake)
+        assert client.complete(HI, schema=schema).format_mode == "json_object" and len(sleeps) == 1
+        assert [r["body"]["response_format"]["type"] for r in fake.chat_requests()] == ["json_object"] * 2
+
+
+def test_a_fixed_response_format_is_used_without_probing():
+    with FakeLLM(default='{"label": "A"}', models=LLAMA_CPP_PYTHON_MODELS) as fake:
+        client, _ = make_client(fake, response_format="text")
+        assert client.complete(HI, schema={"type": "object"}).format_mode == "text"
+        assert fake.model_requests() == [] and "response_format" not in fake.chat_requests()[0]["body"]
+    with pytest.raises(ValueError, match="response_format"):
+        LLMClient(base_url="http://127.0.0.1:9/v1", model="m", allowed_hosts=["127.0.0.1:9"], response_format="xml")
+
+
+def test_the_probe_says_which_server_answers_and_a_dead_server_fails_the_call_as_a_connection_error():
+    with FakeLLM(models=LLAMA_CPP_PYTHON_MODELS) as fake:
+        client, _ = make_client(fake)
+        probe = client.probe()
+        assert (probe.server, probe.format_mode, probe.models) == ("llama-cpp-python", "json_object", ("smollm2",))
+        port = fake.port
+    dead = LLMClient(base_url=f"http://127.0.0.1:{port}/v1", model="m", allowed_hosts=[f"127.0.0.1:{port}"])
+    with pytest.raises(LLMCallError) as err:
+        dead.probe()
+    assert err.value.kind == "connection"
+
+
+@pytest.mark.parametrize(
+    ("owned_by", "server", "mode"),
+    [
+        ("llamacpp", "llama.cpp", "json_schema"),
+        ("vllm", "vllm", "json_schema"),
+        ("openai", "openai-compatible", "json_schema"),
+    ],
+)
+def test_servers_are_recognised_from_their_model_listing(owned_by, server, mode):
+    probe = format_for_models_listing({"data": [{"id": "x", "object": "model", "owned_by": owned_by}]})
+    assert (probe.server, probe.format_mode) == (server, mode)
+    assert format_for_models_listing("not a listing").server == "unknown"
 
 
 def test_the_endpoint_semaphore_bounds_parallel_requests():

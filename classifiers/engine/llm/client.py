@@ -10,8 +10,10 @@ What it adds on top of the `openai` SDK (which runs with `max_retries=0`):
   `breaker_cooldown` seconds, then one trial call is let through;
 - token counting from `usage`, cost = in * price_in / 1000 + out * price_out / 1000;
 - a response cache keyed by (model, sha256(request)), in memory and optionally on disk;
-- constrained answers via `response_format` (json_schema, else llama-cpp-python's json_object +
-  schema, else plain text), falling back once per client when the server rejects a format.
+- constrained answers via `response_format`: the format is chosen once per endpoint by a probe of
+  `GET /models` (llama-cpp-python's server takes only `json_object` + schema and answers `json_schema`
+  with HTTP 500; llama.cpp's own server, vLLM and OpenAI take `json_schema`), or fixed by the caller;
+  an unknown server that rejects a format falls back once to the next (json_schema, json_object, text).
 
 Errors never carry the response body (it may echo internal data); they carry a kind and a status.
 """
@@ -43,9 +45,49 @@ from classifiers.engine.llm.netguard import (
     pinned_network_backend,
 )
 
-__all__ = ["LLMAuthError", "LLMCallError", "LLMClient", "LLMResult", "cost_of", "parse_retry_after"]
+__all__ = [
+    "LLMAuthError",
+    "LLMCallError",
+    "LLMClient",
+    "LLMResult",
+    "ServerProbe",
+    "cost_of",
+    "format_for_models_listing",
+    "parse_retry_after",
+]
 
 FORMAT_MODES = ("json_schema", "json_object", "text")
+RESPONSE_FORMATS = ("auto", *FORMAT_MODES)  # what a caller may ask for; "auto" probes the server
+KNOWN_SERVERS = ("llama-cpp-python", "llama.cpp", "vllm")
+
+
+@dataclass(frozen=True)
+class ServerProbe:
+    """What `GET /models` told about an endpoint: which server it is and the format chosen for it."""
+
+    server: str  # "llama-cpp-python", "llama.cpp", "vllm", "openai-compatible" or "unknown"
+    format_mode: str
+    models: tuple[str, ...] = ()
+
+
+def format_for_models_listing(payload: Any) -> ServerProbe:
+    """The server kind and structured-output format for a `GET /models` answer (a dict, as JSON).
+
+    llama-cpp-python lists its models with `owned_by: "me"` and a `permissions` list; its request model
+    accepts `response_format` types `text` and `json_object` (with a `schema`) only. llama.cpp's own
+    server says `owned_by: "llamacpp"`, vLLM `"vllm"`; both, like OpenAI, take `json_schema`."""
+    data = payload.get("data") if isinstance(payload, dict) else None
+    if not isinstance(data, list):
+        return ServerProbe("unknown", FORMAT_MODES[0])
+    models = tuple(str(m.get("id", "")) for m in data if isinstance(m, dict))
+    owners = {str(m.get("owned_by", "")).lower() for m in data if isinstance(m, dict)}
+    if "me" in owners and all(isinstance(m, dict) and "permissions" in m for m in data):
+        return ServerProbe("llama-cpp-python", "json_object", models)
+    if "llamacpp" in owners:
+        return ServerProbe("llama.cpp", "json_schema", models)
+    if "vllm" in owners:
+        return ServerProbe("vllm", "json_schema", models)
+    return ServerProbe("openai-compatible", "json_schema", models)
 
 
 @dataclass
@@ -88,6 +130,7 @@ def cost_of(prompt_tokens: int, completion_tokens: int, price_in_per_1k: float, 
 
 _SEMAPHORES: dict[str, threading.BoundedSemaphore] = {}
 _KNOWN_FORMATS: dict[tuple[str, str], str] = {}  # (base URL, model) -> response_format mode that worked
+_PROBES: dict[str, ServerProbe] = {}  # base URL -> what its /models said (probed once per process)
 _SEMAPHORES_LOCK = threading.Lock()
 
 
@@ -124,8 +167,12 @@ class LLMClient:
         use_cache: bool = True,
         sleep: Callable[[float], None] = time.sleep,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        response_format: str = "auto",
     ):
+        if response_format not in RESPONSE_FORMATS:
+            raise ValueError(f"response_format must be one of {', '.join(RESPONSE_FORMATS)}, not {response_format!r}")
         self.base_url = base_url
+        self.response_format = response_format
         self.model = model
         self.timeout = float(timeout)
         self.max_response_bytes = int(max_response_bytes)
@@ -142,9 +189,14 @@ class LLMClient:
         self._sleep = sleep
         self._semaphore = endpoint_semaphore(base_url, concurrency)
         self._endpoint_key = (base_url.rstrip("/").lower(), model)
-        # A format an endpoint accepted before (another client in this process) is used straight away.
-        self._format_mode = _KNOWN_FORMATS.get(self._endpoint_key, FORMAT_MODES[0])
-        self._format_confirmed = self._endpoint_key in _KNOWN_FORMATS
+        # A fixed format is used as it is; "auto" takes a format this endpoint accepted before (another
+        # client in this process), else probes the server before the first structured call.
+        if response_format != "auto":
+            self._format_mode, self._format_confirmed, self._probed = response_format, True, True
+        else:
+            self._format_mode = _KNOWN_FORMATS.get(self._endpoint_key, FORMAT_MODES[0])
+            self._format_confirmed = self._endpoint_key in _KNOWN_FORMATS
+            self._probed = self._format_confirmed
         self._state_lock = threading.Lock()
         self._consecutive_failures = 0
         self._open_until = 0.0
@@ -189,6 +241,58 @@ class LLMClient:
         self._sdk.close()
 
     # ----- public -----
+    def probe(self) -> ServerProbe:
+        """Ask the server what it is (`GET /models`, one bounded call, no retries) and choose the
+        structured-output format for it. Raises `LLMCallError` when the server does not answer."""
+        import openai
+
+        self._check_breaker()
+        try:
+            with self._semaphore:
+                raw = self._sdk.models.with_raw_response.list()
+            payload = raw.http_response.json()
+        except UnsafeURLError as exc:
+            raise LLMCallError("unsafe_url", str(exc)) from None
+        except openai.APIStatusError as exc:
+            error = classify_status(exc)
+            if isinstance(error, Retryable):
+                error = LLMCallError(error.kind, error.message, status=error.status)
+            raise error from None
+        except openai.APITimeoutError:
+            raise LLMCallError("timeout", f"The LLM endpoint did not answer within {self.timeout:g} s.") from None
+        except openai.APIConnectionError as exc:
+            if chain_has(exc, UnsafeURLError):
+                raise LLMCallError("unsafe_url", "The base URL was refused by the SSRF guard.") from None
+            if chain_has(exc, ResponseTooLarge):
+                raise self._too_large() from None
+            raise LLMCallError("connection", "Could not connect to the LLM endpoint.") from None
+        except (openai.APIError, ValueError):
+            payload = None
+        result = format_for_models_listing(payload)
+        _PROBES[self._endpoint_key[0]] = result
+        return result
+
+    def _ensure_probed(self) -> None:
+        """Once per endpoint and process: pick the format from the server's own description.
+
+        A server that cannot be probed (no /models, an error) keeps the fallback order; a dead server
+        is left for the real call to report."""
+        if self._probed:
+            return
+        found = _PROBES.get(self._endpoint_key[0])
+        if found is None:
+            try:
+                found = self.probe()
+            except LLMCallError:
+                found = None
+        with self._state_lock:
+            if not self._probed:
+                if found is not None and found.server != "unknown" and not self._format_confirmed:
+                    self._format_mode = found.format_mode
+                    # A server we recognise documents its format: a 5xx then is a fault, not a refusal.
+                    self._format_confirmed = found.server in KNOWN_SERVERS
+                self._probed = True
+
     def usage_dict(self) -> dict[str, Any]:
         return self.usage.as_dict(self.price_in_per_1k, self.price_out_per_1k)
 
@@ -260,6 +364,8 @@ class LLMClient:
     def _complete_once(self, messages, schema, max_tokens, temperature, seed) -> LLMResult:
         import openai
 
+        if schema is not None:
+            self._ensure_probed()
         probed_from: str | None = None
         while True:
             mode = self._format_mode if schema is not None else "text"
