@@ -1,40 +1,41 @@
-"""Corpus import and document-list speed: `run() -> str` returns a Markdown section.
+"""Corpus import speed and peak memory, and page latency at scale, on SQLite and on PostgreSQL.
 
-Measures, on a throwaway test database: documents per second and peak Python memory (tracemalloc) for
-importing 20 Newsgroups (JSONL) and a generated CSV, then the document list's latency at that size with the
-Django test client. Run alone with `python -m benchmarks.import_bench [--quick]`.
+`run(quick=False) -> str` returns the Markdown of benchmarks/results/import.md. Every measurement runs in a
+fresh child process (settings are read once per process, and the peak RSS of a process only grows):
+
+    python -m benchmarks.import_bench [--quick] [--docs 100000,200000] [--pages 100000] [--db sqlite,postgres]
+    python -m benchmarks.import_bench --child import --file F      # one import, prints JSON
+    python -m benchmarks.import_bench --child pages --docs N       # import N generated docs + predictions, p95s
+
+Documents per second are whole `corpus_import` calls (read, check, write, commit). Peak RSS is the child's
+`ru_maxrss` (the whole process: Python, Django, the driver); the RSS just before the import is shown beside it.
+The 1,000,000-document scale run is `--docs 1000000 --pages 1000000` (hours on two shared cores).
 """
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
 import random
+import resource
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
-import tracemalloc
 from pathlib import Path
 
 DATASET = Path(__file__).resolve().parent.parent.parent / "shared" / "datasets" / "20newsgroups" / "20newsgroups.jsonl"
+PG_URL = os.environ.get("HTC_BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/htc_bench")
 WORDS = (
     "model data label tree level node path text corpus train test split metric score class leaf root branch "
     "signal noise sample batch query answer vector token layer weight graph market price river mountain city"
 ).split()
+REPEAT = 20
 
 
-def _ensure_django() -> None:
-    if "DJANGO_SETTINGS_MODULE" not in os.environ:
-        os.environ.setdefault("HTC_DATA_DIR", tempfile.mkdtemp(prefix="htc-bench-"))
-        os.environ["DJANGO_SETTINGS_MODULE"] = "htc_app.settings"
-    import django
-    from django.apps import apps
-
-    if not apps.ready:
-        django.setup()
-
-
-def _generate_csv(path: Path, n: int, seed: int = 0) -> None:
+def generate_csv(path: Path, n: int, seed: int = 0) -> None:
     """n documents of ~30 words over a 3-level tree of 5 x 4 x 3 labels, with a split column."""
     rng = random.Random(seed)
     with open(path, "w", encoding="utf-8", newline="") as fh:
@@ -46,121 +47,241 @@ def _generate_csv(path: Path, n: int, seed: int = 0) -> None:
             fh.write(f"g{i},{text},Area{a} > Field{a}.{b} > Topic{a}.{b}.{c},{split}\n")
 
 
-def _import(project, path: Path, traced: bool) -> tuple[float, int, float | None]:
-    """(seconds, documents, peak MiB under tracemalloc or None)."""
-    from corpora.services import corpus_import
+def _rss_mb() -> float:
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
 
-    if traced:
-        tracemalloc.start()
+
+def _setup():
+    import django
+
+    django.setup()
+    from django.test.utils import setup_databases, setup_test_environment
+
+    setup_test_environment()
+    return setup_databases(verbosity=0, interactive=False)
+
+
+def _import(path: Path, project=None) -> dict:
+    from django.contrib.auth import get_user_model
+
+    from corpora.services import corpus_import
+    from projects.services import project_create
+
+    if project is None:
+        owner = get_user_model().objects.create_user("bench", password="bench-password-1")
+        project = project_create(name="bench", owner=owner)
+    before = _rss_mb()
     start = time.perf_counter()
     with open(path, "rb") as fh:
         corpus = corpus_import(project=project, file_name=path.name, fileobj=fh, actor=None, add_missing_labels=True)
     seconds = time.perf_counter() - start
-    peak = None
-    if traced:
-        peak = tracemalloc.get_traced_memory()[1] / (1024 * 1024)
-        tracemalloc.stop()
-    return seconds, corpus.stats["documents"], peak
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"docs": corpus.stats["documents"], "seconds": seconds, "rss_before": before, "peak_rss": peak}
 
 
-def _measure_import(owner, name: str, path: Path) -> dict:
-    """Import twice into fresh projects: once timed, once under tracemalloc for the peak."""
-    from projects.services import project_create
+def child_import(path: Path) -> dict:
+    from django.test.utils import teardown_databases
 
-    seconds, docs, _ = _import(project_create(name=f"{name} timed", owner=owner), path, traced=False)
-    project = project_create(name=f"{name} traced", owner=owner)
-    _, _, peak = _import(project, path, traced=True)
-    return {
-        "name": name,
-        "docs": docs,
-        "seconds": seconds,
-        "peak": peak,
-        "mb": path.stat().st_size / 2**20,
-        "project": project,
-    }
-
-
-def _latency(client, url: str, params: dict, repeat: int = 5) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        response = client.get(url, params)
-        times.append(time.perf_counter() - start)
-        assert response.status_code == 200, response.status_code
-    return statistics.median(times) * 1000
-
-
-def run(quick: bool = False) -> str:
-    _ensure_django()
-    from django.contrib.auth import get_user_model
-    from django.test import Client
-    from django.test.utils import setup_databases, setup_test_environment, teardown_databases
-    from django.urls import reverse
-
-    from corpora.models import Document
-    from taxonomies.models import Node
-
+    old = _setup()
     try:
-        setup_test_environment()
-    except RuntimeError:  # another benchmark in this process already did
-        pass
-    n_generated = 20_000 if quick else 100_000
-    old = setup_databases(verbosity=0, interactive=False)
-    rows, notes = [], []
-    try:
-        owner = get_user_model().objects.create_user("bench", password="bench-password-1")
-        if DATASET.exists():
-            rows.append(_measure_import(owner, "20 Newsgroups (JSONL)", DATASET))
-        else:
-            notes.append(f"20 Newsgroups skipped: {DATASET} is absent.")
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "generated.csv"
-            _generate_csv(path, n_generated)
-            rows.append(_measure_import(owner, f"generated CSV ({n_generated:,} docs)", path))
-        big = rows[-1]["project"]
-        client = Client()
-        client.force_login(owner)
-        url = reverse("corpora:documents", args=[big.pk])
-        node = Node.objects.get(taxonomy=big.taxonomy, name="Area1")
-        pages = [
-            ("page 1", {}),
-            (f"page {n_generated // 100} (offset {n_generated // 2:,})", {"page": n_generated // 100}),
-            ("label filter (Area1 and descendants)", {"node": node.pk}),
-            ("split filter (test)", {"split": "test"}),
-            ("text search 'river mountain'", {"q": "river mountain"}),
-        ]
-        latencies = [(label, _latency(client, url, params)) for label, params in pages]
-        total = Document.objects.filter(project=big).count()
+        return _import(path)
     finally:
         teardown_databases(old, verbosity=0)
 
+
+def _p95(call) -> tuple[float, float]:
+    times = []
+    for _ in range(REPEAT):
+        start = time.perf_counter()
+        response = call()
+        times.append((time.perf_counter() - start) * 1000)
+        assert response.status_code in (200, 302), response.status_code
+    times.sort()
+    return statistics.median(times), times[int(0.95 * (len(times) - 1))]
+
+
+def child_pages(n: int) -> dict:
+    """Import n generated documents, add a run with a prediction per document, time the list and queue pages."""
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import teardown_databases
+    from django.urls import reverse
+
+    from classifiers.models import Prediction, Run
+    from corpora.models import Document
+    from projects.services import project_create
+    from taxonomies.models import Node
+    from taxonomies.selectors import taxonomy_tree
+
+    old = _setup()
+    try:
+        owner = get_user_model().objects.create_user("bench", password="bench-password-1")
+        project = project_create(name="bench", owner=owner)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "generated.csv"
+            generate_csv(path, n)
+            imported = _import(path, project)
+        tree = taxonomy_tree(taxonomy=project.taxonomy)
+        leaves = [nid for nid in tree.nodes if tree.is_leaf(nid)]
+        run = Run.objects.create(project=project, name="bench-run", strategy="tfidf")
+        rng = random.Random(0)
+        table = Prediction._meta.db_table
+        cols = "run_id, document_id, paths, scores, raw_paths, consistent, valid, raw_output, margin, stage, leaf_node"
+        started = time.perf_counter()
+        with connection.cursor() as cursor:
+            ids = list(Document.objects.filter(project=project).values_list("pk", flat=True))
+            for start in range(0, len(ids), 5000):
+                rows = []
+                for doc_id in ids[start : start + 5000]:
+                    leaf = rng.choice(leaves)
+                    path_ids = tree.path_ids(leaf)
+                    scores = [round(rng.random(), 3) for _ in path_ids]
+                    rows.append(
+                        (run.pk, doc_id, json.dumps([path_ids]), json.dumps(scores), "[]", rng.random() > 0.05)
+                        + (rng.random() > 0.01, "", rng.random(), "tfidf", leaf)
+                    )
+                marks = ", ".join(["%s"] * 11)
+                cursor.executemany(
+                    f"INSERT INTO {table} ({cols}, created_at) VALUES ({marks}, CURRENT_TIMESTAMP)", rows
+                )
+        predictions_s = time.perf_counter() - started
+        client = Client()
+        client.force_login(owner)
+        documents = reverse("corpora:documents", args=[project.pk])
+        queue = reverse("review:queue", args=[project.pk, run.pk])
+        area = Node.objects.get(taxonomy=project.taxonomy, name="Area1")
+        deep = max(1, n // 50 // 2)
+        cases = [
+            ("documents, page 1", lambda: client.get(documents)),
+            (f"documents, page {deep:,} (row {(deep - 1) * 50:,})", lambda: client.get(documents, {"page": deep})),
+            ("documents, label filter (Area1 subtree)", lambda: client.get(documents, {"node": area.pk})),
+            ("documents, text search 'river mountain'", lambda: client.get(documents, {"q": "river mountain"})),
+            ("review queue, page 1", lambda: client.get(queue)),
+            (f"review queue, page {deep:,}", lambda: client.get(queue, {"page": deep})),
+            ("review queue, label filter (Area1), not reviewed", lambda: client.get(queue, {"node": area.pk})),
+            ("review, next item", lambda: client.get(reverse("review:next", args=[project.pk, run.pk]))),
+            (
+                "export CSV (streamed, whole project)",
+                lambda: _drain(client.get(reverse("corpora:export", args=[project.pk]), {"format": "csv"})),
+            ),
+        ]
+        rows = [(label, *(_once(call) if "export" in label else _p95(call))) for label, call in cases]
+        return {"docs": imported["docs"], "import": imported, "predictions_s": predictions_s, "rows": rows}
+    finally:
+        teardown_databases(old, verbosity=0)
+
+
+def _drain(response):
+    for _ in response.streaming_content if response.streaming else [response.content]:
+        pass
+    return response
+
+
+def _once(call) -> tuple[float, float]:
+    start = time.perf_counter()
+    call()
+    ms = (time.perf_counter() - start) * 1000
+    return ms, ms
+
+
+def _child(kind: str, db: str, extra: list[str], timeout: int | None = None) -> dict | str:
+    env = dict(os.environ, DJANGO_SETTINGS_MODULE="htc_app.settings", HTC_DATA_DIR=tempfile.mkdtemp(prefix="htc-b-"))
+    env["DATABASE_URL"] = PG_URL if db == "postgres" else ""
+    env.setdefault("OMP_NUM_THREADS", "1")
+    cmd = [sys.executable, "-m", "benchmarks.import_bench", "--child", kind, *extra]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
+    if proc.returncode != 0:
+        tail = proc.stderr.strip().splitlines()
+        return tail[-1] if tail else f"exit {proc.returncode}"
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _load() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.2f} / {five:.2f} / {fifteen:.2f}"
+
+
+def run(
+    quick: bool = False,
+    docs: list[int] | None = None,
+    pages: int | None = None,
+    dbs: tuple[str, ...] = ("sqlite", "postgres"),
+) -> str:
+    docs = docs or ([20_000] if quick else [100_000, 200_000])
+    pages = pages or (20_000 if quick else 100_000)
     lines = [
         "## Corpus import",
         "",
-        "Each file is imported twice into a fresh project: once timed, once under tracemalloc (peak Python memory",
-        "of the whole import: both passes, label creation, batched inserts). Labels are created on the fly.",
+        "One streaming pass in one transaction (read, check, bulk write: `executemany` on SQLite, `COPY` on",
+        "PostgreSQL). Each import runs in a fresh process into an empty project; labels are created on the fly.",
+        'Peak RSS is the whole process (`ru_maxrss`); "RSS before" is the same process just before the import.',
+        f"Load average (1/5/15 min) at the start: {_load()} on {os.cpu_count()} cores shared with other work.",
         "",
-        "| file | size (MiB) | documents | seconds | docs/s | peak memory (MiB) |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| database | file | documents | seconds | docs/s | RSS before (MB) | peak RSS (MB) |",
+        "|---|---|---:|---:|---:|---:|---:|",
     ]
-    for r in rows:
-        lines.append(
-            f"| {r['name']} | {r['mb']:.1f} | {r['docs']:,} | {r['seconds']:.1f} | {r['docs'] / r['seconds']:,.0f} "
-            f"| {r['peak']:.1f} |"
-        )
+    notes = []
+    with tempfile.TemporaryDirectory() as tmp:
+        files = []
+        if DATASET.exists():
+            files.append(("20 Newsgroups (JSONL, 38 MB)", DATASET))
+        else:
+            notes.append(f"20 Newsgroups skipped: {DATASET} is absent.")
+        for n in docs:
+            path = Path(tmp) / f"generated-{n}.csv"
+            generate_csv(path, n)
+            files.append((f"generated CSV, {n:,} docs ({path.stat().st_size / 2**20:.0f} MB)", path))
+        for db in dbs:
+            for label, path in files:
+                r = _child("import", db, ["--file", str(path)])
+                if isinstance(r, str):
+                    lines.append(f"| {db} | {label} | failed: {r} | | | | |")
+                    continue
+                lines.append(
+                    f"| {db} | {label} | {r['docs']:,} | {r['seconds']:.1f} | {r['docs'] / r['seconds']:,.0f} "
+                    f"| {r['rss_before']:.0f} | {r['peak_rss']:.0f} |"
+                )
     lines += [
         "",
-        f"## Document list at {total:,} documents",
+        f"## Pages at {pages:,} documents (one prediction each)",
         "",
-        "Median of 5 requests through the Django test client (50 rows a page, gold paths named from one taxonomy load).",
+        f"Median and p95 of {REPEAT} requests through the Django test client (the export: one full streamed read).",
         "",
-        "| request | median ms |",
-        "|---|---:|",
+        "| database | request | median ms | p95 ms |",
+        "|---|---|---:|---:|",
     ]
-    lines += [f"| {label} | {ms:.0f} |" for label, ms in latencies]
+    for db in dbs:
+        r = _child("pages", db, ["--docs", str(pages)])
+        if isinstance(r, str):
+            lines.append(f"| {db} | failed: {r} | | |")
+            continue
+        lines += [f"| {db} | {label} | {median:,.0f} | {p95:,.0f} |" for label, median, p95 in r["rows"]]
     lines += [""] + [f"- {note}" for note in notes]
     return "\n".join(lines).rstrip() + "\n"
 
 
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--child", choices=["import", "pages"])
+    parser.add_argument("--file")
+    parser.add_argument("--docs", default="", help="Generated CSV sizes, comma-separated (child pages: one number).")
+    parser.add_argument("--pages", type=int, default=None, help="Documents for the page latency rows.")
+    parser.add_argument("--db", default="sqlite,postgres")
+    args = parser.parse_args(argv)
+    if args.child == "import":
+        print(json.dumps(child_import(Path(args.file))))
+    elif args.child == "pages":
+        print(json.dumps(child_pages(int(args.docs))))
+    else:
+        docs = [int(x) for x in args.docs.split(",") if x] or None
+        sys.stdout.write(run(quick=args.quick, docs=docs, pages=args.pages, dbs=tuple(args.db.split(","))))
+
+
 if __name__ == "__main__":
-    sys.stdout.write(run(quick="--quick" in sys.argv))
+    main()

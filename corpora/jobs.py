@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
+from corpora.importing import problems_text
 from corpora.models import Corpus
 from corpora.services import corpus_import, upload_path
 from jobs.registry import job_handler, job_target
@@ -36,17 +37,16 @@ def run_corpus_import(job, progress) -> dict:
         raise JobError("The uploaded file is no longer available; upload it again.")
 
     total_documents = 0
+    progress.set_message("Importing (one pass: read, check and write)")
 
     def report(done_count: int, total: int | None) -> None:
+        # Called from inside the import transaction: Progress keeps the counts in memory there (a write would
+        # hold the job row's lock on PostgreSQL and stay invisible until commit); the runner's heartbeat thread
+        # writes them from its own connection.
         nonlocal total_documents
-        if total is None:
-            progress.set_message(f"Checking the file: {done_count:,} documents read")
-        elif done_count == 0:
-            total_documents = total
-            progress.set_total(total)
-            progress.set_message(f"Writing {total:,} documents")
-        # Later calls come from inside the import transaction: a progress write there would hold the job row's
-        # lock (PostgreSQL) and stay invisible until commit, so the runner's heartbeat thread keeps the lease.
+        total_documents = done_count
+        progress.message = f"Importing: {done_count:,} documents read"
+        progress.set_done(done_count)
 
     try:
         with open(path, "rb") as fh:
@@ -59,20 +59,23 @@ def run_corpus_import(job, progress) -> dict:
                 test_fraction=params.get("test_fraction"),
                 dev_fraction=params.get("dev_fraction"),
                 seed=params.get("seed", 0),
+                split_map=params.get("split_map") or None,
                 name=params.get("name", ""),
                 progress=report,
                 job=job,
             )
     except ValidationError as exc:
         path.unlink(missing_ok=True)
-        raise JobError("The file was rejected; nothing was imported.\n" + "\n".join(exc.messages)) from None
+        raise JobError("The file was rejected; nothing was imported.\n" + problems_text(exc.messages)) from None
     except Exception as exc:
         # Keep the file when another attempt will run (lease lost, SQLite busy); otherwise the job is over.
         if not _will_retry(exc):
             path.unlink(missing_ok=True)
         raise
     path.unlink(missing_ok=True)
-    progress.advance(total_documents, message="Imported")
+    progress.set_total(total_documents)
+    progress.set_done(total_documents)
+    progress.set_message("Imported")
     job.target_id = corpus.pk
     type(job).objects.filter(pk=job.pk).update(target_id=corpus.pk)
     return _result(corpus)

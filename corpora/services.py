@@ -1,16 +1,16 @@
 """Writes for corpora: the all-or-nothing import, the background-import hand-off and the streamed export.
 
-`corpus_import` reads the file twice: pass 1 (`corpora.importing.import_check`) checks everything and writes
-nothing; pass 2 runs only when pass 1 found no problem and writes documents, gold labels and any new labels in
-one transaction with batched inserts.
+`corpus_import` reads the file once, inside one transaction (`corpora.importing.StreamingImport`): each record
+is checked and written in bulk batches; any problem rolls the whole import back and is reported with file,
+line and field.
 """
 
 from __future__ import annotations
 
 import logging
 import random
+import re
 import uuid
-from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
@@ -19,16 +19,14 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from corpora.formats import WRITERS, ExportRow, FormatError, RecordError, read_records
-from corpora.importing import ImportPlan, Progress, document_id_for, import_check
-from corpora.models import Corpus, Document, GoldLabel, Split
+from corpora.formats import WRITERS, ExportRow
+from corpora.formats.base import normalise_split
+from corpora.importing import Progress, StreamingImport
+from corpora.models import Corpus, Document
 from taxonomies.models import Node, Taxonomy
 from taxonomies.selectors import taxonomy_tree
 
 logger = logging.getLogger(__name__)
-
-BATCH_SIZE = 1000
-SPLIT_CODES = {0: Split.TRAIN, 1: Split.DEV, 2: Split.TEST}
 
 
 def clean_file_name(file_name: str) -> str:
@@ -73,75 +71,77 @@ def corpus_import(
     progress: Progress | None = None,
     name: str = "",
     job=None,
+    split_map: dict[str, str] | None = None,
 ) -> Corpus:
     """Import a CSV/TSV/JSONL/TXT/zip file as a new corpus of `project`. Returns the Corpus.
 
-    Raises ValidationError listing every problem (file, line, field) when anything is wrong; then nothing is
-    written. `progress(done, total)` is called while checking (total None), with (0, documents) just before the
-    write transaction opens, and after every written batch (inside that transaction).
+    One pass in one transaction: each record is checked and written once (bulk writes). Raises ValidationError
+    listing the problems (file, line, field; the first ones, then totals per kind) when anything is wrong; the
+    transaction is rolled back and nothing stays written. `progress(documents_read, None)` is called while
+    reading (from inside the transaction) and `(n, n)` at the end. `split_map` maps further split names (lower
+    case) to train / dev / test.
     """
     file_name = clean_file_name(file_name)
     _check_fractions(test_fraction, dev_fraction)
+    split_map = _check_split_map(split_map)
     fileobj.seek(0)
-    plan = import_check(
-        project=project, file_name=file_name, fileobj=fileobj, add_missing_labels=add_missing_labels, progress=progress
-    )
-    if plan.problems:
-        raise ValidationError(plan.problems.messages())
-    fileobj.seek(0)
-    if progress:
-        progress(0, plan.documents)  # the last call outside the write transaction
     try:
-        return _write(
+        return _import(
             project=project,
             file_name=file_name,
             fileobj=fileobj,
             actor=actor,
-            plan=plan,
+            add_missing_labels=add_missing_labels,
             name=name,
             job=job,
-            codes=_split_codes(plan.unsplit, test_fraction, dev_fraction, seed),
+            random_split=test_fraction is not None or dev_fraction is not None,
+            codes_for=lambda n: _split_codes(n, test_fraction, dev_fraction, seed),
             progress=progress,
+            split_map=split_map,
         )
-    except FormatError as exc:  # the file changed between the passes
-        raise ValidationError(f"The file changed while it was imported; nothing was imported: {exc}") from None
     except IntegrityError as exc:
-        # Another import added the same ids between the check and the write.
+        # Another import added the same ids while this one ran.
         logger.info("Import of %s refused at write time: %s", file_name, exc)
         raise ValidationError("Some document ids were added to this project meanwhile; nothing was imported.") from exc
 
 
+def parse_split_map(text: str) -> dict[str, str]:
+    """'train_subset=train, heldout=test' (commas, semicolons or new lines between pairs) -> a mapping.
+
+    Raises ValidationError naming the pair that is not `name=train|dev|test`."""
+    mapping: dict[str, str] = {}
+    for chunk in re.split(r"[,;\n]", text or ""):
+        if not chunk.strip():
+            continue
+        name, sep, target = chunk.partition("=")
+        if not sep or not name.strip():
+            raise ValidationError({"split_map": f"{chunk.strip()!r} is not name=train, name=dev or name=test."})
+        mapping[name.strip().lower()] = target.strip().lower()
+    return _check_split_map(mapping) or {}
+
+
+def _check_split_map(split_map: dict[str, str] | None) -> dict[str, str] | None:
+    if not split_map:
+        return None
+    out = {}
+    for name, target in split_map.items():
+        key = str(name).strip().lower()
+        value = normalise_split(target)
+        if not key or value is None or value == "":
+            raise ValidationError({"split_map": f"{name}={target}: a split name maps to train, dev or test."})
+        out[key] = value
+    return out
+
+
 @transaction.atomic
-def _write(*, project, file_name, fileobj, actor, plan: ImportPlan, name, job, codes, progress) -> Corpus:
-    from taxonomies.services import _record_change, node_create
+def _import(
+    *, project, file_name, fileobj, actor, add_missing_labels, name, job, random_split, codes_for, progress, split_map
+) -> Corpus:
+    from taxonomies.services import _record_change
 
     # Lock the taxonomy row (PostgreSQL) so imports into one project do not interleave their label creation.
     taxonomy = Taxonomy.objects.select_for_update().get(project=project)
     tree = taxonomy_tree(taxonomy=taxonomy)
-    node_for: dict[tuple[str, ...], int] = {}
-    to_create = set(plan.new_paths)
-    created = 0
-    for path in sorted(plan.paths, key=len):
-        node_id = tree.find_path(list(path))
-        if node_id is None:
-            if path not in to_create:
-                raise ValidationError(f"The label {' > '.join(path)!r} disappeared meanwhile; nothing was imported.")
-            parent: Node | None = None
-            for i in range(len(path)):
-                prefix = path[: i + 1]
-                found = node_for.get(prefix) or tree.find_path(list(prefix))
-                if found is None:
-                    parent = node_create(taxonomy=taxonomy, name=prefix[-1], parent=parent, actor=actor, record=False)
-                    tree.nodes[parent.pk] = parent
-                    tree.children.setdefault(parent.parent_id, []).append(parent.pk)
-                    created += 1
-                    found = parent.pk
-                else:
-                    parent = tree.nodes[found]
-                node_for[prefix] = found
-            node_id = node_for[path]
-        node_for[path] = node_id
-
     corpus = Corpus.objects.create(
         project=project,
         name=(name or file_name)[:255],
@@ -149,54 +149,32 @@ def _write(*, project, file_name, fileobj, actor, plan: ImportPlan, name, job, c
         created_by=actor if getattr(actor, "is_authenticated", False) else None,
         import_job=job,
     )
-    if created:
+    result = StreamingImport(
+        project=project,
+        taxonomy=taxonomy,
+        tree=tree,
+        corpus=corpus,
+        actor=actor,
+        add_missing_labels=add_missing_labels,
+        codes_for=codes_for,
+        random_split=random_split,
+        progress=progress,
+        split_map=split_map,
+    ).run(fileobj, file_name)
+    if result.labels_created:
         _record_change(
             taxonomy=taxonomy,
             action="import",
             actor=actor if getattr(actor, "is_authenticated", False) else None,
-            details={"corpus": corpus.pk, "file": file_name, "labels_created": created},
+            details={"corpus": corpus.pk, "file": file_name, "labels_created": result.labels_created},
         )
-    splits: Counter = Counter()
-    written = unsplit_index = 0
-    batch: list[tuple[Document, tuple]] = []
-    for item in read_records(fileobj, file_name):
-        if isinstance(item, RecordError):  # the file changed between the passes
-            raise ValidationError(f"The file changed while it was imported: {item}")
-        split = item.split
-        if not split:
-            split = SPLIT_CODES[codes[unsplit_index]] if codes is not None else Split.NONE
-            unsplit_index += 1
-        splits[str(split) or "unassigned"] += 1
-        doc = Document(
-            project=project,
-            corpus=corpus,
-            external_id=document_id_for(item),
-            text=item.text,
-            split=split,
-            meta=item.meta,
-            length=len(item.text),
-        )
-        batch.append((doc, item.paths))
-        if len(batch) >= BATCH_SIZE:
-            written += _flush(batch, node_for)
-            batch = []
-            if progress:
-                progress(written, plan.documents)
-    written += _flush(batch, node_for)
-    if progress:
-        progress(written, plan.documents)
-    corpus.stats = {"documents": written, "splits": dict(splits), "labels_created": created}
+    corpus.stats = {
+        "documents": result.documents,
+        "splits": dict(result.splits),
+        "labels_created": result.labels_created,
+    }
     corpus.save(update_fields=["stats"])
     return corpus
-
-
-def _flush(batch: list[tuple[Document, tuple]], node_for: dict[tuple[str, ...], int]) -> int:
-    if not batch:
-        return 0
-    Document.objects.bulk_create([doc for doc, _ in batch], batch_size=BATCH_SIZE)
-    labels = [GoldLabel(document_id=doc.pk, node_id=node_for[path]) for doc, paths in batch for path in paths]
-    GoldLabel.objects.bulk_create(labels, batch_size=BATCH_SIZE)
-    return len(batch)
 
 
 def upload_path(token: str) -> Path:
@@ -214,11 +192,13 @@ def corpus_import_enqueue(
     test_fraction: float | None = None,
     dev_fraction: float | None = None,
     seed: int = 0,
+    split_map: dict[str, str] | None = None,
 ):
     """Store a large upload under a UUID name and queue a `corpus_import` job for it. Returns the Job."""
     from jobs.services import job_create, job_dispatch
 
     _check_fractions(test_fraction, dev_fraction)
+    split_map = _check_split_map(split_map)
     token = uuid.uuid4().hex
     destination = upload_path(token)
     destination.parent.mkdir(parents=True, exist_ok=True)
@@ -234,6 +214,7 @@ def corpus_import_enqueue(
         "test_fraction": test_fraction,
         "dev_fraction": dev_fraction,
         "seed": int(seed),
+        "split_map": split_map or {},
         "bytes": destination.stat().st_size,
     }
     try:

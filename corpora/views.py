@@ -62,6 +62,7 @@ def upload(request: HttpRequest, project_id: int) -> HttpResponse:
     upload_file = data["file"]
     options = {
         "add_missing_labels": data["add_missing_labels"],
+        "split_map": data["split_map"] or None,
         "test_fraction": data["test_fraction"],
         "dev_fraction": data["dev_fraction"],
         "seed": data["seed"] or 0,

@@ -26,6 +26,23 @@ class CorpusUploadSerializer(serializers.Serializer):
     test_fraction = serializers.FloatField(required=False, allow_null=True, default=None, min_value=0, max_value=1)
     dev_fraction = serializers.FloatField(required=False, allow_null=True, default=None, min_value=0, max_value=1)
     seed = serializers.IntegerField(required=False, default=0, min_value=0, max_value=2**31 - 1)
+    split_map = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=2000,
+        help_text="Further split names to read as train, dev or test: `train_subset=train, heldout=test`.",
+    )
+
+    def validate_split_map(self, value: str) -> dict[str, str]:
+        from django.core.exceptions import ValidationError
+
+        from corpora.services import parse_split_map
+
+        try:
+            return parse_split_map(value)
+        except ValidationError as exc:
+            raise serializers.ValidationError(exc.messages) from None
 
 
 class DocumentSerializer(serializers.ModelSerializer):

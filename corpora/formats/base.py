@@ -130,13 +130,41 @@ def iter_text_lines(stream: BinaryIO, source: str) -> Iterator[tuple[int, str]]:
         yield line_no, text
 
 
-def normalise_split(value: object) -> str | None:
-    """'train' / 'dev' / 'test' / '' for a split name (validation -> dev); None when unknown."""
+def normalise_split(value: object, split_map: dict[str, str] | None = None) -> str | None:
+    """'train' / 'dev' / 'test' / '' for a split name (validation -> dev; then the names `split_map` maps, in
+    lower case, e.g. {"train_subset": "train"}); None when unknown."""
     if value is None:
         return ""
     if not isinstance(value, str):
         return None
-    return SPLIT_ALIASES.get(value.strip().lower())
+    key = value.strip().lower()
+    found = SPLIT_ALIASES.get(key)
+    if found is None and split_map:
+        found = split_map.get(key)
+    return found
+
+
+def unknown_split_message(value: object) -> str:
+    return f"unknown split {value!r} (use train, dev or test, or map the name to one of them)"
+
+
+class PathChecker:
+    """`check_names` once per distinct path (a per-file cache, bounded)."""
+
+    LIMIT = 50_000
+
+    def __init__(self) -> None:
+        self.cache: dict[tuple[str, ...], str | None] = {}
+
+    def __call__(self, names: tuple[str, ...]) -> str | None:
+        try:
+            return self.cache[names]
+        except KeyError:
+            pass
+        if len(self.cache) >= self.LIMIT:
+            self.cache.clear()
+        problem = self.cache[names] = check_names(names)
+        return problem
 
 
 def parse_path_text(value: str) -> list[tuple[str, ...]]:

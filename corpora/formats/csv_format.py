@@ -20,13 +20,14 @@ from corpora.formats.base import (
     PATH_SEPARATOR,
     PATHS_SEPARATOR,
     FormatError,
+    PathChecker,
     Record,
     RecordError,
-    check_names,
     dedupe_paths,
     iter_text_lines,
     normalise_split,
     parse_path_text,
+    unknown_split_message,
 )
 from corpora.formats.registry import ExportRow, register_reader, register_writer
 
@@ -106,7 +107,7 @@ def _diagnose_quotes(lines: list[tuple[int, str]], delimiter: str) -> tuple[int,
     return None
 
 
-def _read_delimited(stream: BinaryIO, source: str, delimiter: str) -> Iterator[Record | RecordError]:
+def _read_delimited(stream: BinaryIO, source: str, delimiter: str, split_map=None) -> Iterator[Record | RecordError]:
     # The csv module's field limit is process-wide; raise it to the document limit (never lower it).
     csv.field_size_limit(max(csv.field_size_limit(), settings.HTC_MAX_DOCUMENT_CHARS + 1))
     tracker = _LineTracker(iter_text_lines(stream, source))
@@ -147,6 +148,7 @@ def _read_delimited(stream: BinaryIO, source: str, delimiter: str) -> Iterator[R
     known = {"id", "text", "split", "path"} | {header[i] for _, i in levels}
     extra = [(name, i) for i, name in enumerate(header) if name not in known and name]
 
+    parse = _PathCells()
     while (row := next_row()) is not None:
         line_no = tracker.record_line
         if not any(c.strip() for c in row):
@@ -156,10 +158,34 @@ def _read_delimited(stream: BinaryIO, source: str, delimiter: str) -> Iterator[R
             message = f"{len(row)} fields, but the header has {len(header)}"
             yield RecordError(source, line_no, message, column=column)
             continue
-        yield _record_from_row(source, line_no, row, col_of, levels, extra)
+        yield _record_from_row(source, line_no, row, col_of, levels, extra, split_map, parse)
 
 
-def _record_from_row(source, line_no, row, col_of, levels, extra) -> Record | RecordError:
+class _PathCells:
+    """A path cell parsed and its names checked once per distinct value (a per-file cache, bounded)."""
+
+    LIMIT = 50_000
+
+    def __init__(self) -> None:
+        self.cache: dict[str, tuple[list[tuple[str, ...]], str | None]] = {}
+        self.check = PathChecker()
+
+    def __call__(self, value: str) -> tuple[list[tuple[str, ...]], str | None]:
+        """(paths, problem): the problem is a message or None."""
+        found = self.cache.get(value)
+        if found is None:
+            if len(self.cache) >= self.LIMIT:
+                self.cache.clear()
+            try:
+                paths = parse_path_text(value)
+                problem = next((p for p in map(self.check, paths) if p), None)
+            except ValueError as exc:
+                paths, problem = [], str(exc)
+            found = self.cache[value] = (paths, problem)
+        return found
+
+
+def _record_from_row(source, line_no, row, col_of, levels, extra, split_map, parse) -> Record | RecordError:
     cells = [restore_cell(c) for c in row]
     text = cells[col_of["text"]]
     if not text.strip():
@@ -171,16 +197,14 @@ def _record_from_row(source, line_no, row, col_of, levels, extra) -> Record | Re
             return RecordError(source, line_no, "empty id", field="id")
     split = ""
     if "split" in col_of:
-        split = normalise_split(cells[col_of["split"]])
+        split = normalise_split(cells[col_of["split"]], split_map)
         if split is None:
-            bad = cells[col_of["split"]]
-            return RecordError(source, line_no, f"unknown split {bad!r} (use train, dev or test)", field="split")
+            return RecordError(source, line_no, unknown_split_message(cells[col_of["split"]]), field="split")
     paths: list[tuple[str, ...]] = []
     if "path" in col_of:
-        try:
-            paths = parse_path_text(cells[col_of["path"]])
-        except ValueError as exc:
-            return RecordError(source, line_no, str(exc), field="path")
+        paths, problem = parse(cells[col_of["path"]])
+        if problem:
+            return RecordError(source, line_no, problem, field="path")
     level_names = [cells[i].strip() for _, i in levels]
     while level_names and not level_names[-1]:
         level_names.pop()
@@ -191,8 +215,7 @@ def _record_from_row(source, line_no, row, col_of, levels, extra) -> Record | Re
         if paths and paths != [tuple(level_names)]:
             return RecordError(source, line_no, "the path and level columns disagree", field="path")
         paths = [tuple(level_names)]
-    for names in paths:
-        problem = check_names(names)
+        problem = parse.check(paths[0])
         if problem:
             return RecordError(source, line_no, problem, field="path")
     meta = {name: cells[i] for name, i in extra if cells[i] != ""}
@@ -200,13 +223,13 @@ def _record_from_row(source, line_no, row, col_of, levels, extra) -> Record | Re
 
 
 @register_reader("csv", [".csv"])
-def read_csv(stream: BinaryIO, source: str) -> Iterator[Record | RecordError]:
-    return _read_delimited(stream, source, ",")
+def read_csv(stream: BinaryIO, source: str, *, split_map=None) -> Iterator[Record | RecordError]:
+    return _read_delimited(stream, source, ",", split_map)
 
 
 @register_reader("tsv", [".tsv", ".tab"])
-def read_tsv(stream: BinaryIO, source: str) -> Iterator[Record | RecordError]:
-    return _read_delimited(stream, source, "\t")
+def read_tsv(stream: BinaryIO, source: str, *, split_map=None) -> Iterator[Record | RecordError]:
+    return _read_delimited(stream, source, "\t", split_map)
 
 
 @register_writer("csv", "text/csv; charset=utf-8", "csv")

@@ -4,17 +4,19 @@ and `meta` (an object). Other keys go to `meta`. Blank lines are skipped."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Iterator
 from typing import BinaryIO
 
 from corpora.formats.base import (
     PATH_SEPARATOR,
+    PathChecker,
     Record,
     RecordError,
-    check_names,
     dedupe_paths,
     iter_text_lines,
     normalise_split,
+    unknown_split_message,
 )
 from corpora.formats.registry import ExportRow, register_reader, register_writer
 from htc_app.textcheck import unstorable_text
@@ -38,15 +40,43 @@ def _refuse_constant(name: str) -> object:
     raise _Unstorable(f"{name} is not a JSON number")
 
 
+_decode = json.JSONDecoder(parse_constant=_refuse_constant).decode
+_decode_checked = json.JSONDecoder(object_pairs_hook=_no_duplicate_keys, parse_constant=_refuse_constant).decode
+_SPACE_BEFORE_COLON = re.compile(r'"\s+:')
+
+
+def _key_count(obj: object) -> int:
+    """Keys in all the objects of a parsed value."""
+    count, stack = 0, [obj]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            count += len(item)
+            stack.extend(v for v in item.values() if isinstance(v, dict | list))
+        elif isinstance(item, list):
+            stack.extend(v for v in item if isinstance(v, dict | list))
+    return count
+
+
 def _parse_line(line: str) -> object:
-    """json.loads that refuses duplicate keys, NaN/Infinity and strings the database cannot store."""
+    """json.loads that refuses duplicate keys, NaN/Infinity and strings the database cannot store.
+
+    The fast path parses without a per-object hook and proves there was no repeated key: in JSON a `":` can
+    only end a key (a quote inside a string is escaped), so when no key ends in a backslash and no space stands
+    before a colon, the line has exactly `line.count('":')` keys; a repeated key would leave the parsed objects
+    with fewer. Otherwise (or on a mismatch) the line is parsed again with the checking hook. Likewise only a
+    line with a `\\u` escape can spell a NUL or a lone surrogate (the bytes themselves were refused when read).
+    """
     try:
-        obj = json.loads(line, object_pairs_hook=_no_duplicate_keys, parse_constant=_refuse_constant)
+        obj = _decode(line)
+        if _key_count(obj) != line.count('":') or '\\":' in line or _SPACE_BEFORE_COLON.search(line):
+            obj = _decode_checked(line)
     except RecursionError:
         raise _Unstorable("the JSON is nested too deeply") from None
-    problem = unstorable_text(obj)
-    if problem:
-        raise _Unstorable(f"the line contains {problem}")
+    if "\\u" in line:
+        problem = unstorable_text(obj)
+        if problem:
+            raise _Unstorable(f"the line contains {problem}")
     return obj
 
 
@@ -59,7 +89,7 @@ def _one_path(value: object) -> tuple[str, ...] | None:
     return None
 
 
-def _record_from_object(source: str, line_no: int, obj: dict) -> Record | RecordError:
+def _record_from_object(source: str, line_no: int, obj: dict, split_map, check) -> Record | RecordError:
     if "text" not in obj:
         return RecordError(source, line_no, "missing the text field", field="text")
     text = obj["text"]
@@ -74,11 +104,9 @@ def _record_from_object(source: str, line_no: int, obj: dict) -> Record | Record
         doc_id = str(doc_id).strip()
         if not doc_id:
             return RecordError(source, line_no, "empty id", field="id")
-    split = normalise_split(obj.get("split"))
+    split = normalise_split(obj.get("split"), split_map)
     if split is None:
-        return RecordError(
-            source, line_no, f"unknown split {obj.get('split')!r} (use train, dev or test)", field="split"
-        )
+        return RecordError(source, line_no, unknown_split_message(obj.get("split")), field="split")
     paths: list[tuple[str, ...]] = []
     if obj.get("paths") is not None:
         if not isinstance(obj["paths"], list):
@@ -97,7 +125,7 @@ def _record_from_object(source: str, line_no: int, obj: dict) -> Record | Record
         if not paths:
             paths = [path]
     for path in paths:
-        problem = check_names(path)
+        problem = check(path)
         if problem:
             return RecordError(source, line_no, problem, field="path")
     meta = obj.get("meta") if isinstance(obj.get("meta"), dict) else {}
@@ -106,7 +134,8 @@ def _record_from_object(source: str, line_no: int, obj: dict) -> Record | Record
 
 
 @register_reader("jsonl", [".jsonl", ".ndjson"])
-def read_jsonl(stream: BinaryIO, source: str) -> Iterator[Record | RecordError]:
+def read_jsonl(stream: BinaryIO, source: str, *, split_map=None) -> Iterator[Record | RecordError]:
+    check = PathChecker()
     for line_no, line in iter_text_lines(stream, source):
         if not line.strip():
             continue
@@ -121,7 +150,7 @@ def read_jsonl(stream: BinaryIO, source: str) -> Iterator[Record | RecordError]:
         if not isinstance(obj, dict):
             yield RecordError(source, line_no, "each line must be a JSON object")
             continue
-        yield _record_from_object(source, line_no, obj)
+        yield _record_from_object(source, line_no, obj, split_map, check)
 
 
 @register_writer("jsonl", "application/x-ndjson; charset=utf-8", "jsonl")

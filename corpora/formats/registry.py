@@ -13,7 +13,8 @@ from typing import BinaryIO
 
 from corpora.formats.base import Record, RecordError
 
-Reader = Callable[[BinaryIO, str], Iterator[Record | RecordError]]
+# reader(stream, source, *, split_map=None)
+Reader = Callable[..., Iterator[Record | RecordError]]
 
 
 @dataclass(frozen=True)
@@ -72,12 +73,16 @@ def supported_extensions() -> list[str]:
     return sorted(READER_EXTENSIONS)
 
 
-def read_records(stream: BinaryIO, file_name: str) -> Iterator[Record | RecordError]:
-    """Records and per-record errors of a file, by its extension. Raises FormatError for unreadable files."""
+def read_records(
+    stream: BinaryIO, file_name: str, *, split_map: dict[str, str] | None = None
+) -> Iterator[Record | RecordError]:
+    """Records and per-record errors of a file, by its extension. Raises FormatError for unreadable files.
+
+    `split_map` maps further split names (lower case) to train / dev / test."""
     from corpora.formats.base import FormatError
 
     name = reader_name_for(file_name)
     if name is None:
         allowed = ", ".join(supported_extensions())
         raise FormatError(file_name, f"unsupported file type; upload one of {allowed}")
-    return READERS[name](stream, file_name)
+    return READERS[name](stream, file_name, split_map=split_map)

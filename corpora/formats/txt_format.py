@@ -10,7 +10,7 @@ from corpora.formats.registry import register_reader
 
 
 @register_reader("txt", [".txt"])
-def read_txt(stream: BinaryIO, source: str) -> Iterator[Record | RecordError]:
+def read_txt(stream: BinaryIO, source: str, *, split_map=None) -> Iterator[Record | RecordError]:
     for line_no, line in iter_text_lines(stream, source):
         text = line.rstrip("\r\n")
         if text.strip():

@@ -151,7 +151,7 @@ def _check_archive(zf: zipfile.ZipFile, archive: str) -> list[zipfile.ZipInfo]:
 
 
 @register_reader("zip", [".zip"])
-def read_zip(stream: BinaryIO, source: str) -> Iterator[Record | RecordError]:
+def read_zip(stream: BinaryIO, source: str, *, split_map=None) -> Iterator[Record | RecordError]:
     try:
         zf = zipfile.ZipFile(stream)
     except (zipfile.BadZipFile, OSError, EOFError) as exc:
@@ -176,6 +176,6 @@ def read_zip(stream: BinaryIO, source: str) -> Iterator[Record | RecordError]:
                 buffered = io.BufferedReader(_CountingReader(inner, entry_source, info, budget))
                 if buffered.peek(8)[:8].startswith(ARCHIVE_MAGIC):
                     raise FormatError(entry_source, "nested archives are not accepted; put the files in one zip")
-                yield from READERS[name](buffered, entry_source)
+                yield from READERS[name](buffered, entry_source, split_map=split_map)
         if not found:
             raise FormatError(source, "the archive holds no CSV, TSV, JSONL or TXT files")

@@ -42,3 +42,25 @@ def test_command_names_a_missing_project(db, tmp_path):
     path.write_text("hello\n")
     with pytest.raises(CommandError, match="No project named 'Nope'"):
         call_command("htc_import_corpus", str(path), "--project", "Nope", verbosity=0)
+
+
+def test_command_maps_split_names_and_refuses_them_without(project, tmp_path):
+    path = tmp_path / "docs.csv"
+    path.write_text("id,text,split\n1,a,train_subset\n2,b,heldout\n")
+    with pytest.raises(CommandError) as exc:
+        call_command("htc_import_corpus", str(path), "--project", project.name, verbosity=0)
+    assert "docs.csv, line 2, field split: unknown split 'train_subset'" in str(exc.value)
+    call_command(
+        "htc_import_corpus",
+        str(path),
+        "--project",
+        project.name,
+        "--map-split",
+        "train_subset=train",
+        "--map-split",
+        "heldout=test",
+        verbosity=0,
+    )
+    assert dict(Document.objects.values_list("external_id", "split")) == {"1": "train", "2": "test"}
+    with pytest.raises(CommandError, match="--map-split"):
+        call_command("htc_import_corpus", str(path), "--project", project.name, "--map-split", "x=y", verbosity=0)

@@ -110,7 +110,7 @@ def test_jsonl_problems_are_per_line_and_reading_goes_on():
         "c.jsonl, line 3: each line must be a JSON object",
         "c.jsonl, line 4, field text: missing the text field",
         "c.jsonl, line 5, field text: empty text",
-        "c.jsonl, line 6, field split: unknown split 'holdout' (use train, dev or test)",
+        "c.jsonl, line 6, field split: unknown split 'holdout' (use train, dev or test, or map the name to one of them)",
     ]
 
 

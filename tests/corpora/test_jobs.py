@@ -18,12 +18,16 @@ class RecordingProgress:
         self.total = 0
         self.done = 0
         self.messages: list[str] = []
+        self.message = ""
 
     def set_total(self, n):
         self.total = n
 
     def advance(self, k=1, message=""):
         self.done += k
+
+    def set_done(self, n):
+        self.done = n
 
     def set_message(self, message):
         self.messages.append(message)
@@ -92,3 +96,32 @@ def test_job_runs_end_to_end_through_the_jobs_runner(queued_job):
     done = run_job_inline(job2, show_progress=False)
     assert done.state == Job.State.SUCCEEDED and done.result["documents"] == 1
     assert done.target_type == "corpus" and done.target_id == Corpus.objects.get().pk
+
+
+def test_a_job_error_lists_whole_problems_and_the_totals_per_kind(queued_job):
+    from jobs.services import run_job_inline
+
+    rows = "".join(f"{i},text {i},Sci > Med,train_subset\n" for i in range(300))
+    job, _ = queued_job(("id,text,path,split\n" + rows).encode())
+    failed = run_job_inline(job, show_progress=False)
+    assert failed.state == Job.State.FAILED
+    lines = failed.error.splitlines()
+    assert lines[:3] == [
+        "The file was rejected; nothing was imported.",
+        "300 problems in all, by kind:",
+        "300 × field split: unknown split '…' (use train, dev or test, or map the name to one of them)",
+    ]
+    message = "field split: unknown split 'train_subset' (use train, dev or test, or map the name to one of them)"
+    listed = [line for line in lines[3:] if not line.startswith("...")]
+    assert listed and all(line == f"big<img src=x>.csv, line {i + 2}, {message}" for i, line in enumerate(listed))
+    assert lines[-1].startswith("... and ") and len(failed.error) <= 2000
+
+
+def test_a_queued_import_applies_the_split_map(queued_job):
+    from jobs.services import run_job_inline
+
+    job, _ = queued_job(b"id,text,split\n1,a,train_subset\n2,b,test\n", split_map="train_subset=train")
+    assert job.params["split_map"] == {"train_subset": "train"}
+    done = run_job_inline(job, show_progress=False)
+    assert done.state == Job.State.SUCCEEDED
+    assert dict(Document.objects.values_list("external_id", "split")) == {"1": "train", "2": "test"}

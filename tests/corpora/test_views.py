@@ -179,3 +179,23 @@ def test_export_view_streams_an_attachment(client_for, owner, filled):
     assert len(lines) == 121 and json.loads(lines[0])["id"] == "d000"
     bad = client_for(owner).get(reverse("corpora:export", args=[filled.pk]), {"format": "exe"})
     assert bad.status_code == 404
+
+
+def test_upload_form_maps_split_names_and_explains_a_bad_mapping(client_for, owner, filled):
+    data = b"id,text,split\nm1,one,train_subset\nm2,two,Heldout\n"
+    client = client_for(owner)
+    refused = client.post(urls(filled)[0], {"file": SimpleUploadedFile("s.csv", data)})
+    assert refused.status_code == 400
+    assert "unknown split &#x27;train_subset&#x27; (use train, dev or test, or map" in refused.content.decode()
+    bad = client.post(urls(filled)[0], {"file": SimpleUploadedFile("s.csv", data), "split_map": "train_subset"})
+    assert bad.status_code == 400 and "is not name=train" in bad.content.decode()
+    done = client.post(
+        urls(filled)[0],
+        {"file": SimpleUploadedFile("s.csv", data), "split_map": "train_subset=train, heldout=dev"},
+        follow=True,
+    )
+    assert done.status_code == 200 and b"Imported 2 documents" in done.content
+    assert dict(Document.objects.filter(corpus__name="s.csv").values_list("external_id", "split")) == {
+        "m1": "train",
+        "m2": "dev",
+    }

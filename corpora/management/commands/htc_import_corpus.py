@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from corpora.services import corpus_import
+from corpora.services import corpus_import, parse_split_map
 from projects.models import Project
 
 
@@ -23,6 +23,14 @@ class Command(BaseCommand):
         parser.add_argument("--test-fraction", type=float, default=None)
         parser.add_argument("--dev-fraction", type=float, default=None)
         parser.add_argument("--seed", type=int, default=0)
+        parser.add_argument(
+            "--map-split",
+            action="append",
+            default=[],
+            metavar="NAME=SPLIT",
+            help="Read the split name NAME as SPLIT (train, dev or test), e.g. --map-split train_subset=train. "
+            "Repeat for more names.",
+        )
 
     def handle(self, *args, **options) -> None:
         project = Project.objects.filter(name=options["project"]).first()
@@ -31,12 +39,13 @@ class Command(BaseCommand):
         path = Path(options["file"])
         if not path.is_file():
             raise CommandError(f"No such file: {path}")
-        bar = tqdm(desc="Checking", unit="doc", disable=options["verbosity"] == 0)
+        try:
+            split_map = parse_split_map(",".join(options["map_split"]))
+        except ValidationError as exc:
+            raise CommandError("--map-split: " + " ".join(exc.messages)) from None
+        bar = tqdm(desc="Importing", unit="doc", disable=options["verbosity"] == 0)
 
         def progress(done: int, total: int | None) -> None:
-            if total is not None and bar.total != total:
-                bar.set_description("Writing")
-                bar.reset(total=total)
             bar.n = done
             bar.refresh()
 
@@ -52,6 +61,7 @@ class Command(BaseCommand):
                     test_fraction=options["test_fraction"],
                     dev_fraction=options["dev_fraction"],
                     seed=options["seed"],
+                    split_map=split_map or None,
                     progress=progress,
                 )
         except ValidationError as exc:
