@@ -30,7 +30,7 @@ def params_as_lines(params: dict) -> str:
 
 class RunForm(forms.Form):
     name = forms.CharField(max_length=200, required=False, help_text="Left empty: strategy, shots and seed.")
-    strategy = forms.ChoiceField(choices=strategy_choices, initial="tfidf")
+    strategy = forms.ChoiceField(choices=strategy_choices, initial="auto")
     shots = forms.IntegerField(min_value=0, initial=0, help_text="Documents per leaf path; 0 = the whole train split.")
     # numpy seeds the sampler with it (a negative seed crashes it); the column is a signed 32-bit integer.
     seed = forms.IntegerField(initial=550, min_value=0, max_value=2**31 - 1)

@@ -6,6 +6,7 @@ are upserted on (run, document), so a chunk that runs twice (a retried job) writ
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from pathlib import Path as FsPath
 
@@ -49,11 +50,12 @@ def run_predict(*, run: Run, split: str = "test", progress: Callable[[int, int],
     elif run.strategy == CASCADE:
         cascade_prepare(run=run, estimator=estimator)
     corrector = _load_corrector(run)
+    selector = _load_selector(run)
     written = 0
     for chunk in _chunks(todo, CHUNK_SIZE):
         texts = dict(Document.objects.filter(pk__in=chunk).values_list("id", "text"))
         ids = [pk for pk in chunk if pk in texts]
-        outcomes = predict_texts(estimator, [texts[pk] for pk in ids], corrector=corrector)
+        outcomes = predict_texts(estimator, [texts[pk] for pk in ids], corrector=corrector, selector=selector)
         rows = [
             Prediction(run=run, document_id=pk, **{"stage": run.strategy, **outcome})
             for pk, outcome in zip(ids, outcomes, strict=True)
@@ -110,11 +112,28 @@ def _load_corrector(run: Run):
     return corrector_class().load(directory)
 
 
-def predict_texts(estimator, texts: Sequence[str], *, corrector=None) -> list[dict]:
-    """Per text: Prediction field values (paths and raw_paths as node-id lists, per-level scores, margin, ...)."""
+def _load_selector(run: Run):
+    """The multi-path threshold fitted at training time (multi-path projects), or None."""
+    from classifiers.engine.multipath import PathSelector
+    from classifiers.services import MULTIPATH_FILE
+
+    path = FsPath(run.model_dir) / MULTIPATH_FILE
+    return PathSelector.from_dict(json.loads(path.read_text())) if path.exists() else None
+
+
+def predict_texts(estimator, texts: Sequence[str], *, corrector=None, selector=None) -> list[dict]:
+    """Per text: Prediction field values (paths and raw_paths as node-id lists, per-level scores, margin, ...).
+
+    With a `selector` (multi-path projects) each document gets every path whose probability reaches its
+    threshold (at least one, at most N); a corrected path goes first."""
     hierarchy: Hierarchy = estimator.hierarchy_
     scores: list[np.ndarray] | None = None
-    if type(estimator).predict is HierarchicalClassifier.predict:
+    if selector is not None:
+        from classifiers.engine.multipath import path_proba_from_scores
+
+        scores = [np.asarray(s) for s in estimator.predict_scores(texts)]
+        paths = selector.select(path_proba_from_scores(scores, hierarchy), hierarchy)
+    elif type(estimator).predict is HierarchicalClassifier.predict:
         # Decode the scores we already have instead of letting predict() compute them again.
         scores = [np.asarray(s) for s in estimator.predict_scores(texts)]
         paths = [[p] for p in decode_scores(scores, hierarchy, getattr(estimator, "decode", "best_path"))]
@@ -131,7 +150,10 @@ def predict_texts(estimator, texts: Sequence[str], *, corrector=None) -> list[di
         if scores is None:
             raise ValidationError("The CRF corrector needs per-level scores, which this strategy does not give.")
         corrected, changed = corrector.correct(scores, original=[p[0] if p else () for p in paths])
-        paths = [[tuple(p)] if len(p) else [] for p in corrected]
+        paths = [
+            [tuple(p), *[q for q in doc_paths[1:] if tuple(q) != tuple(p)]] if len(p) else []
+            for p, doc_paths in zip(corrected, paths, strict=True)
+        ]
     # A cascade's stages may carry their own corrector: what the deciding stage said before it.
     stage_raw = _per_doc(estimator, "corrected_from_", len(texts))
     if stage_raw is not None:

@@ -22,12 +22,15 @@ from classifiers.engine import registry
 from classifiers.engine.atomic import atomic_directory
 from classifiers.engine.hierarchy import Hierarchy, Path
 from classifiers.models import ClassifierConfig, Evaluation, Prediction, Run
+from classifiers.selecting import selection_params_clean
 from corpora.models import Document, GoldLabel, Split
 
 ProgressFn = Callable[[int, int], None] | None
 
 #: Strategies that learn nothing from labelled documents, so an empty training split is fine.
 TRAINING_FREE_STRATEGIES = {"zeroshot", "llm-dl", "llm-dh", "llm-tmh"}
+#: Strategies whose trained estimator reports a selection (leaderboard, weights) into Run.stats[strategy].
+REPORTING_STRATEGIES = ("auto", "ensemble")
 CORRECTORS = ("", "crf")
 SPLITS = ("train", "dev", "test", "all")
 
@@ -125,6 +128,7 @@ def config_create(
     _validate_run_fields(strategy=strategy, shots=shots, corrector=corrector)
     _refuse_endpoint_params(params or {})
     params = strategy_params_clean(strategy=strategy, params=params, corrector=corrector)
+    params = selection_params_clean(strategy=strategy, params=params)
     if ClassifierConfig.objects.filter(project=project, name=name).exists():
         raise ValidationError({"name": f"A configuration named {name!r} already exists."})
     return ClassifierConfig.objects.create(
@@ -177,6 +181,7 @@ def run_create(
     _validate_run_fields(strategy=strategy, shots=shots, corrector=corrector)
     _refuse_endpoint_params(params or {})
     params = strategy_params_clean(strategy=strategy, params=params, corrector=corrector)
+    params = selection_params_clean(strategy=strategy, params=params)
     name = (name or "").strip() or _default_run_name(project, strategy, shots, seed)
     if Run.objects.filter(project=project, name=name).exists():
         raise ValidationError({"name": f"A run named {name!r} already exists in this project."})
@@ -194,7 +199,8 @@ def run_create(
     else:
         train_ids, train_paths = _labelled_split(project, Split.TRAIN, hierarchy)
         stages = params.get("stages", []) if strategy == CASCADE else [{"strategy": strategy}]
-        if not train_ids and not {stage["strategy"] for stage in stages} <= TRAINING_FREE_STRATEGIES:
+        # auto with no labels runs its training-free candidates (zero-shot) only
+        if not train_ids and not {stage["strategy"] for stage in stages} <= TRAINING_FREE_STRATEGIES | {"auto"}:
             raise ValidationError("No labelled documents in the train split.")
         dev_ids, dev_paths = _labelled_split(project, Split.DEV, hierarchy)
         train_sample = _sample(train_ids, train_paths, shots, seed)
@@ -302,6 +308,7 @@ def run_train(*, run: Run, progress: ProgressFn = None) -> Run:
                 # The strategy is over-confident on its own training documents: fit on dev when there is one.
                 fit_texts, fit_paths = dev if dev and dev[0] else (texts, paths)
                 _fit_corrector(estimator, fit_texts, fit_paths, hierarchy).save(tmp / "corrector")
+            multipath = _fit_multipath(run, estimator, texts, paths, dev, hierarchy, tmp)
             seconds = time.perf_counter() - started
     except BaseException:
         Run.objects.filter(pk=run.pk).update(state=Run.State.FAILED)
@@ -317,6 +324,10 @@ def run_train(*, run: Run, progress: ProgressFn = None) -> Run:
         run.stats = {**run.stats, "train_documents": len(texts), "dev_documents": len(dev[0]) if dev else 0}
         if run.strategy == CASCADE:
             run.stats[CASCADE] = cascade_train_stats(estimator)
+        if multipath is not None:
+            run.stats["multipath"] = multipath
+        if run.strategy in REPORTING_STRATEGIES:
+            run.stats[run.strategy] = json.loads(json.dumps(estimator.report(), default=_number))
         if run.strategy == "weak":
             run.stats["pseudo_labels"] = weak.pseudo_labels_store(
                 run=run, doc_ids=doc_ids, estimator=estimator, hierarchy=hierarchy
@@ -339,6 +350,24 @@ def run_job_start(*, run: Run, kind: str, split: str, actor):
         target_type="run",
         target_id=run.pk,
     )
+
+
+MULTIPATH_FILE = "multipath.json"
+
+
+def _fit_multipath(run: Run, estimator, texts, paths, dev, hierarchy: Hierarchy, directory: FsPath) -> dict | None:
+    """On a multi-path project, fit the path threshold of a single-path strategy on dev (else on the training
+    documents) and write it beside the model; returns what Run.stats["multipath"] shows (None otherwise)."""
+    from classifiers.engine.multipath import fit_selector
+
+    if not run.project.multi_path or getattr(estimator, "multi_label", False):
+        return None  # hierverb with multi_label=True chooses its own paths
+    if run.strategy == CASCADE or getattr(estimator, "calls_llm", run.strategy.startswith("llm-")):
+        return None  # decided per stage / by the LLM's answer, not by a distribution over paths
+    fit_texts, fit_paths, on = (dev[0], dev[1], "dev") if dev and dev[0] else (texts, paths, "train")
+    selector = fit_selector(estimator, fit_texts, fit_paths, hierarchy)
+    (directory / MULTIPATH_FILE).write_text(json.dumps(selector.to_dict()))
+    return json.loads(json.dumps({**selector.report, "fitted_on": on}, default=_number))
 
 
 def corrector_class():

@@ -51,11 +51,16 @@ def conditionals_to_levels(conditionals: dict[int, np.ndarray], hierarchy: Hiera
     renormalised to sum to 1 (mass that stopped at a shallower leaf of a ragged tree is spread back),
     which keeps the ratios among siblings, so top-down decoding is unchanged.
     """
+    return node_prob_to_levels(conditionals_to_node_prob(conditionals, hierarchy, n_docs), hierarchy)
+
+
+def conditionals_to_node_prob(conditionals: dict[int, np.ndarray], hierarchy: Hierarchy, n_docs: int) -> np.ndarray:
+    """(n_docs, n_nodes): the product of the conditionals along each node's path (sums to 1 over the leaves)."""
     node_prob = np.zeros((n_docs, len(hierarchy)), dtype=np.float64)
     for parent, children in sibling_groups(hierarchy):
         base = 1.0 if parent == ROOT else node_prob[:, parent : parent + 1]
         node_prob[:, children] = base * conditionals[parent]
-    return node_prob_to_levels(node_prob, hierarchy)
+    return node_prob
 
 
 def _softmax(z: np.ndarray) -> np.ndarray:
@@ -97,7 +102,8 @@ class LocalLogisticClassifier(HierarchicalClassifier):
 
     @property
     def is_flat(self) -> bool:
-        return getattr(self, "mode", "local") == "flat"
+        """Flat or local as fitted (`mode_`, set when `mode="auto"` chose), else as configured."""
+        return (getattr(self, "mode_", None) or getattr(self, "mode", "local")) == "flat"
 
     # ----- features (subclasses) -----
     def _fit_features(self, texts: Sequence[str], progress: ProgressFn):
@@ -109,7 +115,8 @@ class LocalLogisticClassifier(HierarchicalClassifier):
     def _make_lr(self):
         from sklearn.linear_model import LogisticRegression
 
-        return LogisticRegression(C=self.C, max_iter=self.max_iter, solver="lbfgs", tol=1e-4)
+        C = getattr(self, "C_", None) or self.C
+        return LogisticRegression(C=float(C), max_iter=self.max_iter, solver="lbfgs", tol=1e-4)
 
     # ----- contract -----
     def fit(
@@ -120,17 +127,22 @@ class LocalLogisticClassifier(HierarchicalClassifier):
         paths = as_multi(paths)
         if len(paths) != len(texts):
             raise ValueError("texts and paths differ in length")
-        X = self._fit_features(texts, progress)
-        self.groups_: dict[int, dict[str, Any]] = {}
         if getattr(self, "mode", "local") not in ("local", "flat"):
             raise ValueError(f"unknown mode {self.mode!r}: 'local' or 'flat'")
+        self.mode_ = getattr(self, "mode", "local")
+        X = self._fit_features(texts, progress)
+        return self._fit_models(X, paths, progress)
+
+    def _fit_models(self, X, paths: list[list[Path]], progress: ProgressFn = None):
+        """Fit the flat model or the local groups (as `is_flat` says) on features X; returns self."""
+        self.groups_: dict[int, dict[str, Any]] = {}
         if self.is_flat:
             self.flat_ = self._fit_flat(X, paths)
             self.flat_groups_: dict[int, dict[str, Any]] = {}
             if progress:
                 progress(1, 1)
             return self
-        groups = sibling_groups(hierarchy)
+        groups = sibling_groups(self.hierarchy_)
         for done, (parent, children) in enumerate(groups, start=1):
             self.groups_[parent] = self._fit_group(X, paths, parent, children)
             if progress:
@@ -193,11 +205,37 @@ class LocalLogisticClassifier(HierarchicalClassifier):
         X = self._features(texts, progress)
         if self.is_flat:
             return self._flat_scores(X)
+        return self._local_scores(X)
+
+    def predict_path_proba(self, texts: Sequence[str], *, progress: ProgressFn = None) -> np.ndarray:
+        """(n_docs, n_leaf_paths): the probability of every root-to-leaf path, in `hierarchy_.leaf_paths()` order.
+
+        Exact for both modes (flat: the path regression after any growth overrides; local: the product of the
+        conditionals), where per-level scores are only max-marginals or renormalised levels."""
+        X = self._features(texts, progress)
+        h = self.hierarchy_
+        leaves = [int(p[-1]) for p in h.leaf_paths()]
+        if not self.is_flat:
+            conditionals = {parent: self._group_proba(X, g) for parent, g in self.groups_.items()}
+            return conditionals_to_node_prob(conditionals, h, X.shape[0])[:, leaves]
+        proba, ends = self._flat_path_proba(X)
+        col = {int(e): k for k, e in enumerate(ends)}
+        out = np.zeros((X.shape[0], len(leaves)), dtype=np.float64)
+        for j, leaf in enumerate(leaves):
+            if leaf in col:
+                out[:, j] = proba[:, col[leaf]]
+        return out
+
+    def _local_scores(self, X) -> list[np.ndarray]:
         conditionals = {parent: self._group_proba(X, g) for parent, g in self.groups_.items()}
         return conditionals_to_levels(conditionals, self.hierarchy_, X.shape[0])
 
     def _flat_scores(self, X) -> list[np.ndarray]:
         """Per-level max-marginals of the flat path probabilities, after any growth-update group overrides."""
+        proba, ends = self._flat_path_proba(X)
+        return paths_to_levels(proba, ends, self.hierarchy_)
+
+    def _flat_path_proba(self, X) -> tuple[np.ndarray, list[int]]:
         h = self.hierarchy_
         ends = list(self.flat_["children"])
         proba = self._group_proba(X, self.flat_) if ends else np.zeros((X.shape[0], 0))
@@ -206,8 +244,7 @@ class LocalLogisticClassifier(HierarchicalClassifier):
             (p, g["children"], self._group_proba(X, g))
             for p, g in sorted(self.flat_groups_.items(), key=lambda item: depth[item[0]])
         ]
-        proba, ends = apply_group_overrides(proba, ends, overrides, h)
-        return paths_to_levels(proba, ends, h)
+        return apply_group_overrides(proba, ends, overrides, h)
 
     # ----- persistence -----
     def state_json(self) -> dict[str, Any]:
@@ -236,8 +273,10 @@ class LocalLogisticClassifier(HierarchicalClassifier):
         return out
 
     def load_state(self, state: dict[str, Any], tensors: dict[str, np.ndarray], directory: FsPath) -> None:
-        if hasattr(self, "mode"):  # models saved before `mode` existed were local
-            self.mode = state.get("mode", "local")
+        # models saved before `mode` existed were local; `mode="auto"` keeps its parameter, the choice is mode_
+        self.mode_ = state.get("mode", "local")
+        if hasattr(self, "mode") and self.mode != "auto":
+            self.mode = self.mode_
         if self.is_flat:
             self.flat_ = _group_from_state(state["flat"], tensors, "flat")
             self.flat_groups_ = {
@@ -256,19 +295,35 @@ def _group_from_state(g: dict[str, Any], tensors: dict[str, np.ndarray], key: st
 
 
 class TfidfLocalClassifier(LocalLogisticClassifier):
-    """TF-IDF (sublinear tf, word n-grams) + a logistic regression per parent node."""
+    """TF-IDF (sublinear tf, word n-grams) + logistic regression: one per parent node (`mode="local"`) or one
+    over whole paths (`mode="flat"`).
+
+    `mode="auto"` (the default) fits both and keeps the one with the better exact-path accuracy on the dev
+    split, or, without one, on a seeded stratified `holdout_share` of the training documents (then refits the
+    choice on all of them). `C` may be a list and `ngram_range` a list of pairs: every combination is tried
+    the same way. With too few documents to hold any out (fewer than 3 per path), the first of each and flat
+    are used. Measured on 20 Newsgroups, full training set: flat 0.855 exact path, local 0.830."""
 
     strategy_name = "tfidf"
+    training_free = False
+    supports_growth = True
+    supports_corrector = True
+    multi_path = False
+    uses_torch = False
+    calls_llm = False
 
     def __init__(
         self,
-        C: float = 10.0,
+        C: float | Sequence[float] = 10.0,
         max_features: int | None = 100_000,
-        ngram_range: Sequence[int] = (1, 2),
+        ngram_range: Sequence = (1, 2),
         min_df: int = 2,
         sublinear_tf: bool = True,
         max_iter: int = 300,
         decode: str = "top_down",
+        mode: str = "auto",
+        holdout_share: float = 0.2,
+        seed: int = 0,
     ):
         self.C = C
         self.max_features = max_features
@@ -277,11 +332,92 @@ class TfidfLocalClassifier(LocalLogisticClassifier):
         self.sublinear_tf = sublinear_tf
         self.max_iter = max_iter
         self.decode = decode
+        self.mode = mode
+        self.holdout_share = holdout_share
+        self.seed = seed
+
+    # ----- the search space -----
+    def _candidates(self) -> list[tuple[str, float, tuple[int, int]]]:
+        if self.mode not in ("auto", "flat", "local"):
+            raise ValueError(f"unknown mode {self.mode!r}: 'auto', 'flat' or 'local'")
+        modes = ["flat", "local"] if self.mode == "auto" else [self.mode]
+        Cs = [float(c) for c in self.C] if isinstance(self.C, (list, tuple)) else [float(self.C)]
+        grams = self.ngram_range
+        if grams and isinstance(grams[0], (list, tuple)):
+            grams_list = [(int(g[0]), int(g[1])) for g in grams]
+        else:
+            grams_list = [(int(grams[0]), int(grams[1]))]
+        if not Cs or not grams_list:
+            raise ValueError("C and ngram_range need at least one value")
+        return [(m, c, g) for g in grams_list for m in modes for c in Cs]
+
+    def fit(
+        self, texts: Sequence[str], paths: Sequence, hierarchy: Hierarchy, *, dev=None, progress: ProgressFn = None
+    ):
+        """Fit (choosing mode, C and n-grams on dev or a held-out share when more than one is asked for)."""
+        from classifiers.engine.selection import dev_or_holdout, exact_path
+
+        self.hierarchy_ = hierarchy
+        paths = as_multi(paths)
+        if len(paths) != len(texts):
+            raise ValueError("texts and paths differ in length")
+        candidates = self._candidates()
+        self.selection_: list[dict[str, Any]] = []
+        if len(candidates) == 1:
+            self._choose(*candidates[0])
+            return self._fit_models(self._fit_features(texts, progress), paths, progress)
+        tr_texts, tr_paths, ev_texts, ev_paths, source = dev_or_holdout(
+            texts, paths, dev, share=float(self.holdout_share), seed=int(self.seed)
+        )
+        if not ev_texts:  # nothing to choose on: the first of each, flat
+            self._choose(*candidates[0])
+            return self._fit_models(self._fit_features(texts, progress), paths, progress)
+        best: tuple[float, int, dict] | None = None
+        done = 0
+        for grams in dict.fromkeys(g for _, _, g in candidates):
+            self.ngram_range_ = grams
+            X = self._fit_features(tr_texts, None)
+            X_ev = self._features(ev_texts, None)
+            for k, (mode, C, g) in enumerate(candidates):
+                if g != grams:
+                    continue
+                self._choose(mode, C, g)
+                self._fit_models(X, tr_paths)
+                score = exact_path(self.predict_from_features(X_ev), ev_paths)
+                self.selection_.append({"mode": mode, "C": C, "ngram_range": list(g), "score": score, "on": source})
+                if best is None or score > best[0]:
+                    best = (score, k, self._fitted_state())
+                done += 1
+                if progress:
+                    progress(done, len(candidates) + (1 if source == "held-out" else 0))
+        assert best is not None
+        mode, C, grams = candidates[best[1]]
+        self._choose(mode, C, grams)
+        if source == "dev":  # the candidates were fitted on the whole training set already
+            self.__dict__.update(best[2])
+            return self
+        return self._fit_models(self._fit_features(texts, None), paths, progress)
+
+    def _choose(self, mode: str, C: float, grams: tuple[int, int]) -> None:
+        self.mode_, self.C_, self.ngram_range_ = mode, float(C), (int(grams[0]), int(grams[1]))
+
+    def _fitted_state(self) -> dict[str, Any]:
+        keys = ("vectorizer_", "groups_", "flat_", "flat_groups_", "mode_", "C_", "ngram_range_")
+        return {k: self.__dict__[k] for k in keys if k in self.__dict__}
+
+    def predict_from_features(self, X) -> list[list[Path]]:
+        from classifiers.engine.base import decode_scores
+
+        scores = self._flat_scores(X) if self.is_flat else self._local_scores(X)
+        return [[p] for p in decode_scores(scores, self.hierarchy_, self.decode)]
 
     def _vectorizer(self, vocabulary=None):
         from sklearn.feature_extraction.text import TfidfVectorizer
 
-        lo, hi = self.ngram_range
+        grams = getattr(self, "ngram_range_", None)
+        if grams is None:
+            grams = self._candidates()[0][2]
+        lo, hi = grams
         # A few-shot sample can be tiny: min_df above the number of documents would leave no vocabulary.
         return TfidfVectorizer(
             ngram_range=(int(lo), int(hi)),
@@ -309,13 +445,25 @@ class TfidfLocalClassifier(LocalLogisticClassifier):
         terms = [""] * len(vocab)
         for term, k in vocab.items():
             terms[k] = term
-        return {**super().state_json(), "terms": terms}
+        chosen = {"C": self.C_, "ngram_range": list(self.ngram_range_)} if hasattr(self, "C_") else {}
+        return {
+            **super().state_json(),
+            "terms": terms,
+            "chosen": chosen,
+            "selection": getattr(self, "selection_", []),
+        }
 
     def state_tensors(self) -> dict[str, np.ndarray]:
         return {**super().state_tensors(), "idf": np.asarray(self.vectorizer_.idf_, dtype=np.float64)}
 
     def load_state(self, state, tensors, directory) -> None:
         super().load_state(state, tensors, directory)
+        chosen = state.get("chosen") or {}
+        if chosen:
+            self._choose(self.mode_, chosen["C"], chosen["ngram_range"])
+        else:  # saved before the search existed: one C and one n-gram range
+            self._choose(self.mode_, *self._candidates()[0][1:])
+        self.selection_ = state.get("selection") or []
         vec = self._vectorizer(vocabulary={t: k for k, t in enumerate(state["terms"])})
         vec.fit(["x"])  # validates the fixed vocabulary; idf is replaced just below
         vec.idf_ = tensors["idf"]

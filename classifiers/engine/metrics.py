@@ -109,7 +109,9 @@ def evaluate(gold: Sequence[Sequence[Path]], pred: Sequence[Sequence[Path]], hie
 
     Returns a JSON-safe dict with fractions in [0, 1]: micro_f1, macro_f1, c_micro_f1, c_macro_f1,
     p_micro_f1, p_macro_f1 (with the stray-label penalty), p_micro_f1_raw, p_macro_f1_raw, p_penalty,
-    h_precision, h_recall, h_f1, exact_path_accuracy, consistency, n_documents, per_level (list of
+    h_precision, h_recall, h_f1, exact_path_accuracy, consistency, example_precision / example_recall /
+    example_f1 (per document on its label sets, averaged), path_count_accuracy (share of documents predicted
+    with as many paths as they have), n_documents, per_level (list of
     {level, micro_f1, macro_f1, accuracy, n_documents}) and per_label ({node index: flat F1}).
     """
     if len(gold) != len(pred):
@@ -148,6 +150,8 @@ def evaluate(gold: Sequence[Sequence[Path]], pred: Sequence[Sequence[Path]], hie
     h_f = 2 * h_p * h_r / (h_p + h_r) if h_p + h_r > 0 else 0.0
 
     exact = float((G == P).all(axis=1).mean()) if n_docs else 0.0
+    ex_p, ex_r, ex_f = _example_based(G, P)
+    right_count = [len({tuple(p) for p in g}) == len({tuple(p) for p in q}) for g, q in zip(gold, pred, strict=True)]
     consistent = [all(hierarchy.is_valid_path(p) for p in paths) for paths in pred]
     consistency = float(np.mean(consistent)) if n_docs else 0.0
 
@@ -167,9 +171,28 @@ def evaluate(gold: Sequence[Sequence[Path]], pred: Sequence[Sequence[Path]], hie
         "h_f1": h_f,
         "exact_path_accuracy": exact,
         "consistency": consistency,
+        "example_precision": ex_p,
+        "example_recall": ex_r,
+        "example_f1": ex_f,
+        "path_count_accuracy": float(np.mean(right_count)) if n_docs else 0.0,
         "per_level": _per_level(G, P, right, hierarchy),
         "per_label": {i: float(f) for i, f in enumerate(per_label)},
     }
+
+
+def _example_based(G: np.ndarray, P: np.ndarray) -> tuple[float, float, float]:
+    """Example-based precision, recall and F1: per document on its label sets, then averaged (an empty
+    prediction has precision 0; a document with empty gold and prediction counts 1)."""
+    if not G.shape[0]:
+        return 0.0, 0.0, 0.0
+    right = (G & P).sum(axis=1).astype(np.float64)
+    n_pred, n_gold = P.sum(axis=1).astype(np.float64), G.sum(axis=1).astype(np.float64)
+    both_empty = (n_pred == 0) & (n_gold == 0)
+    p = np.where(both_empty, 1.0, np.divide(right, n_pred, out=np.zeros_like(right), where=n_pred > 0))
+    r = np.where(both_empty, 1.0, np.divide(right, n_gold, out=np.zeros_like(right), where=n_gold > 0))
+    denom = n_pred + n_gold
+    f = np.where(both_empty, 1.0, np.divide(2 * right, denom, out=np.zeros_like(right), where=denom > 0))
+    return float(p.mean()), float(r.mean()), float(f.mean())
 
 
 def _per_level(G: np.ndarray, P: np.ndarray, right: np.ndarray, hierarchy: Hierarchy) -> list[dict]:

@@ -18,6 +18,8 @@ STRATEGIES: dict[str, str] = {
     "llm-tmh": "classifiers.engine.llm.strategies:LLMTopDownMultiStep",
     "cascade": "classifiers.engine.cascade:CascadeClassifier",
     "weak": "classifiers.engine.coldstart:WeakSupervisionClassifier",
+    "ensemble": "classifiers.engine.ensemble:EnsembleClassifier",
+    "auto": "classifiers.engine.auto:AutoClassifier",
 }
 
 

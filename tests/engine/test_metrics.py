@@ -113,3 +113,19 @@ def test_confusion_within_a_level(toy):
     row = {lab: i for i, lab in enumerate(labels)}
     cs, med = h.index["CS"], h.index["Med"]
     assert matrix[row[cs]][row[cs]] == 2 and matrix[row[med]][row[cs]] == 1
+
+
+def test_example_based_metrics_and_path_count(toy):
+    h = toy
+    ml, cv, cancer = ids(h, "CS", "CS > ML"), ids(h, "CS", "CS > CV"), ids(h, "Med", "Med > Cancer")
+    gold = [[ml, cancer], [cv], [ml]]
+    pred = [[ml], [cv, cancer], []]
+    m = evaluate(gold, pred, h)
+    # doc 1: {CS, ML} of {CS, ML, Med, Cancer}: P 1, R 1/2, F 2/3; doc 2: {CS, CV} right of 4 predicted: P 1/2,
+    # R 1, F 2/3; doc 3: nothing predicted: P 0, R 0, F 0.
+    assert m["example_precision"] == pytest.approx((1 + 0.5 + 0) / 3)
+    assert m["example_recall"] == pytest.approx((0.5 + 1 + 0) / 3)
+    assert m["example_f1"] == pytest.approx((2 / 3 + 2 / 3 + 0) / 3)
+    assert m["path_count_accuracy"] == 0.0
+    m = evaluate(gold, [[cancer, ml], [ml], [cv]], h)
+    assert m["path_count_accuracy"] == pytest.approx(1.0) and m["exact_path_accuracy"] == pytest.approx(1 / 3)

@@ -1,4 +1,5 @@
-"""htc_train --project NAME --strategy S --shots K --seed N --run RUN [--param KEY=VALUE ...] [--corrector crf]"""
+"""htc_train --project NAME [--strategy auto] --shots K --seed N --run RUN [--param KEY=VALUE ...] [--corrector crf]
+[--budget-minutes M]"""
 
 from __future__ import annotations
 
@@ -15,7 +16,11 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--project", required=True, help="Project name.")
-        parser.add_argument("--strategy", required=True, help=f"One of: {', '.join(sorted(registry.STRATEGIES))}.")
+        parser.add_argument(
+            "--strategy",
+            default="auto",
+            help=f"One of: {', '.join(sorted(registry.STRATEGIES))} (default auto: the best on dev of those that fit).",
+        )
         parser.add_argument("--shots", type=int, required=True, help="Documents per leaf path; 0 = whole train split.")
         parser.add_argument("--seed", type=int, default=550)
         parser.add_argument("--run", required=True, help="Name of the new run (unique in the project).")
@@ -27,6 +32,12 @@ class Command(BaseCommand):
             help="Strategy parameter; the value is read as JSON when possible. Repeatable.",
         )
         parser.add_argument("--corrector", default="", choices=["", "crf"], help="Post-correct paths with the CRF.")
+        parser.add_argument(
+            "--budget-minutes",
+            type=float,
+            default=None,
+            help="With --strategy auto: bound the training time (candidates that would not fit are skipped).",
+        )
         parser.add_argument("--no-progress", action="store_true", help="No progress bar.")
 
     def handle(self, *args, **options) -> None:
@@ -35,6 +46,12 @@ class Command(BaseCommand):
             raise CommandError("--shots must be 0 (the whole training split) or more.")
         try:
             params = parse_params(options["param"])
+            if options["budget_minutes"] is not None:
+                if options["strategy"] != "auto":
+                    raise CommandError("--budget-minutes applies to --strategy auto only.")
+                if options["budget_minutes"] <= 0:
+                    raise CommandError("--budget-minutes must be more than 0.")
+                params["budget_minutes"] = options["budget_minutes"]
             run = run_create(
                 project=project,
                 strategy=options["strategy"],

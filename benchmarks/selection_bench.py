@@ -1,0 +1,250 @@
+"""Issue 16: tfidf flat vs local, `ensemble` and `auto` against the single strategies, per corpus.
+
+    python -m benchmarks.selection_bench [--parts 20ng-full,20ng-subset,20ng-fewshot,dbpedia,amazon]
+
+Every part appends its rows to benchmarks/results/selection_rows.json (so parts can run one at a time on two
+shared cores); the Markdown section `selection` of accuracy.md is rebuilt from all stored rows. Corpora without a
+test split (the generated DBpedia-298 and Amazon-531) get a seeded split per leaf path (2 test documents of 5).
+`auto` and `ensemble` see no dev split here (20NG has none, the generated corpora neither): they hold out a seeded
+stratified 20 % of the training documents, as a run does on such a project. Subset sizes and seeds are in the
+tables. Encoder embeddings are cached under benchmarks/.cache/ (train s / docs/s of encoder rows count a warm
+cache where an earlier row encoded the same texts).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+from benchmarks.issue10_common import CACHE, load_dataset, seeded_subset
+from benchmarks.report import md_table, write_section
+
+RESULTS = Path(__file__).resolve().parent / "results"
+ROWS = RESULTS / "selection_rows.json"
+SEEDS = [550, 171, 13]
+PARTS = ("20ng-full", "20ng-subset", "20ng-fewshot", "dbpedia", "amazon")
+
+
+def _split_per_path(docs: list[dict], test_per_path: int, seed: int) -> tuple[list[dict], list[dict]]:
+    by_path: dict[tuple, list[dict]] = defaultdict(list)
+    for d in docs:
+        by_path[tuple(d["gold"])].append(d)
+    rng = random.Random(seed)
+    train, test = [], []
+    for key in sorted(by_path):
+        group = list(by_path[key])
+        rng.shuffle(group)
+        test += group[:test_per_path]
+        train += group[test_per_path:]
+    return train, test
+
+
+def _estimator(name: str, budget: float):
+    from classifiers.engine.registry import make_strategy
+
+    cache = str(CACHE)
+    embed = {"strategy": "embed", "params": {"cache_dir": cache}}
+    zeroshot = {"strategy": "zeroshot", "params": {"cache_dir": cache}}
+    table = {
+        "tfidf local": ("tfidf", {"mode": "local"}),
+        "tfidf flat": ("tfidf", {"mode": "flat"}),
+        "tfidf auto": ("tfidf", {}),
+        "embed": ("embed", {"cache_dir": cache}),
+        "zeroshot": ("zeroshot", {"cache_dir": cache}),
+        "ensemble tfidf+embed": ("ensemble", {"members": [{"strategy": "tfidf", "params": {}}, embed]}),
+        "auto": (
+            "auto",
+            {
+                "candidates": [zeroshot, {"strategy": "tfidf", "params": {}}, embed, {"strategy": "hierverb"}],
+                "budget_minutes": budget,
+            },
+        ),
+    }
+    strategy, params = table[name]
+    return make_strategy(strategy, **params)
+
+
+def _measure(corpus: str, name: str, hierarchy, train: list[dict], test: list[dict], *, shots, seed, budget, notes):
+    from classifiers.engine.metrics import evaluate
+
+    est = _estimator(name, budget)
+    t0 = time.perf_counter()
+    est.fit([d["text"] for d in train], [[tuple(d["gold"])] for d in train], hierarchy)
+    train_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    pred = est.predict([d["text"] for d in test])
+    predict_s = time.perf_counter() - t0
+    m = evaluate([[tuple(d["gold"])] for d in test], pred, hierarchy)
+    row = {
+        "corpus": corpus,
+        "strategy": name,
+        "shots": shots,
+        "seed": seed,
+        "n_train": len(train),
+        "n_test": len(test),
+        "exact": float(m["exact_path_accuracy"]),
+        "micro_f1": float(m["micro_f1"]),
+        "macro_f1": float(m["macro_f1"]),
+        "train_s": train_s,
+        "docs_per_s": len(test) / max(predict_s, 1e-9),
+        "notes": notes,
+    }
+    if name == "auto":
+        row["kept"] = est.chosen_name_
+        row["leaderboard"] = [
+            {k: r.get(k) for k in ("name", "status", "train_seconds", "dev")} for r in est.leaderboard_
+        ]
+    if name.startswith("tfidf") or name.startswith("ensemble"):
+        chosen = getattr(est, "mode_", None)
+        if chosen:
+            row["kept"] = f"mode={chosen}"
+        if name.startswith("ensemble"):
+            row["kept"] = "weights " + " / ".join(f"{w:.2f}" for w in est.weights_)
+    print(f"{corpus} {name} K={shots} seed={seed}: exact {row['exact']:.3f} ({train_s:.0f} s)", file=sys.stderr)
+    return row
+
+
+def part_rows(part: str, budget: float, subset: int) -> list[dict]:
+    from classifiers.engine.fewshot import sample_few_shot
+
+    rows = []
+    if part.startswith("20ng"):
+        data = load_dataset("20newsgroups")
+        if data is None:
+            return []
+        h = data.hierarchy
+        train = [d for d in data.docs if d["split"] == "train"]
+        test = [d for d in data.docs if d["split"] == "test"]
+        if part == "20ng-full":
+            for name in ("tfidf local", "tfidf flat", "tfidf auto"):
+                rows.append(
+                    _measure("20newsgroups", name, h, train, test, shots="all", seed=550, budget=budget, notes="")
+                )
+        elif part == "20ng-subset":
+            tr, te = seeded_subset(train, subset, 550), seeded_subset(test, subset, 550)
+            note = f"seeded subsets (seed 550): {len(tr)} train / {len(te)} test"
+            for name in ("zeroshot", "tfidf auto", "embed", "ensemble tfidf+embed", "auto"):
+                rows.append(_measure("20newsgroups", name, h, tr, te, shots="all", seed=550, budget=budget, notes=note))
+        else:
+            te = seeded_subset(test, 1000, 550)
+            paths = [[tuple(d["gold"])] for d in train]
+            for k in (1, 4, 16):
+                for seed in SEEDS:
+                    tr = [train[i] for i in sample_few_shot(paths, k, seed)]
+                    note = f"{len(te)} test documents (seeded subset, seed 550)"
+                    for name in ("zeroshot", "tfidf auto", "embed", "ensemble tfidf+embed", "auto"):
+                        if name == "zeroshot" and seed != SEEDS[0]:
+                            continue
+                        rows.append(
+                            _measure("20newsgroups", name, h, tr, te, shots=k, seed=seed, budget=budget, notes=note)
+                        )
+        return rows
+    dataset = {"dbpedia": "dbpedia298_generated", "amazon": "amazon531_generated"}[part]
+    data = load_dataset(dataset)
+    if data is None:
+        return []
+    train, test = _split_per_path(data.docs, 2, 550)
+    note = f"seeded split (seed 550): 2 test documents per leaf path, {len(train)} train / {len(test)} test"
+    for name in ("zeroshot", "tfidf local", "tfidf flat", "tfidf auto", "embed", "ensemble tfidf+embed", "auto"):
+        rows.append(
+            _measure(dataset, name, data.hierarchy, train, test, shots="all", seed=550, budget=budget, notes=note)
+        )
+    return rows
+
+
+def render(rows: list[dict]) -> str:
+    groups: dict[tuple, list[dict]] = defaultdict(list)
+    for r in rows:
+        groups[(r["corpus"], r["n_test"], str(r["shots"]), r["strategy"])].append(r)
+    lines = [
+        "## Issue 16: tfidf flat / local, ensemble and auto",
+        "",
+        "Exact path, micro / macro F1 on the (seeded) test documents; mean ± std over seeds where there are several.",
+        "`tfidf auto` = tfidf's default `mode=auto` (flat or local, chosen on a held-out 20 % of the training",
+        "documents, then refitted on all). `ensemble tfidf+embed` = log-linear weights on the two path",
+        "distributions, fitted on a held-out 20 % (members refitted on all). `auto` = candidates zeroshot, tfidf,",
+        "embed, hierverb (skipped when its estimated fine-tuning time exceeds the budget) and an ensemble of the",
+        "best two, chosen on the same kind of held-out share; `kept` says what it kept (most frequent over seeds).",
+        "K = documents per leaf path (`all` = the whole training set or subset). Train s includes auto's candidates.",
+        "",
+    ]
+    corpora: dict[str, list[tuple]] = defaultdict(list)
+    for key in groups:
+        corpora[key[0]].append(key)
+    for corpus, keys in corpora.items():
+        lines += [f"### {corpus}", ""]
+        by_setting: dict[tuple, list[tuple]] = defaultdict(list)
+        for key in keys:
+            by_setting[(key[1], key[2])].append(key)
+        for (n_test, shots), setting in by_setting.items():
+            first = groups[setting[0]][0]
+            lines += [
+                f"K = {shots}, {first['n_train']} training documents{' (seed ' + str(first['seed']) + ')' if len(groups[setting[0]]) == 1 else ''}, {n_test} test documents. {first['notes']}",
+                "",
+            ]
+            table = []
+            for key in setting:
+                rs = groups[key]
+
+                def cell(metric, rs=rs):
+                    vals = [r[metric] for r in rs]
+                    mean = statistics.mean(vals)
+                    return f"{mean:.3f}" + (f" ± {statistics.pstdev(vals):.3f}" if len(vals) > 1 else "")
+
+                kept = [r.get("kept") for r in rs if r.get("kept")]
+                kept_cell = max(set(kept), key=kept.count) if kept else ""
+                table.append(
+                    [
+                        key[3],
+                        len(rs),
+                        cell("exact"),
+                        cell("micro_f1"),
+                        cell("macro_f1"),
+                        f"{statistics.mean(r['train_s'] for r in rs):.1f}",
+                        f"{statistics.mean(r['docs_per_s'] for r in rs):.0f}",
+                        kept_cell,
+                    ]
+                )
+            lines += md_table(
+                ["strategy", "seeds", "exact path", "micro F1", "macro F1", "train s", "predict docs/s", "kept"], table
+            )
+            lines.append("")
+    return "\n".join(lines) + "\n"
+
+
+def run(quick: bool = False, parts: tuple[str, ...] = PARTS, budget: float = 10.0, subset: int = 2000) -> str:
+    stored = json.loads(ROWS.read_text()) if ROWS.exists() else []
+    for part in parts:
+        new = part_rows(part, budget, subset)
+        done = {(r["corpus"], r["strategy"], str(r["shots"]), r["seed"], r["n_test"]) for r in new}
+        stored = [
+            r for r in stored if (r["corpus"], r["strategy"], str(r["shots"]), r["seed"], r["n_test"]) not in done
+        ]
+        stored += new
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        ROWS.write_text(json.dumps(stored, indent=1))
+    return render(stored)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--parts", default=",".join(PARTS))
+    parser.add_argument("--budget", type=float, default=10.0, help="auto's budget in minutes")
+    parser.add_argument("--subset", type=int, default=2000)
+    args = parser.parse_args()
+    started = time.perf_counter()
+    body = run(parts=tuple(p for p in args.parts.split(",") if p), budget=args.budget, subset=args.subset)
+    stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    minutes = (time.perf_counter() - started) / 60
+    body += f"\n_Last part(s) {args.parts} measured {stamp} on this machine (2 shared cores) in {minutes:.1f} min._\n"
+    write_section(RESULTS / "accuracy.md", "selection", body, ["strategies", "issue10", "selection"])
+
+
+if __name__ == "__main__":
+    main()

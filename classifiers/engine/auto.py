@@ -1,0 +1,336 @@
+"""Strategy `auto`: train the candidate strategies that fit the labelled data and the time budget, score them
+on the dev split, keep the best.
+
+Candidates, cheapest first (`candidates` overrides): zeroshot (needs no labels), tfidf, embed and hierverb
+(only when its estimated fine-tuning time fits what is left of `budget_minutes`), then an ensemble of the best
+two (their fitted models combined, weights fitted on dev; its dev score is cross-fitted on two halves of dev so
+the weights never see the documents they are scored on). Without a dev split, a seeded stratified
+`holdout_share` of the training documents plays dev and the winner is refitted on all of them (when the budget
+allows). A candidate that fails is a leaderboard row with its error, never a failed run: on text the encoder
+cannot read, its weakness shows as a low dev score.
+
+`leaderboard_` (one row per candidate: train and dev-predict seconds, dev metrics, status) and `explanation_`
+(one sentence) are what the run page shows (`report()`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from pathlib import Path as FsPath
+from typing import Any
+
+import numpy as np
+
+from classifiers.engine.base import HierarchicalClassifier, ProgressFn, decode_scores
+from classifiers.engine.ensemble import EnsembleClassifier, estimator_path_log_proba, gold_columns, member_name
+from classifiers.engine.hierarchy import Hierarchy, as_multi
+
+DEFAULT_CANDIDATES: tuple[dict, ...] = (
+    {"strategy": "zeroshot", "params": {}},
+    {"strategy": "tfidf", "params": {}},
+    {"strategy": "embed", "params": {}},
+    {"strategy": "hierverb", "params": {}},
+)
+#: Fine-tuning costs about this many times a frozen forward pass per document and epoch (backward + update).
+FINE_TUNE_FACTOR = 3.0
+#: Seconds per document of a frozen encoder forward pass assumed before embed has been timed.
+DEFAULT_FORWARD_SECONDS = 0.05
+ENSEMBLE = "ensemble"
+#: With nothing to score on (K = 1 or 2 per path and no dev split): embed beat tfidf and zeroshot at K = 1 on
+#: 20 Newsgroups (0.389 / 0.101 / 0.186 exact path), tfidf needs labels like embed but learns slower.
+PRIOR = ("embed", "tfidf", "hierverb", "zeroshot")
+#: Used only until every strategy declares the `training_free` class attribute.
+TRAINING_FREE = frozenset({"zeroshot", "llm-dl", "llm-dh", "llm-tmh"})
+
+
+def _with_label_texts(strategy: str, params: dict, label_texts: dict | None) -> dict:
+    from classifiers.engine.registry import strategy_class
+
+    out = dict(params or {})
+    if label_texts and "label_texts" not in out and "label_texts" in strategy_class(strategy)._get_param_names():
+        out["label_texts"] = label_texts
+    return out
+
+
+class AutoClassifier(HierarchicalClassifier):
+    """Trains the candidates that fit, keeps the best on dev; predicts with the kept one."""
+
+    strategy_name = "auto"
+    training_free = False
+    supports_growth = False
+    supports_corrector = True
+    multi_path = False
+    uses_torch = False
+    calls_llm = False
+
+    def __init__(
+        self,
+        candidates: Sequence[dict] | None = None,
+        budget_minutes: float = 20.0,
+        ensemble: bool = True,
+        holdout_share: float = 0.2,
+        seed: int = 0,
+        refit: bool = True,
+        label_texts: dict | None = None,
+    ):
+        self.candidates = candidates
+        self.budget_minutes = budget_minutes
+        self.ensemble = ensemble
+        self.holdout_share = holdout_share
+        self.seed = seed
+        self.refit = refit
+        self.label_texts = label_texts
+
+    @property
+    def decode(self) -> str:  # the kept strategy's decoding (the CRF corrector and cascades read it)
+        chosen = self.__dict__.get("chosen_")
+        return getattr(chosen, "decode", "best_path") if chosen is not None else "best_path"
+
+    def fit(
+        self, texts: Sequence[str], paths: Sequence, hierarchy: Hierarchy, *, dev=None, progress: ProgressFn = None
+    ):
+        from classifiers.engine.registry import make_strategy, strategy_class
+        from classifiers.engine.selection import dev_metrics, dev_or_holdout
+
+        started = time.perf_counter()
+        budget = max(0.0, float(self.budget_minutes or 0.0)) * 60.0
+        self.hierarchy_ = hierarchy
+        texts, paths = list(texts), as_multi(paths)
+        labelled = [i for i, p in enumerate(paths) if p]
+        texts, paths = [texts[i] for i in labelled], [paths[i] for i in labelled]
+        tr_texts, tr_paths, ev_texts, ev_paths, source = dev_or_holdout(
+            texts, paths, dev, share=float(self.holdout_share), seed=int(self.seed)
+        )
+        self.dev_source_ = source
+        candidates = [dict(c) for c in (self.candidates or DEFAULT_CANDIDATES)]
+        steps = len(candidates) + 2
+        rows: list[dict[str, Any]] = []
+        fitted: dict[int, tuple[HierarchicalClassifier, np.ndarray | None]] = {}
+        forward_seconds = None  # per document, measured on embed
+        for k, cand in enumerate(candidates):
+            strategy = cand["strategy"]
+            params = _with_label_texts(strategy, cand.get("params") or {}, self.label_texts)
+            row: dict[str, Any] = {"name": member_name(cand), "strategy": strategy, "status": "trained"}
+            rows.append(row)
+            elapsed = time.perf_counter() - started
+            try:
+                cls = strategy_class(strategy)
+            except ValueError as exc:
+                row["status"] = f"failed: {exc}"[:300]
+                continue
+            needs_labels = not getattr(cls, "training_free", strategy in TRAINING_FREE)
+            if needs_labels and not tr_texts:
+                row["status"] = "skipped: no labelled training documents"
+                continue
+            if strategy == "hierverb":
+                epochs = float(params.get("epochs", 5))
+                per_doc = forward_seconds or DEFAULT_FORWARD_SECONDS
+                estimate = per_doc * FINE_TUNE_FACTOR * epochs * len(tr_texts) + per_doc * len(ev_texts)
+                row["estimated_seconds"] = round(estimate, 1)
+                if elapsed + estimate > budget:
+                    row["status"] = f"skipped: about {estimate / 60:.0f} min to fine-tune, over the budget"
+                    continue
+            elif elapsed > budget and fitted:  # the cheapest candidate always trains
+                row["status"] = "skipped: the time budget was spent"
+                continue
+            try:
+                t0 = time.perf_counter()
+                est = make_strategy(strategy, **params)
+                est.fit(tr_texts, tr_paths, hierarchy, dev=(ev_texts, ev_paths) if ev_texts else None)
+                row["train_seconds"] = round(time.perf_counter() - t0, 2)
+                logs = None
+                if ev_texts:
+                    t0 = time.perf_counter()
+                    pred = est.predict(ev_texts)
+                    logs = estimator_path_log_proba(est, ev_texts)
+                    seconds = time.perf_counter() - t0
+                    row["dev_seconds"] = round(seconds, 2)
+                    row["dev"] = dev_metrics(pred, ev_paths, hierarchy)
+                    if strategy == "embed":
+                        forward_seconds = seconds / max(1, 2 * len(ev_texts))
+                fitted[k] = (est, logs)
+            except Exception as exc:  # a candidate that cannot run is a row, not a failed run
+                row["status"] = f"failed: {type(exc).__name__}: {exc}"[:300]
+            if progress:
+                progress(k + 1, steps)
+        scored = [k for k in fitted if "dev" in rows[k]]
+        ranked = sorted(scored, key=lambda k: (-rows[k]["dev"]["exact_path_accuracy"], k))
+        ens_index = None
+        if self.ensemble and len(ranked) >= 2:
+            ens_index = self._ensemble_row(rows, fitted, ranked[:2], ev_texts, ev_paths, source)
+        if not fitted:
+            raise ValueError("no candidate strategy could be trained: " + "; ".join(r["status"] for r in rows))
+        if (
+            ens_index is not None
+            and rows[ens_index]["dev"]["exact_path_accuracy"] > rows[ranked[0]]["dev"]["exact_path_accuracy"]
+        ):
+            best = ens_index
+        elif ranked:
+            best = ranked[0]
+        else:  # nothing to score on (too few documents to hold any out): the prior order, measured on 20NG
+            best = min(
+                fitted, key=lambda k: (PRIOR.index(rows[k]["strategy"]) if rows[k]["strategy"] in PRIOR else 99, k)
+            )
+        self.chosen_ = fitted[best][0]
+        self.chosen_name_ = rows[best]["name"]
+        rows[best]["status"] = "kept"
+        if progress:
+            progress(len(candidates) + 1, steps)
+        if source == "held-out" and self.refit:
+            self._refit(rows[best], candidates, texts, paths, hierarchy, budget - (time.perf_counter() - started))
+        self.leaderboard_ = rows
+        self.explanation_ = self._explain(rows, best, source, len(ev_texts))
+        self.train_seconds_ = round(time.perf_counter() - started, 2)
+        if progress:
+            progress(steps, steps)
+        return self
+
+    def _ensemble_row(self, rows, fitted, pair, ev_texts, ev_paths, source) -> int:
+        """Combine the two best fitted candidates; its dev score is cross-fitted on two halves of dev."""
+        from classifiers.engine.selection import dev_metrics
+
+        members = [fitted[k][0] for k in pair]
+        logs = [fitted[k][1] for k in pair]
+        names = [rows[k]["name"] for k in pair]
+        ens = EnsembleClassifier(members=[{"strategy": rows[k]["strategy"]} for k in pair])
+        ens.set_members(members, names)
+        n = len(ev_texts)
+        order = np.random.RandomState(int(self.seed) + 1).permutation(n)
+        halves = [np.sort(order[: n // 2]), np.sort(order[n // 2 :])]
+        pred: list = [None] * n
+        leaf_paths = self.hierarchy_.leaf_paths()
+        for fit_half, score_half in ((halves[0], halves[1]), (halves[1], halves[0])):
+            ens.fit_weights(
+                [ev_texts[i] for i in fit_half],
+                [ev_paths[i] for i in fit_half],
+                member_logs=[L[fit_half] for L in logs],
+            )
+            proba = ens.combined_path_proba([L[score_half] for L in logs])
+            for j, i in enumerate(score_half):
+                pred[i] = [leaf_paths[int(proba[j].argmax())]]
+        ens.fit_weights(ev_texts, ev_paths, source=source, member_logs=logs)
+        row = {
+            "name": f"ensemble({' + '.join(names)})",
+            "strategy": ENSEMBLE,
+            "status": "trained",
+            "train_seconds": round(sum(rows[k].get("train_seconds", 0.0) for k in pair), 2),
+            "dev_seconds": round(sum(rows[k].get("dev_seconds", 0.0) for k in pair), 2),
+            "dev": dev_metrics(pred, ev_paths, self.hierarchy_),
+            "weights": [round(float(w), 4) for w in ens.weights_],
+            "members": list(pair),
+        }
+        rows.append(row)
+        gold_ok = sum(1 for c in gold_columns(ev_paths, leaf_paths) if c)
+        row["weight_documents"] = gold_ok
+        fitted[len(rows) - 1] = (ens, None)
+        return len(rows) - 1
+
+    def _refit(self, row, candidates, texts, paths, hierarchy, left: float) -> None:
+        """Refit the kept strategy (an ensemble: its members, weights kept) on every training document."""
+        from classifiers.engine.registry import make_strategy
+
+        estimate = float(row.get("train_seconds", 0.0)) / max(0.05, 1.0 - float(self.holdout_share))
+        if estimate > left:
+            row["refit"] = "skipped: over the budget (kept the model trained without the held-out share)"
+            return
+        t0 = time.perf_counter()
+        try:
+            if row["strategy"] == ENSEMBLE:
+                specs = [candidates[k] for k in row["members"]]
+                for j, spec in enumerate(specs):
+                    params = _with_label_texts(spec["strategy"], spec.get("params") or {}, self.label_texts)
+                    self.chosen_.estimators_[j] = make_strategy(spec["strategy"], **params).fit(texts, paths, hierarchy)
+            else:
+                spec = next(c for c in candidates if member_name(c) == row["name"])
+                params = _with_label_texts(spec["strategy"], spec.get("params") or {}, self.label_texts)
+                self.chosen_ = make_strategy(spec["strategy"], **params).fit(texts, paths, hierarchy)
+            row["refit"] = f"refitted on all {len(texts)} training documents in {time.perf_counter() - t0:.1f} s"
+        except Exception as exc:
+            row["refit"] = f"failed ({type(exc).__name__}); kept the model trained without the held-out share"
+
+    @staticmethod
+    def _explain(rows, best: int, source: str, n_dev: int) -> str:
+        row = rows[best]
+        where = {"dev": "the dev split", "held-out": "a held-out share of the training documents"}.get(source)
+        if "dev" not in row or where is None:
+            return (
+                f"Kept {row['name']}: too few documents to score the candidates on (no dev split, fewer than 3 per "
+                "path to hold out), so the prior order embed, tfidf, hierverb, zeroshot decided."
+            )
+        score = row["dev"]["exact_path_accuracy"]
+        others = [r for k, r in enumerate(rows) if k != best and "dev" in r]
+        runner = max(others, key=lambda r: r["dev"]["exact_path_accuracy"]) if others else None
+        text = f"Kept {row['name']}: best exact-path accuracy on {where} ({n_dev} documents), {score:.3f}"
+        if runner is not None:
+            text += f" against {runner['dev']['exact_path_accuracy']:.3f} for {runner['name']}"
+        skipped = [r["strategy"] for r in rows if str(r["status"]).startswith(("skipped", "failed"))]
+        if skipped:
+            text += f" ({', '.join(skipped)} not trained: see the leaderboard)"
+        return text + "."
+
+    # ----- contract: the kept strategy answers -----
+    def predict_scores(self, texts: Sequence[str], *, progress: ProgressFn = None) -> list[np.ndarray]:
+        """The kept strategy's scores (a repeat call on the same texts, as after `predict`, reuses them)."""
+        from classifiers.engine.selection import texts_digest
+
+        texts = list(texts)
+        memo = self.__dict__.get("_memo")
+        if memo is not None and memo[0] == texts_digest(texts):
+            return memo[1]
+        scores = self.chosen_.predict_scores(texts, progress=progress)
+        self.__dict__["_memo"] = (texts_digest(texts), scores)
+        return scores
+
+    def predict(self, texts: Sequence[str], *, progress: ProgressFn = None):
+        if type(self.chosen_).predict is HierarchicalClassifier.predict:
+            return [
+                [p] for p in decode_scores(self.predict_scores(texts, progress=progress), self.hierarchy_, self.decode)
+            ]
+        return self.chosen_.predict(texts, progress=progress)
+
+    def __getstate__(self):
+        state = dict(super().__getstate__())
+        state.pop("_memo", None)
+        return state
+
+    def predict_path_proba(self, texts: Sequence[str], *, progress: ProgressFn = None) -> np.ndarray:
+        return np.exp(estimator_path_log_proba(self.chosen_, texts, progress))
+
+    def report(self) -> dict[str, Any]:
+        return {
+            "kept": self.chosen_name_,
+            "explanation": self.explanation_,
+            "dev_source": self.dev_source_,
+            "leaderboard": self.leaderboard_,
+        }
+
+    def __getattr__(self, name: str):
+        # Per-document figures some strategies set at predict time (valid_, raw_outputs_, stats_) read through.
+        if name.endswith("_") and not name.startswith("_") and "chosen_" in self.__dict__:
+            return getattr(self.__dict__["chosen_"], name)
+        raise AttributeError(name)
+
+    # ----- persistence: the kept model in a sub-folder -----
+    def write_files(self, directory: FsPath) -> None:
+        super().write_files(directory)
+        self.chosen_.save(FsPath(directory) / "chosen")
+
+    def state_json(self) -> dict[str, Any]:
+        return {
+            "chosen_name": self.chosen_name_,
+            "leaderboard": self.leaderboard_,
+            "explanation": self.explanation_,
+            "dev_source": self.dev_source_,
+            "train_seconds": self.train_seconds_,
+        }
+
+    def load_state(self, state: dict[str, Any], tensors, directory: FsPath) -> None:
+        from classifiers.engine.registry import load_estimator
+
+        self.chosen_name_ = state["chosen_name"]
+        self.leaderboard_ = state.get("leaderboard") or []
+        self.explanation_ = state.get("explanation") or ""
+        self.dev_source_ = state.get("dev_source") or ""
+        self.train_seconds_ = state.get("train_seconds")
+        self.chosen_ = load_estimator(FsPath(directory) / "chosen")

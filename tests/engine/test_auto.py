@@ -1,0 +1,166 @@
+"""auto: trains the candidates that fit the data and the budget, scores them on dev (or a held-out share),
+keeps the best, and explains the choice; failures and skips are leaderboard rows, not failed runs."""
+
+import random
+
+import pytest
+
+from classifiers.engine import registry
+from classifiers.engine.auto import AutoClassifier
+from classifiers.engine.hierarchy import Hierarchy
+from classifiers.engine.registry import load_estimator
+from classifiers.engine.selection import exact_path
+from tests.engine.test_ensemble import NoiseClassifier, _data
+
+TFIDF = {"strategy": "tfidf", "params": {"mode": "flat", "C": 0.5}}
+NOISE = {"strategy": "noise-test", "params": {}}
+
+
+class FreeNoise(NoiseClassifier):
+    """Noise that needs no labels (like zero-shot)."""
+
+    strategy_name = "free-noise-test"
+    training_free = True
+
+
+class Broken(NoiseClassifier):
+    strategy_name = "broken-test"
+
+    def fit(self, texts, paths, hierarchy, *, dev=None, progress=None):
+        raise RuntimeError("cannot read this corpus")
+
+
+@pytest.fixture(autouse=True)
+def fakes(monkeypatch):
+    for name, cls in (("noise-test", "NoiseClassifier"), ("free-noise-test", "FreeNoise"), ("broken-test", "Broken")):
+        module = "tests.engine.test_ensemble" if cls == "NoiseClassifier" else __name__
+        monkeypatch.setitem(registry.STRATEGIES, name, f"{module}:{cls}")
+
+
+def test_keeps_the_best_on_dev_with_a_leaderboard_and_a_sentence(tmp_path):
+    h, (xtr, ytr), dev, (xte, yte) = _data()
+    auto = AutoClassifier(candidates=[NOISE, TFIDF, {"strategy": "broken-test"}]).fit(xtr, ytr, h, dev=dev)
+    report = auto.report()
+    rows = {row["name"]: row for row in report["leaderboard"]}
+    assert report["kept"] == "tfidf(C=0.5, mode=flat)" and rows["tfidf(C=0.5, mode=flat)"]["status"] == "kept"
+    assert rows["broken-test"]["status"].startswith("failed: RuntimeError: cannot read this corpus")
+    assert (
+        rows["noise-test"]["dev"]["exact_path_accuracy"] < rows["tfidf(C=0.5, mode=flat)"]["dev"]["exact_path_accuracy"]
+    )
+    ens = rows["ensemble(tfidf(C=0.5, mode=flat) + noise-test)"]
+    assert ens["strategy"] == "ensemble" and ens["weights"][0] > ens["weights"][1]
+    assert report["explanation"].startswith("Kept tfidf(C=0.5, mode=flat): best exact-path accuracy on the dev split")
+    assert "broken-test not trained" in report["explanation"]
+    assert all("train_seconds" in row for row in report["leaderboard"] if row["status"] in ("kept", "trained"))
+    alone = registry.make_strategy("tfidf", **TFIDF["params"]).fit(xtr, ytr, h)
+    assert auto.predict(xte) == alone.predict(xte)
+    auto.save(tmp_path / "auto")
+    loaded = load_estimator(tmp_path / "auto")
+    assert loaded.predict(xte) == auto.predict(xte) and loaded.report() == report
+
+
+def test_without_dev_a_held_out_share_decides_and_the_winner_refits_on_everything():
+    h, (xtr, ytr), _, (xte, _) = _data()
+    auto = AutoClassifier(candidates=[TFIDF, NOISE], ensemble=False).fit(xtr, ytr, h)
+    assert auto.dev_source_ == "held-out" and "held-out share" in auto.explanation_
+    kept = next(row for row in auto.leaderboard_ if row["status"] == "kept")
+    assert kept["refit"].startswith(f"refitted on all {len(xtr)} training documents")
+    alone = registry.make_strategy("tfidf", **TFIDF["params"]).fit(xtr, ytr, h)
+    assert auto.predict(xte) == alone.predict(xte)
+
+
+def test_the_budget_bounds_what_is_trained():
+    h, (xtr, ytr), dev, _ = _data()
+    second = {"strategy": "tfidf", "params": {"mode": "local"}}
+    auto = AutoClassifier(candidates=[TFIDF, second, {"strategy": "hierverb"}], budget_minutes=0).fit(
+        xtr, ytr, h, dev=dev
+    )
+    status = [row["status"] for row in auto.leaderboard_]
+    assert status[0] == "kept"  # the cheapest candidate always trains
+    assert status[1] == "skipped: the time budget was spent"
+    assert status[2].startswith("skipped: about") and "over the budget" in status[2]
+
+
+def test_with_no_labels_only_training_free_candidates_run():
+    h, _, dev, _ = _data()
+    auto = AutoClassifier(candidates=[{"strategy": "free-noise-test"}, TFIDF]).fit([], [], h, dev=dev)
+    rows = auto.leaderboard_
+    assert rows[0]["status"] == "kept" and rows[1]["status"] == "skipped: no labelled training documents"
+    assert len(auto.predict(dev[0])) == len(dev[0])
+
+
+def _random_token_corpus(seed: int, alphabet: str):
+    """Leaves own random made-up tokens: only word identity carries the label, no encoder can read them."""
+    rng = random.Random(seed)
+    names = [("Sport", ["Fußball", "Tennis"]), ("Küche", ["Backen", "Grillen"]), ("Wissenschaft", ["Physik", "Chemie"])]
+    h = Hierarchy.from_paths([[top, leaf] for top, leaves in names for leaf in leaves])
+    vocab = {}
+    for top, leaves in names:
+        for leaf in leaves:
+            vocab[(top, leaf)] = ["".join(rng.choice(alphabet) for _ in range(6)) for _ in range(8)]
+    filler = ["".join(rng.choice(alphabet) for _ in range(5)) for _ in range(30)]
+
+    def docs(n_per_leaf):
+        texts, paths = [], []
+        for key, words in vocab.items():
+            for _ in range(n_per_leaf):
+                texts.append(" ".join(rng.sample(words, 3) + rng.sample(filler, 6)))
+                paths.append([h.path_from_names(list(key))])
+        return texts, paths
+
+    return h, docs(6), docs(3), docs(5)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("alphabet", ["abcdefghijklmnopqrstuvwxyzäöüß", "абвгдежзийклмнопрстуфхцчшщыэюя"])
+def test_picks_tfidf_where_the_encoder_is_blind_and_other_scripts_run_end_to_end(alphabet):
+    h, (xtr, ytr), dev, (xte, yte) = _random_token_corpus(5, alphabet)
+    candidates = [{"strategy": "zeroshot"}, {"strategy": "tfidf", "params": {"min_df": 1}}, {"strategy": "embed"}]
+    auto = AutoClassifier(candidates=candidates, ensemble=False).fit(xtr, ytr, h, dev=dev)
+    rows = {row["strategy"]: row for row in auto.leaderboard_}
+    assert set(rows) == {"zeroshot", "tfidf", "embed"} and all("dev" in row for row in rows.values())
+    assert rows["tfidf"]["status"] == "kept"
+    assert rows["zeroshot"]["dev"]["exact_path_accuracy"] < rows["tfidf"]["dev"]["exact_path_accuracy"]
+    assert exact_path(auto.predict(xte), yte) >= 0.8
+
+
+SIGNAL = {
+    ("Sports", "Football"): ["The striker scored a late goal", "Fans cheered the football team's win"],
+    ("Sports", "Tennis"): ["She served an ace at Wimbledon", "A long tennis rally on clay"],
+    ("Food", "Baking"): ["Knead the dough and bake the bread", "The cake rose in the oven"],
+    ("Food", "Grilling"): ["Burgers sizzled on the charcoal grill", "Slow-smoked brisket at the barbecue"],
+    ("Science", "Physics"): ["Photons and electrons in quantum experiments", "Relativity bends space and time"],
+    ("Science", "Chemistry"): ["The acid reacted with the base in the flask", "Molecules bond in a chemical reaction"],
+}
+TEST = {
+    ("Sports", "Football"): ["The goalkeeper saved a penalty kick", "Midfielders passed the ball upfield"],
+    ("Sports", "Tennis"): ["He lost the tiebreak after a double fault", "Her backhand volley won the set"],
+    ("Food", "Baking"): ["Flour, sugar and butter make the pastry", "Fresh croissants from the bakery"],
+    ("Food", "Grilling"): ["Skewers of chicken over hot coals", "Steaks seared on the barbecue grate"],
+    ("Science", "Physics"): ["Particles collide in the accelerator", "Gravity and momentum of planets"],
+    ("Science", "Chemistry"): ["Titrate the solution to find its pH", "Compounds of carbon and hydrogen"],
+}
+
+
+@pytest.mark.slow
+def test_picks_an_encoder_based_strategy_where_label_names_carry_the_signal():
+    h = Hierarchy.from_paths([list(k) for k in SIGNAL])
+
+    def split(table, take):
+        items = [(t, [h.path_from_names(list(k))]) for k, ts in table.items() for t in take(ts)]
+        return [t for t, _ in items], [p for _, p in items]
+
+    xtr, ytr = split(SIGNAL, lambda ts: ts[:1])
+    dev = split(SIGNAL, lambda ts: ts[1:])
+    xte, yte = split(TEST, lambda ts: ts)
+    candidates = [{"strategy": "zeroshot"}, {"strategy": "tfidf", "params": {"min_df": 1}}, {"strategy": "embed"}]
+    auto = AutoClassifier(candidates=candidates).fit(xtr, ytr, h, dev=dev)
+    kept = next(row for row in auto.leaderboard_ if row["status"] == "kept")
+    rows = {row["strategy"]: row for row in auto.leaderboard_}
+    singles = [row for row in auto.leaderboard_ if row["strategy"] != "ensemble"]
+    best_single = max(singles, key=lambda row: row["dev"]["exact_path_accuracy"])
+    assert best_single["strategy"] in ("zeroshot", "embed") and kept["strategy"] != "tfidf"
+    assert kept["dev"]["exact_path_accuracy"] > rows["tfidf"]["dev"]["exact_path_accuracy"]
+    assert exact_path(auto.predict(xte), yte) > exact_path(
+        registry.make_strategy("tfidf", min_df=1).fit(xtr, ytr, h).predict(xte), yte
+    )
