@@ -125,7 +125,8 @@ class AutoClassifier(HierarchicalClassifier):
                 continue
             if strategy == "hierverb":
                 epochs = float(params.get("epochs", 5))
-                per_doc = forward_seconds or DEFAULT_FORWARD_SECONDS
+                # a warm embedding cache makes embed's timing far too low for an estimate: never below the default
+                per_doc = max(forward_seconds or 0.0, DEFAULT_FORWARD_SECONDS)
                 estimate = per_doc * FINE_TUNE_FACTOR * epochs * len(tr_texts) + per_doc * len(ev_texts)
                 row["estimated_seconds"] = round(estimate, 1)
                 if elapsed + estimate > budget:
