@@ -11,14 +11,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from pathlib import Path as FsPath
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from classifiers.engine import registry
-from classifiers.engine.atomic import atomic_directory
 from classifiers.engine.baselines import ROOT
 from classifiers.engine.growth import changed_groups, forgetting_figures, rehearsal_sample, update_for_new_labels
 from classifiers.engine.hierarchy import Hierarchy, as_multi
@@ -30,8 +27,10 @@ from classifiers.services import (
     hierarchy_for_taxonomy,
     node_ids_of,
     run_hierarchy,
+    run_model_folder,
 )
 from corpora.models import Document, Split
+from htc_app.storage import model_folder_write
 
 #: Strategies whose models can be updated for new labels (classifiers.engine.growth).
 GROWTH_STRATEGIES = ("tfidf", "embed", "hierverb")
@@ -155,11 +154,10 @@ def run_update_create(
 
 
 def _save_model(run: Run, estimator) -> str:
-    """Write the model to HTC_MODEL_DIR/run-<id>/; the folder appears in one rename when complete."""
-    final = FsPath(settings.HTC_MODEL_DIR) / f"run-{run.pk}"
-    with atomic_directory(final) as tmp:
-        estimator.save(tmp)
-    return str(final)
+    """Save the model as `run-<id>` in the model storage, published only when complete; returns Run.model_dir."""
+    with model_folder_write(f"run-{run.pk}") as written:
+        estimator.save(written.path)
+    return written.ref
 
 
 def _first_ids(paths: Sequence, hierarchy: Hierarchy) -> list[list[int]]:
@@ -210,7 +208,7 @@ def run_update_train(*, run: Run, progress: ProgressFn = None) -> Run:
         texts_new, paths_new = _texts_and_paths(growth["new_document_ids"], new_h)
         texts_old, paths_old = _texts_and_paths(growth["rehearsal_document_ids"], old_h)
         started = time.perf_counter()
-        old_estimator = registry.load_estimator(parent.model_dir)
+        old_estimator = registry.load_estimator(run_model_folder(parent))
         estimator = update_for_new_labels(
             old_estimator,
             new_h,

@@ -5,11 +5,71 @@ Handlers are thin: load the run named in `job.params`, call a service, report pr
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from django.urls import reverse
 
 from classifiers import services
+from classifiers.engine import registry
 from classifiers.models import Run
 from jobs.registry import job_handler, job_target
+
+# ----- what a run's jobs need (jobs/queues.py): torch work -> "compute", LLM calls -> "default" -----
+#: For strategy classes that do not declare `uses_torch` / `calls_llm` yet.
+_TORCH_STRATEGIES = frozenset({"embed", "zeroshot", "hierverb", "hiericrf"})
+
+
+@lru_cache(maxsize=64)
+def _strategy_needs(name: str) -> tuple[bool, bool]:
+    """(uses torch, calls an LLM) for a strategy, from its class's capability attributes."""
+    try:
+        cls = registry.strategy_class(name)
+    except (ValueError, ImportError):
+        return False, False
+    uses_torch = getattr(cls, "uses_torch", None)
+    calls_llm = getattr(cls, "calls_llm", None)
+    return (
+        bool(name in _TORCH_STRATEGIES if uses_torch is None else uses_torch),
+        bool(name.startswith("llm-") if calls_llm is None else calls_llm),
+    )
+
+
+def _run_strategies(strategy: str, params: dict) -> list[str]:
+    """The strategies a run uses: its own, a cascade's stages, a weak run's scorer and base."""
+    names = [strategy]
+    if strategy == "cascade":
+        names += [str(stage.get("strategy", "")) for stage in params.get("stages") or [] if isinstance(stage, dict)]
+    elif strategy == "weak":
+        names += [str(params.get("scorer") or "zeroshot"), str(params.get("base") or "embed")]
+    return names
+
+
+def _run_needs(params: dict) -> tuple[bool, bool]:
+    """(any torch, only LLM calls) over the strategies of the run a job names."""
+    row = Run.objects.filter(pk=params.get("run_id")).values_list("strategy", "params").first()
+    if row is None:
+        return False, False
+    needs = [_strategy_needs(name) for name in _run_strategies(row[0], row[1] or {})]
+    learned = [n for n in needs if not n[1]]  # a cascade of LLM stages alone learns nothing
+    return any(torch for torch, _ in needs), not learned
+
+
+def training_resource(params: dict) -> str:
+    """Training a run: torch strategies on the gpu queue when a GPU worker exists (else cpu), LLM-only runs on
+    default (they wait on the endpoint), the rest on cpu."""
+    uses_torch, llm_only = _run_needs(params)
+    return "compute" if uses_torch else "default" if llm_only else "cpu"
+
+
+def prediction_resource(params: dict) -> str:
+    """Predicting with a run: encoding with torch is compute work; scikit-learn models and LLM calls are light."""
+    uses_torch, _ = _run_needs(params)
+    return "compute" if uses_torch else "default"
+
+
+def enrich_resource(params: dict) -> str:
+    """Enrichment scores the corpus zero-shot (torch) unless it only asks the LLM."""
+    return "compute" if params.get("corpus", True) else "default"
 
 
 class StagedProgress:
@@ -68,12 +128,12 @@ def _evaluate(run: Run, split: str) -> dict:
     }
 
 
-@job_handler("train")
+@job_handler("train", resource=training_resource)
 def train_handler(job, progress) -> dict:
     return _train(_run(job), StagedProgress(progress))
 
 
-@job_handler("predict")
+@job_handler("predict", resource=prediction_resource)
 def predict_handler(job, progress) -> dict:
     return _predict(_run(job), job.params.get("split", "test"), StagedProgress(progress))
 
@@ -83,7 +143,7 @@ def evaluate_handler(job, progress) -> dict:
     return _evaluate(_run(job), job.params.get("split", "test"))
 
 
-@job_handler("pipeline")
+@job_handler("pipeline", resource=training_resource)
 def pipeline_handler(job, progress) -> dict:
     """Train (unless already trained), predict a split and evaluate on it."""
     run = _run(job)
@@ -97,7 +157,7 @@ def pipeline_handler(job, progress) -> dict:
     return result
 
 
-@job_handler("update_labels")
+@job_handler("update_labels", resource=training_resource)
 def update_labels_handler(job, progress) -> dict:
     """Update a run's model from its parent's for new labels (unless done already), predict a split, evaluate."""
     from classifiers.growth import run_update_train
@@ -123,7 +183,7 @@ def run_url(job) -> str:
 ENRICH_OPTIONS = ("top_k", "corpus", "llm", "replace_edited", "max_documents", "max_llm_calls", "rounds")
 
 
-@job_handler("taxonomy_enrich")
+@job_handler("taxonomy_enrich", resource=enrich_resource)
 def taxonomy_enrich_handler(job, progress) -> dict:
     """Mine (and/or ask the LLM for) terms per label; job.params holds only the non-secret options."""
     from classifiers.coldstart import taxonomy_enrich

@@ -44,7 +44,9 @@ def run_predict(*, run: Run, split: str = "test", progress: Callable[[int, int],
         progress(0, total)
     if not todo:
         return 0
-    estimator = registry.load_estimator(run.model_dir)
+    from classifiers.services import run_model_folder
+
+    estimator = registry.load_estimator(run_model_folder(run))
     if run.strategy.startswith("llm-"):
         _apply_endpoint(run, estimator)
     elif run.strategy == CASCADE:
@@ -104,9 +106,9 @@ def _record_llm_stats(run: Run, estimator) -> None:
 def _load_corrector(run: Run):
     if run.corrector != "crf":
         return None
-    from classifiers.services import corrector_class
+    from classifiers.services import corrector_class, run_model_folder
 
-    directory = FsPath(run.model_dir) / "corrector"
+    directory = run_model_folder(run) / "corrector"
     if not directory.exists():
         raise ValidationError(f"Run {run.name!r} was trained without its CRF corrector; train it again.")
     return corrector_class().load(directory)
@@ -115,9 +117,9 @@ def _load_corrector(run: Run):
 def _load_selector(run: Run):
     """The multi-path threshold fitted at training time (multi-path projects), or None."""
     from classifiers.engine.multipath import PathSelector
-    from classifiers.services import MULTIPATH_FILE
+    from classifiers.services import MULTIPATH_FILE, run_model_folder
 
-    path = FsPath(run.model_dir) / MULTIPATH_FILE
+    path = run_model_folder(run) / MULTIPATH_FILE
     return PathSelector.from_dict(json.loads(path.read_text())) if path.exists() else None
 
 

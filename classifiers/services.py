@@ -12,18 +12,17 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path as FsPath
 from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from classifiers import weak
 from classifiers.cascading import CASCADE, cascade_stage_hook, cascade_train_stats, strategy_params_clean
 from classifiers.engine import registry
-from classifiers.engine.atomic import atomic_directory
 from classifiers.engine.hierarchy import Hierarchy, Path
 from classifiers.models import ClassifierConfig, Evaluation, Prediction, Run
 from classifiers.selecting import selection_params_clean
 from corpora.models import Document, GoldLabel, Split
+from htc_app.storage import model_file_read, model_folder_local, model_folder_write
 
 ProgressFn = Callable[[int, int], None] | None
 
@@ -275,16 +274,22 @@ def _documents(doc_ids: Sequence[int], hierarchy: Hierarchy) -> tuple[list[int],
     return kept, [texts[pk] for pk in kept], gold_paths_for(kept, hierarchy)
 
 
+def run_model_folder(run: Run) -> FsPath:
+    """A local folder holding the run's saved model (fetched from the object store and cached when needed)."""
+    return model_folder_local(run.model_dir)
+
+
 def run_hierarchy(run: Run) -> Hierarchy:
     """The hierarchy a trained run was fitted on (read from its saved config, no model loaded)."""
-    config = json.loads((FsPath(run.model_dir) / "config.json").read_text())
+    config = json.loads(model_file_read(run.model_dir, "config.json"))
     return Hierarchy.from_dict(config["hierarchy"])
 
 
 def run_train(*, run: Run, progress: ProgressFn = None) -> Run:
-    """Fit the run's strategy on its sampled documents and save the model under HTC_MODEL_DIR/run-<id>/.
+    """Fit the run's strategy on its sampled documents and save the model as `run-<id>` in the model storage.
 
-    The model is written to a temporary directory that is renamed only when complete. Returns the run."""
+    The model is published only when complete (htc_app/storage.py: one rename, or a READY manifest written
+    last in an object store). Returns the run."""
     Run.objects.filter(pk=run.pk).update(state=Run.State.TRAINING)
     try:
         taxonomy = run.project.taxonomy
@@ -300,15 +305,14 @@ def run_train(*, run: Run, progress: ProgressFn = None) -> Run:
             weak.weak_prepare(run=run, estimator=estimator)
             paths = weak.weak_given_paths(doc_ids, paths)
         estimator.fit(texts, paths, hierarchy, dev=dev, progress=progress)
-        final = FsPath(settings.HTC_MODEL_DIR) / f"run-{run.pk}"
-        # The whole folder (model + corrector) appears in one rename, replacing an earlier model only then.
-        with atomic_directory(final) as tmp:
-            estimator.save(tmp)
+        # The whole folder (model + corrector) is published at once, replacing an earlier model only then.
+        with model_folder_write(f"run-{run.pk}") as written:
+            estimator.save(written.path)
             if run.corrector == "crf":
                 # The strategy is over-confident on its own training documents: fit on dev when there is one.
                 fit_texts, fit_paths = dev if dev and dev[0] else (texts, paths)
-                _fit_corrector(estimator, fit_texts, fit_paths, hierarchy).save(tmp / "corrector")
-            multipath = _fit_multipath(run, estimator, texts, paths, dev, hierarchy, tmp)
+                _fit_corrector(estimator, fit_texts, fit_paths, hierarchy).save(written.path / "corrector")
+            multipath = _fit_multipath(run, estimator, texts, paths, dev, hierarchy, written.path)
             seconds = time.perf_counter() - started
     except BaseException:
         Run.objects.filter(pk=run.pk).update(state=Run.State.FAILED)
@@ -317,7 +321,7 @@ def run_train(*, run: Run, progress: ProgressFn = None) -> Run:
         # A new model makes earlier predictions and evaluations of this run stale.
         Prediction.objects.filter(run=run).delete()
         Evaluation.objects.filter(run=run).delete()
-        run.model_dir = str(final)
+        run.model_dir = written.ref
         run.train_seconds = seconds
         run.state = Run.State.TRAINED
         run.taxonomy_version = taxonomy.version  # the tree the model actually learned

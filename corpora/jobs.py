@@ -1,4 +1,4 @@
-"""The background corpus import: a job row names a stored upload (HTC_UPLOAD_DIR/<uuid>) and the options."""
+"""The background corpus import: a job row names a stored upload (uploads storage, <uuid>) and the options."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from django.urls import reverse
 
 from corpora.importing import problems_text
 from corpora.models import Corpus
-from corpora.services import corpus_import, upload_path
+from corpora.services import corpus_import, upload_name
+from htc_app.storage import upload_delete, upload_exists, upload_open
 from jobs.registry import job_handler, job_target
 
 
@@ -28,12 +29,12 @@ def run_corpus_import(job, progress) -> dict:
     from jobs.progress import JobError
 
     params = job.params
-    path = upload_path(params["upload"])
+    name = upload_name(params["upload"])
     done = Corpus.objects.filter(import_job=job).first()
     if done is not None:  # an earlier attempt committed, then its worker died before recording success
-        path.unlink(missing_ok=True)
+        upload_delete(name)
         return _result(done)
-    if not path.exists():
+    if not upload_exists(name):
         raise JobError("The uploaded file is no longer available; upload it again.")
 
     total_documents = 0
@@ -49,7 +50,7 @@ def run_corpus_import(job, progress) -> dict:
         progress.set_done(done_count)
 
     try:
-        with open(path, "rb") as fh:
+        with upload_open(name) as fh:
             corpus = corpus_import(
                 project=job.project,
                 file_name=params.get("file_name", "upload"),
@@ -65,14 +66,14 @@ def run_corpus_import(job, progress) -> dict:
                 job=job,
             )
     except ValidationError as exc:
-        path.unlink(missing_ok=True)
+        upload_delete(name)
         raise JobError("The file was rejected; nothing was imported.\n" + problems_text(exc.messages)) from None
     except Exception as exc:
         # Keep the file when another attempt will run (lease lost, SQLite busy); otherwise the job is over.
         if not _will_retry(exc):
-            path.unlink(missing_ok=True)
+            upload_delete(name)
         raise
-    path.unlink(missing_ok=True)
+    upload_delete(name)
     progress.set_total(total_documents)
     progress.set_done(total_documents)
     progress.set_message("Imported")

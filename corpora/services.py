@@ -23,6 +23,7 @@ from corpora.formats import WRITERS, ExportRow
 from corpora.formats.base import normalise_split
 from corpora.importing import Progress, StreamingImport
 from corpora.models import Corpus, Document
+from htc_app.storage import upload_delete, upload_save
 from taxonomies.models import Node, Taxonomy
 from taxonomies.selectors import taxonomy_tree
 
@@ -177,9 +178,15 @@ def _import(
     return corpus
 
 
+def upload_name(token: str) -> str:
+    """The storage name of a stored upload (its UUID as hex). Raises ValueError for anything but a UUID."""
+    return uuid.UUID(str(token)).hex
+
+
 def upload_path(token: str) -> Path:
-    """Where a stored upload lives: HTC_UPLOAD_DIR/<uuid>. Raises ValueError for anything but a UUID."""
-    return Path(settings.HTC_UPLOAD_DIR) / uuid.UUID(str(token)).hex
+    """Where a stored upload lives on local storage: HTC_UPLOAD_DIR/<uuid>. Raises ValueError for anything but a
+    UUID. (Code reads uploads through htc_app.storage; this names the local file for the operator and tests.)"""
+    return Path(settings.HTC_UPLOAD_DIR) / upload_name(token)
 
 
 def corpus_import_enqueue(
@@ -194,18 +201,14 @@ def corpus_import_enqueue(
     seed: int = 0,
     split_map: dict[str, str] | None = None,
 ):
-    """Store a large upload under a UUID name and queue a `corpus_import` job for it. Returns the Job."""
+    """Store a large upload under a UUID name in the uploads storage (a local folder or the object store every
+    worker reads) and queue a `corpus_import` job for it. Returns the Job."""
     from jobs.services import job_create, job_dispatch
 
     _check_fractions(test_fraction, dev_fraction)
     split_map = _check_split_map(split_map)
     token = uuid.uuid4().hex
-    destination = upload_path(token)
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    with open(destination, "xb") as out:
-        destination.chmod(0o600)
-        for chunk in upload.chunks():
-            out.write(chunk)
+    size = upload_save(upload_name(token), upload)
     params = {
         "upload": token,
         "file_name": clean_file_name(upload.name),
@@ -215,7 +218,7 @@ def corpus_import_enqueue(
         "dev_fraction": dev_fraction,
         "seed": int(seed),
         "split_map": split_map or {},
-        "bytes": destination.stat().st_size,
+        "bytes": size,
     }
     try:
         with transaction.atomic():
@@ -224,7 +227,7 @@ def corpus_import_enqueue(
             )
             job_dispatch(job)
     except Exception:
-        destination.unlink(missing_ok=True)
+        upload_delete(upload_name(token))
         raise
     return job
 

@@ -32,6 +32,8 @@ HTC_DATA_DIR = Path(os.environ.get("HTC_DATA_DIR", BASE_DIR / "var")).resolve()
 HTC_DATA_DIR.mkdir(parents=True, exist_ok=True)
 HTC_UPLOAD_DIR = HTC_DATA_DIR / "uploads"
 HTC_MODEL_DIR = HTC_DATA_DIR / "models"
+# Models fetched from an object store, one folder per content hash (htc_app/storage.py).
+HTC_MODEL_CACHE_DIR = HTC_DATA_DIR / "model_cache"
 
 
 DEBUG = env_bool("HTC_DEBUG", False)
@@ -193,17 +195,56 @@ SPECTACULAR_SETTINGS = {
     ],
 }
 
+# Shared storage for uploads waiting for an import and trained models (htc_app/storage.py). "local": folders
+# under HTC_DATA_DIR (one machine, or a shared mount); "s3": an S3-compatible object store for several machines.
+HTC_STORAGE = os.environ.get("HTC_STORAGE", "local").strip().lower()
+if HTC_STORAGE not in {"local", "s3"}:
+    raise ImproperlyConfigured(f"HTC_STORAGE must be 'local' or 's3', not {HTC_STORAGE!r}.")
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+if HTC_STORAGE == "s3":
+    _s3 = {
+        "bucket_name": os.environ.get("HTC_S3_BUCKET", "htc"),
+        "endpoint_url": os.environ.get("HTC_S3_ENDPOINT_URL") or None,
+        "region_name": os.environ.get("HTC_S3_REGION") or None,
+        "access_key": os.environ.get("HTC_S3_ACCESS_KEY_ID") or None,
+        "secret_key": os.environ.get("HTC_S3_SECRET_ACCESS_KEY") or None,
+        "default_acl": None,
+        "file_overwrite": True,  # keys are unique (UUIDs, content hashes): never renamed
+        "querystring_auth": True,
+    }
+    _prefix = os.environ.get("HTC_S3_PREFIX", "").strip("/")
+    STORAGES["htc_uploads"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {**_s3, "location": f"{_prefix}/uploads".lstrip("/")},
+    }
+    STORAGES["htc_models"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {**_s3, "location": f"{_prefix}/models".lstrip("/")},
+    }
+
 # Background work: the Django Tasks API. Database backend by default, RQ on Redis when REDIS_URL is set.
+# Jobs go to a queue by the resource they need (jobs/queues.py); the names are configurable.
+HTC_QUEUE_DEFAULT = os.environ.get("HTC_QUEUE_DEFAULT", "default")
+HTC_QUEUE_CPU = os.environ.get("HTC_QUEUE_CPU", "cpu")
+HTC_QUEUE_GPU = os.environ.get("HTC_QUEUE_GPU", "gpu")
+HTC_QUEUES = list(dict.fromkeys([HTC_QUEUE_DEFAULT, HTC_QUEUE_CPU, HTC_QUEUE_GPU]))
+# A worker serving the gpu queue counts as present while it was seen this recently (seconds).
+HTC_WORKER_SEEN_SECONDS = env_int("HTC_WORKER_SEEN_SECONDS", 120)
 REDIS_URL = os.environ.get("REDIS_URL", "")
 HTC_TASKS_BACKEND = os.environ.get("HTC_TASKS_BACKEND", "rq" if REDIS_URL else "db")
 if HTC_TASKS_BACKEND == "rq":
     INSTALLED_APPS.append("django_rq")
-    TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]}}
-    RQ_QUEUES = {"default": {"URL": REDIS_URL or "redis://127.0.0.1:6379/0", "DEFAULT_TIMEOUT": 24 * 3600}}
+    TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": HTC_QUEUES}}
+    RQ_QUEUES = {
+        name: {"URL": REDIS_URL or "redis://127.0.0.1:6379/0", "DEFAULT_TIMEOUT": 24 * 3600} for name in HTC_QUEUES
+    }
 elif HTC_TASKS_BACKEND == "immediate":
-    TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+    TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend", "QUEUES": HTC_QUEUES}}
 else:
-    TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+    TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": HTC_QUEUES}}
 
 # Jobs: lease and retry policy (see jobs/services.py).
 HTC_JOB_LEASE_SECONDS = env_int("HTC_JOB_LEASE_SECONDS", 60)

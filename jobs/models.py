@@ -34,6 +34,10 @@ class Job(models.Model):
     lease_expires_at = models.DateTimeField(null=True, blank=True, db_index=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     worker = models.CharField(max_length=200, blank=True)
+    # The queue the job waits in (by the resource it needs, jobs/queues.py) and the device of the worker that
+    # ran its latest attempt ("cpu", "cuda:0 (NVIDIA …)").
+    queue = models.CharField(max_length=64, default="default", db_index=True)
+    device = models.CharField(max_length=200, blank=True)
     cancel_requested = models.BooleanField(default=False)
     task_id = models.CharField(max_length=200, blank=True)
     # What the job produces, for a link from the jobs page (e.g. "run", 12).
@@ -69,6 +73,24 @@ class Job(models.Model):
             return 0.0
         end = self.finished_at or timezone.now()
         return max(0.0, (end - self.started_at).total_seconds())
+
+
+class WorkerPresence(models.Model):
+    """A running `htc_worker`: which queues it serves and its device, refreshed while it runs (so the app can
+    tell whether a GPU worker exists). Removed when the worker stops; a killed worker's row just goes stale."""
+
+    name = models.CharField(max_length=200, unique=True)
+    host = models.CharField(max_length=200, blank=True)
+    queues = models.JSONField(default=list)
+    device = models.CharField(max_length=200, blank=True)
+    started_at = models.DateTimeField(auto_now_add=True)
+    seen_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"worker {self.name} ({', '.join(self.queues)}; {self.device})"
 
 
 class JobChunk(models.Model):

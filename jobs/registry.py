@@ -9,6 +9,10 @@
         return {"documents": n}            # stored in job.result
 
 Handlers must be idempotent per piece of work: a job may be run again after a worker dies.
+
+Each kind declares the resource it needs (jobs/queues.py): `@job_handler("train", resource=fn)`, where the
+resource is "default" (the default), "cpu", "gpu", "compute" (gpu when a GPU worker exists, else cpu), or a
+function of the job's params returning one of those.
 """
 
 from __future__ import annotations
@@ -16,14 +20,22 @@ from __future__ import annotations
 from collections.abc import Callable
 
 HANDLERS: dict[str, Callable] = {}
+RESOURCES: dict[str, str | Callable[[dict], str]] = {}
 
 
-def job_handler(kind: str) -> Callable[[Callable], Callable]:
+def job_handler(kind: str, *, resource: str | Callable[[dict], str] = "default") -> Callable[[Callable], Callable]:
     def register(func: Callable) -> Callable:
         HANDLERS[kind] = func
+        RESOURCES[kind] = resource
         return func
 
     return register
+
+
+def resource_for(kind: str, params: dict) -> str:
+    """The resource a job of `kind` with `params` needs ("default", "cpu", "gpu" or "compute")."""
+    resource = RESOURCES.get(kind, "default")
+    return resource(params) if callable(resource) else resource
 
 
 def handler_for(kind: str) -> Callable:

@@ -32,6 +32,14 @@ from jobs.services import (
 
 logger = logging.getLogger(__name__)
 
+#: The device of this process, as `htc_worker` detected it; jobs run in other processes (management commands,
+#: the immediate backend) say "cpu": nothing moves a model to a GPU there.
+WORKER_DEVICE = ""
+
+
+def current_device() -> str:
+    return WORKER_DEVICE or "cpu"
+
 
 def new_worker_id() -> str:
     """A token unique to one attempt: host, process and a random suffix."""
@@ -114,7 +122,7 @@ def _tqdm_listener(job: Job):
 def job_execute(*, job_id: int, show_progress: bool = False) -> Job | None:
     """Run one attempt of the job if it can be claimed. Returns the job row afterwards (None if it is gone)."""
     worker = new_worker_id()
-    job = _retry_locked(lambda: job_claim(job_id=job_id, worker=worker), tries=30)
+    job = _retry_locked(lambda: job_claim(job_id=job_id, worker=worker, device=current_device()), tries=30)
     if job is None:
         logger.info("Job %s not claimed (not queued any more)", job_id)
         return Job.objects.filter(pk=job_id).first()

@@ -33,4 +33,7 @@ def job_status(*, job: Job) -> dict:
         "error": job.error,
         "elapsed_seconds": round(job.elapsed_seconds, 1),
         "partial": job.partial,
+        "queue": job.queue,
+        "worker": job.worker,
+        "device": job.device,
     }

@@ -21,7 +21,8 @@ from django.utils import timezone
 
 from jobs.models import Job
 from jobs.progress import JobCancelled, JobError, JobLeaseLost, Progress  # noqa: F401  (re-exported)
-from jobs.registry import HANDLERS
+from jobs.queues import queue_for
+from jobs.registry import HANDLERS, resource_for
 
 logger = logging.getLogger(__name__)
 
@@ -64,11 +65,13 @@ def job_create(
         max_attempts = int(getattr(settings, "HTC_JOB_MAX_ATTEMPTS", 3))
     if max_attempts < 1:
         raise ValidationError({"max_attempts": "A job needs at least one attempt."})
+    queue = queue_for(resource_for(kind, params))
     with transaction.atomic():
         return Job.objects.create(
             kind=kind,
             project=project,
             params=params,
+            queue=queue,
             created_by=created_by if getattr(created_by, "is_authenticated", False) else None,
             target_type=target_type,
             target_id=target_id,
@@ -77,11 +80,12 @@ def job_create(
 
 
 def _enqueue_now(job_id: int) -> None:
-    """Hand the job id to the task backend and remember the backend's task id (best effort)."""
-    from jobs.tasks import run_job
+    """Hand the job id to the task backend, on the job's queue, and remember the backend's task id (best effort)."""
+    from jobs.tasks import task_for_queue
 
+    queue = Job.objects.filter(pk=job_id).values_list("queue", flat=True).first() or "default"
     try:
-        result = run_job.enqueue(job_id=job_id)
+        result = task_for_queue(queue).enqueue(job_id=job_id)
     except Exception:  # backend unreachable (Redis down, ...): the job must not stay queued forever
         logger.exception("Could not enqueue job %s", job_id)
         Job.objects.filter(pk=job_id, state=Job.State.QUEUED).update(
@@ -124,9 +128,9 @@ def job_start(
     return job
 
 
-def job_claim(*, job_id: int, worker: str, now: datetime | None = None) -> Job | None:
-    """Atomically move a queued job to running for `worker`. Returns the Job, or None when it is not queued
-    (already running under a live lease, finished, cancelled, or gone)."""
+def job_claim(*, job_id: int, worker: str, device: str = "", now: datetime | None = None) -> Job | None:
+    """Atomically move a queued job to running for `worker` (on `device`). Returns the Job, or None when it is not
+    queued (already running under a live lease, finished, cancelled, or gone): one worker runs one job."""
     now = now or timezone.now()
     with transaction.atomic():
         claimed = Job.objects.filter(pk=job_id, state=Job.State.QUEUED).update(
@@ -135,6 +139,7 @@ def job_claim(*, job_id: int, worker: str, now: datetime | None = None) -> Job |
             lease_expires_at=now + timedelta(seconds=lease_seconds()),
             heartbeat_at=now,
             worker=worker[:200],
+            device=device[:200],
             started_at=Coalesce(F("started_at"), Value(now)),
             message="",
         )

@@ -23,3 +23,19 @@ def run_job(job_id: int) -> None:
         job_execute(job_id=job_id)
     finally:
         _drop_stale_connections()
+
+
+def task_for_queue(queue: str):
+    """`run_job` bound to `queue`. A backend configured without that queue (an override in a test, an old
+    settings file) gets the job on its default queue, with a warning, rather than refusing it."""
+    import logging
+
+    from django_tasks import DEFAULT_TASK_QUEUE_NAME
+
+    queues = getattr(run_job.get_backend(), "queues", None)
+    if queues and queue not in queues:
+        logging.getLogger(__name__).warning(
+            "Queue %r is not configured for the task backend; using %r", queue, DEFAULT_TASK_QUEUE_NAME
+        )
+        queue = DEFAULT_TASK_QUEUE_NAME
+    return run_job.using(queue_name=queue)
