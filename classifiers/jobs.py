@@ -35,12 +35,20 @@ def _strategy_needs(name: str) -> tuple[bool, bool]:
 
 
 def _run_strategies(strategy: str, params: dict) -> list[str]:
-    """The strategies a run uses: its own, a cascade's stages, a weak run's scorer and base."""
+    """The strategies a run uses: its own, a cascade's stages, a weak run's scorer and base, an ensemble's
+    members, an auto run's candidates."""
     names = [strategy]
     if strategy == "cascade":
         names += [str(stage.get("strategy", "")) for stage in params.get("stages") or [] if isinstance(stage, dict)]
     elif strategy == "weak":
         names += [str(params.get("scorer") or "zeroshot"), str(params.get("base") or "embed")]
+    elif strategy in ("ensemble", "auto"):
+        members = params.get("members") if strategy == "ensemble" else params.get("candidates")
+        if strategy == "auto" and not members:
+            from classifiers.engine.auto import DEFAULT_CANDIDATES
+
+            members = DEFAULT_CANDIDATES
+        names += [str(m.get("strategy", "")) for m in members or [] if isinstance(m, dict)]
     return names
 
 

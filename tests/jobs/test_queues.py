@@ -67,6 +67,9 @@ def test_each_run_job_kind_declares_what_it_needs(project, owner):
     assert weak.queue == "cpu"
     cascade = run_job_row(project, owner, "cascade", stages=[{"strategy": "tfidf"}, {"strategy": "embed"}])
     assert cascade.queue == "gpu"
+    assert run_job_row(project, owner, "auto").queue == "gpu"  # its default candidates include hierverb
+    ensemble = run_job_row(project, owner, "ensemble", members=[{"strategy": "tfidf"}, {"strategy": "tfidf"}])
+    assert ensemble.queue == "cpu"
 
 
 def test_a_job_is_enqueued_on_its_queue(job_project, settings, django_capture_on_commit_callbacks):
