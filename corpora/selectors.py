@@ -6,9 +6,11 @@ fetches one row more than a page instead of counting a text search, and names go
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from django.core.cache import cache
 from django.db.models import Q, QuerySet
 from django.db.models.functions import Substr
 from django.shortcuts import get_object_or_404
@@ -23,6 +25,9 @@ PREVIEW_CHARS = 200
 EXPORT_CHUNK = 1000
 
 
+COUNT_CACHE_SECONDS = 30
+
+
 @dataclass
 class DocumentPage:
     rows: list[dict]
@@ -33,6 +38,16 @@ class DocumentPage:
     @property
     def has_previous(self) -> bool:
         return self.number > 1
+
+    @property
+    def next_after(self) -> int | None:
+        """The seek key of the next page (the last id shown)."""
+        return self.rows[-1]["id"] if self.rows else None
+
+    @property
+    def previous_before(self) -> int | None:
+        """The seek key of the previous page (the first id shown)."""
+        return self.rows[0]["id"] if self.rows else None
 
     @property
     def start(self) -> int:
@@ -81,19 +96,32 @@ def document_page(
     split: str | None = None,
     generated: bool | None = None,
     page: int = 1,
+    after: int | None = None,
+    before: int | None = None,
 ) -> DocumentPage:
     """One page (PAGE_SIZE rows) of the filtered list, each row with id, external_id, split, corpus, preview,
-    paths and whether it was generated."""
+    paths and whether it was generated.
+
+    Pages are found by seeking on the (project, id) index: `after` (the last id of the previous page) or
+    `before` (the first id of the next page); `page` is the number shown (and, without a seek key, an offset).
+    The total is counted at most every COUNT_CACHE_SECONDS per filter, never for a text search."""
     page = max(1, page)
-    qs = documents_filtered(project=project, q=q, node=node, split=split, generated=generated).order_by("id")
-    offset = (page - 1) * PAGE_SIZE
-    rows = list(
-        qs.annotate(preview=Substr("text", 1, PREVIEW_CHARS)).values(
-            "id", "external_id", "split", "corpus_id", "preview", "length", "generated"
-        )[offset : offset + PAGE_SIZE + 1]
-    )
-    has_next = len(rows) > PAGE_SIZE
-    rows = rows[:PAGE_SIZE]
+    qs = documents_filtered(project=project, q=q, node=node, split=split, generated=generated)
+    columns = ("id", "external_id", "split", "corpus_id", "preview", "length", "generated")
+    listed = qs.annotate(preview=Substr("text", 1, PREVIEW_CHARS))
+    if before is not None:
+        rows = list(listed.filter(pk__lt=before).order_by("-id").values(*columns)[:PAGE_SIZE])[::-1]
+        has_next = True
+        page = max(1, page)
+    else:
+        if after is not None:
+            window = listed.filter(pk__gt=after).order_by("id").values(*columns)[: PAGE_SIZE + 1]
+        else:
+            offset = (page - 1) * PAGE_SIZE
+            window = listed.order_by("id").values(*columns)[offset : offset + PAGE_SIZE + 1]
+        rows = list(window)
+        has_next = len(rows) > PAGE_SIZE
+        rows = rows[:PAGE_SIZE]
     tree = taxonomy_tree(taxonomy=project.taxonomy)
     paths = gold_paths_for(document_ids=[r["id"] for r in rows], tree=tree)
     corpora = dict(Corpus.objects.filter(pk__in={r["corpus_id"] for r in rows}).values_list("pk", "name"))
@@ -102,8 +130,26 @@ def document_page(
         row["corpus"] = corpora.get(row["corpus_id"], "")
         row["truncated"] = row["length"] > PREVIEW_CHARS
         row["split_label"] = Split(row["split"]).label if row["split"] in Split.values else row["split"]
-    total = None if q else qs.count()
+    total = None
+    if not q:
+        # The key changes with every import (largest id), corpus deletion (corpus count) and, for a label filter,
+        # every new gold label; the few changes it misses (a gold label removed) show within the cache time.
+        newest = Document.objects.filter(project=project).order_by("-id").values_list("id", flat=True).first()
+        version = (newest, Corpus.objects.filter(project=project).count())
+        if node is not None:
+            version += (GoldLabel.objects.order_by("-id").values_list("id", flat=True).first(),)
+        total = _cached_count(qs, ("documents", project.pk, node.pk if node else None, split, generated, *version))
     return DocumentPage(rows=rows, number=page, has_next=has_next, total=total)
+
+
+def _cached_count(qs: QuerySet, key: tuple) -> int:
+    """qs.count(), remembered for COUNT_CACHE_SECONDS (a list request does not count the whole table each time)."""
+    name = "count:" + hashlib.sha256(repr(key).encode()).hexdigest()
+    found = cache.get(name)
+    if found is None:
+        found = qs.count()
+        cache.set(name, found, COUNT_CACHE_SECONDS)
+    return found
 
 
 def document_get(*, project, doc_id: int) -> tuple[Document, list[list[str]]]:

@@ -91,7 +91,16 @@ def _list_filters(request: HttpRequest, project) -> dict:
     node = node_of_project(project=project, node_id=request.GET.get("node"))
     generated = {"yes": True, "no": False}.get(request.GET.get("generated", ""))
     page = page_param(request.GET.get("page"))
-    return {"q": q, "split": split, "node": node, "generated": generated, "page": page}
+    after, before = id_param(request.GET.get("after")), id_param(request.GET.get("before"))
+    return {
+        "q": q,
+        "split": split,
+        "node": node,
+        "generated": generated,
+        "page": page,
+        "after": after,
+        "before": before,
+    }
 
 
 @login_required

@@ -8,7 +8,6 @@ from urllib.parse import urlencode
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -17,13 +16,13 @@ from django.views.decorators.http import require_GET, require_POST
 
 from classifiers.models import Prediction, Run
 from corpora.models import Split
-from htc_app.params import id_param, local_next
+from htc_app.params import id_param, local_next, page_param
 from projects.models import Role
 from projects.selectors import project_for_user
 from review import exports
 from review.agreement import agreement_for_project
 from review.models import Correction
-from review.selectors import review_queue
+from review.selectors import QueueCursor, review_queue_count, review_queue_page
 from review.services import (
     conflicts_for_project,
     correction_record,
@@ -36,25 +35,27 @@ from taxonomies.models import Node
 from taxonomies.selectors import taxonomy_tree
 
 FILTER_KEYS = ("split", "order", "node", "reviewed", "corrected")
+QUEUE_PAGE_SIZE = 50
 
 
 def _filters(request: HttpRequest) -> dict:
     return {k: request.GET.get(k, "") for k in FILTER_KEYS if request.GET.get(k, "")}
 
 
-def _queue_for(run: Run, project, filters: dict):
+def _queue_args(run: Run, project, filters: dict) -> dict:
     node = None
     if id_param(filters.get("node")):
         node = Node.objects.filter(taxonomy=project.taxonomy, pk=id_param(filters["node"])).first()
-    reviewed = {"yes": True, "no": False}.get(filters.get("reviewed", ""))
-    return review_queue(
-        run=run,
-        split=filters.get("split") if filters.get("split") in Split.values else None,
-        order=filters.get("order") if filters.get("order") in ("uncertainty", "document") else "uncertainty",
-        node=node,
-        reviewed=reviewed,
-        corrected_only=filters.get("corrected") == "1",
-    )
+    return {
+        "split": filters.get("split") if filters.get("split") in Split.values else None,
+        "node": node,
+        "reviewed": {"yes": True, "no": False}.get(filters.get("reviewed", "")),
+        "corrected_only": filters.get("corrected") == "1",
+    }
+
+
+def _queue_order(filters: dict) -> str:
+    return filters.get("order") if filters.get("order") in ("uncertainty", "document") else "uncertainty"
 
 
 def _path_text(tree, path: list[int]) -> str:
@@ -90,11 +91,15 @@ def review_queue_view(request: HttpRequest, project_id: int, run_id: int) -> Htt
     project = project_for_user(user=request.user, project_id=project_id)
     run = get_object_or_404(Run, project=project, pk=run_id)
     filters = _filters(request)
-    page = Paginator(_queue_for(run, project, filters), 50).get_page(request.GET.get("page"))
+    args = _queue_args(run, project, filters)
+    cursor = QueueCursor.decode(request.GET.get("after"))
+    page = review_queue_page(run=run, cursor=cursor, size=QUEUE_PAGE_SIZE, order=_queue_order(filters), **args)
+    number = page_param(request.GET.get("page")) if cursor is not None else 1
+    total = review_queue_count(run=run, **args)
     tree = taxonomy_tree(taxonomy=project.taxonomy)
     items = [
         {"prediction": p, "path": " | ".join(_path_text(tree, path) for path in p.paths) or "(no valid answer)"}
-        for p in page.object_list
+        for p in page.items
     ]
     node_options = [(nid, tree.path_label(nid)) for nid in tree.preorder()]
     return render(
@@ -104,6 +109,10 @@ def review_queue_view(request: HttpRequest, project_id: int, run_id: int) -> Htt
             "project": project,
             "run": run,
             "page": page,
+            "page_number": number,
+            "first_item": (number - 1) * QUEUE_PAGE_SIZE + 1,
+            "last_item": (number - 1) * QUEUE_PAGE_SIZE + len(items),
+            "total": total,
             "items": items,
             "filters": filters,
             "query": urlencode(filters),
@@ -124,7 +133,15 @@ def review_next(request: HttpRequest, project_id: int, run_id: int) -> HttpRespo
     decided = Correction.objects.filter(project=project, annotator=request.user, superseded_by__isnull=True).values(
         "document_id"
     )
-    nxt = _queue_for(run, project, filters).exclude(document_id__in=decided).exclude(pk__in=skipped).first()
+    found = review_queue_page(
+        run=run,
+        size=1,
+        order=_queue_order(filters),
+        exclude_documents=decided,
+        exclude_predictions=skipped,
+        **_queue_args(run, project, filters),
+    ).items
+    nxt = found[0] if found else None
     if nxt is None:
         messages.info(request, "Nothing left to review with these filters.")
         return redirect(f"{reverse('review:queue', args=[project.pk, run.pk])}?{urlencode(filters)}")

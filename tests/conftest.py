@@ -19,6 +19,14 @@ SHARED_DATASETS = (REPO.parent / "shared" / "datasets").resolve()
 PASSWORD = "correct horse battery staple"
 
 
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Each test starts with an empty cache (cached counts of one test never leak into the next)."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture
 def make_user(db, django_user_model):
     def make(username: str = "alice", **extra):

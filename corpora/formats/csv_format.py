@@ -186,7 +186,7 @@ class _PathCells:
 
 
 def _record_from_row(source, line_no, row, col_of, levels, extra, split_map, parse) -> Record | RecordError:
-    cells = [restore_cell(c) for c in row]
+    cells = [restore_cell(c) if c[:1] == "'" else c for c in row]  # only a leading quote can need undoing
     text = cells[col_of["text"]]
     if not text.strip():
         return RecordError(source, line_no, "empty text", field="text")

@@ -199,3 +199,25 @@ def test_upload_form_maps_split_names_and_explains_a_bad_mapping(client_for, own
         "m1": "train",
         "m2": "dev",
     }
+
+
+def test_document_list_seeks_forward_and_back_by_id(client_for, owner, filled):
+    client = client_for(owner)
+    url = reverse("corpora:documents", args=[filled.pk])
+    first = client.get(url).context["page"]
+    assert f'page=2&amp;after={first.next_after}" rel="next"' in client.get(url).content.decode()
+    second = client.get(url, {"page": 2, "after": first.next_after}).context["page"]
+    by_offset = client.get(url, {"page": 2}).context["page"]
+    assert [r["id"] for r in second.rows] == [r["id"] for r in by_offset.rows] and second.number == 2
+    back = client.get(url, {"page": 1, "before": second.previous_before}).context["page"]
+    assert [r["id"] for r in back.rows] == [r["id"] for r in first.rows]
+    third = client.get(url, {"page": 3, "after": second.next_after}).context["page"]
+    assert len(third.rows) == 21 and not third.has_next and third.total == 121
+
+
+def test_document_count_follows_a_new_import(client_for, owner, filled, import_bytes):
+    client = client_for(owner)
+    url = reverse("corpora:documents", args=[filled.pk])
+    assert client.get(url).context["page"].total == 121
+    import_bytes(filled, "more.txt", b"one more\n")
+    assert client.get(url).context["page"].total == 122

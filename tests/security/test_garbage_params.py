@@ -19,7 +19,21 @@ from tests.security.world import snapshot
 
 pytestmark = pytest.mark.django_db
 
-KEYS = ["page", "node", "run", "split", "order", "level", "format", "state", "q", "consistent", "reviewed"]
+KEYS = [
+    "page",
+    "node",
+    "run",
+    "split",
+    "order",
+    "level",
+    "format",
+    "state",
+    "q",
+    "consistent",
+    "reviewed",
+    "after",
+    "before",
+]
 KEYS += ["corrected", "confusion_run", "level_metric", "shots_metric", "imported", "next"]
 VALUES = [
     "abc",
