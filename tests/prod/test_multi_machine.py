@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import http.cookiejar
 import json
+import logging
 import os
 import re
 import signal
@@ -101,6 +102,7 @@ def object_store():
     boto3 = pytest.importorskip("boto3")
     server_module = pytest.importorskip("moto.server")
     port = free_port()
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per S3 request otherwise
     server = server_module.ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     endpoint = f"http://127.0.0.1:{port}"
@@ -225,7 +227,12 @@ def test_web_and_two_workers_share_only_the_database_redis_and_the_object_store(
     from classifiers.models import Prediction, Run
     from corpora.models import Corpus, Document
 
+    from django.contrib.auth.hashers import PBKDF2PasswordHasher
+
     user = make_user("multi")
+    hasher = PBKDF2PasswordHasher()  # the web process does not use the tests' fast MD5 hasher
+    user.password = hasher.encode(PASSWORD, hasher.salt())
+    user.save(update_fields=["password"])
     project = make_project(name="Multi", owner=user)
     build_tree(project, {"Sci": {"Med": {}, "Space": {}}, "Arts": {}})
     _, key = token_create(user=user, name="multi-machine")
