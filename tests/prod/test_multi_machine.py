@@ -223,11 +223,11 @@ def corpus_csv(n: int, prefix: str) -> bytes:
 def test_web_and_two_workers_share_only_the_database_redis_and_the_object_store(
     machines, object_store, make_user, make_project, build_tree
 ):
+    from django.contrib.auth.hashers import PBKDF2PasswordHasher
+
     from api.services import token_create
     from classifiers.models import Prediction, Run
     from corpora.models import Corpus, Document
-
-    from django.contrib.auth.hashers import PBKDF2PasswordHasher
 
     user = make_user("multi")
     hasher = PBKDF2PasswordHasher()  # the web process does not use the tests' fast MD5 hasher
