@@ -72,7 +72,12 @@ def add_error_responses(result: dict, generator, request, public) -> dict:
 
 
 class ApiAutoSchema(AutoSchema):
-    """Tags operations by resource (taxonomy, corpora, runs, ...), not by the common /projects/ prefix."""
+    """Tags operations by resource (taxonomy, corpora, runs, ...), not by the common /projects/ prefix, and takes
+    descriptions only from `extend_schema(description=...)`: docstrings are notes for developers (how a base
+    class resolves the project, which role it checks) and are not the reference's to publish."""
+
+    def get_description(self) -> str:
+        return ""
 
     def get_tags(self) -> list[str]:
         parts = [p for p in self.path.split("/") if p and not p.startswith("{")]

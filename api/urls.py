@@ -1,7 +1,6 @@
 """API routes: /api/v1/... (resources), /api/schema/ (OpenAPI 3) and /api/docs/ (reference page)."""
 
 from django.urls import path, re_path
-from drf_spectacular.views import SpectacularAPIView
 
 from api.views import classifiers, corpora, docs, growth, jobs, projects, review, taxonomies, tokens
 
@@ -57,7 +56,7 @@ v1 = [
 
 urlpatterns = [
     *v1,
-    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("schema/", docs.SchemaView.as_view(), name="api-schema"),
     path("docs/", docs.api_docs, name="api-docs"),
     # Anything else under /api/ (e.g. /api/v1/projects/abc/) is a JSON 404, not the HTML page.
     re_path(r"^", docs.api_not_found),

@@ -29,11 +29,17 @@ BENCHES = {
     "crf": "benchmarks.crf_bench",
     "throughput": "benchmarks.verbalizer_bench",
     "llm": "benchmarks.llm_bench",
+    "llm_cost": "benchmarks.llm_cost_bench",
     "beyond": "benchmarks.beyond_bench",
 }
 # benchmarks that write a section of another results file: name -> (file stem, section name)
-SECTIONS = {"accuracy": ("accuracy", "strategies"), "beyond": ("accuracy", "issue10")}
-SECTION_ORDER = ["strategies", "issue10"]
+SECTIONS = {
+    "accuracy": ("accuracy", "strategies"),
+    "beyond": ("accuracy", "issue10"),
+    "llm_cost": ("llm", "cost"),
+    "llm": ("llm", "20ng"),
+}
+SECTION_ORDER = ["strategies", "issue10", "cost", "20ng"]
 
 
 def main(argv: list[str] | None = None) -> int:

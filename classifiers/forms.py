@@ -181,11 +181,29 @@ def run_form_initial(query) -> dict:
     return initial
 
 
+def run_job_choices(run, *, has_predictions: bool) -> list[tuple[str, str]]:
+    """The jobs that can work on this run now: predicting needs a model, evaluating needs predictions."""
+    from classifiers.models import Run
+
+    if run is None:
+        return [("predict", "Predict"), ("evaluate", "Evaluate"), ("pipeline", "Predict and evaluate")]
+    if run.state == Run.State.TRAINING:
+        return []
+    if run.state != Run.State.TRAINED or not run.model_dir:
+        return [("pipeline", "Train, predict and evaluate")]
+    choices = [("predict", "Predict"), ("pipeline", "Predict and evaluate")]
+    if has_predictions:
+        choices.insert(1, ("evaluate", "Evaluate"))
+    return choices
+
+
 class RunJobForm(forms.Form):
-    kind = forms.ChoiceField(
-        choices=[("predict", "Predict"), ("evaluate", "Evaluate"), ("pipeline", "Predict and evaluate")]
-    )
+    kind = forms.ChoiceField(choices=[])
     split = forms.ChoiceField(choices=[("test", "test"), ("dev", "dev"), ("train", "train"), ("all", "all")])
+
+    def __init__(self, *args, run=None, has_predictions: bool = True, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["kind"].choices = run_job_choices(run, has_predictions=has_predictions)
 
 
 class RunUpdateForm(forms.Form):

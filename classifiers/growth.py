@@ -226,8 +226,12 @@ def run_update_train(*, run: Run, progress: ProgressFn = None) -> Run:
         report = forgetting_report_for(
             old_estimator=old_estimator, new_estimator=estimator, delta=delta, project=run.project
         )
-    except BaseException:
-        Run.objects.filter(pk=run.pk).update(state=Run.State.FAILED)
+    except BaseException as exc:
+        from jobs.progress import JobCancelled
+
+        Run.objects.filter(pk=run.pk).update(
+            state=Run.State.CANCELLED if isinstance(exc, JobCancelled) else Run.State.FAILED
+        )
         raise
     with transaction.atomic():
         Prediction.objects.filter(run=run).delete()

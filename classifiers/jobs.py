@@ -12,7 +12,8 @@ from django.urls import reverse
 from classifiers import services
 from classifiers.engine import registry
 from classifiers.models import Run
-from jobs.registry import job_handler, job_target
+from jobs.progress import JobCancelled, PhasedProgress
+from jobs.registry import job_handler, job_target, job_target_state
 
 # ----- what a run's jobs need (jobs/queues.py): torch work -> "compute", LLM calls -> "default" -----
 #: For strategy classes that do not declare `uses_torch` / `calls_llm` yet.
@@ -116,75 +117,127 @@ def _run(job) -> Run:
     return Run.objects.select_related("project__taxonomy").get(pk=job.params["run_id"], project_id=job.project_id)
 
 
-def _train(run: Run, staged: StagedProgress) -> dict:
-    services.run_train(run=run, progress=staged.stage(f"Training {run.name}"))
-    return {"run_id": run.pk, "train_seconds": round(run.train_seconds or 0.0, 3)}
+def _calls_llm(run: Run) -> bool:
+    """Whether the run's time goes to LLM calls at prediction (training then costs next to nothing)."""
+    from classifiers.engine import registry
+
+    try:
+        cls = registry.strategy_class(run.strategy)
+    except (ValueError, ImportError):
+        return False
+    return bool(getattr(cls, "calls_llm", run.strategy.startswith("llm-")))
 
 
-def _predict(run: Run, split: str, staged: StagedProgress) -> dict:
-    written = services.run_predict(run=run, split=split, progress=staged.stage(f"Predicting the {split} split"))
-    return {"run_id": run.pk, "split": split, "predicted": written}
+def _phases(run: Run, split: str, *, train: str | None, predict: bool, evaluate: bool) -> list[tuple[str, str, float]]:
+    """The named phases of a run job with weights that roughly match where the time goes."""
+    llm = _calls_llm(run)
+    phases = []
+    if train:
+        phases.append(("train", train, 0.05 if llm else 0.7))
+    if predict:
+        phases.append(("predict", f"Predicting the {split} split", 0.9 if llm else 0.25))
+    if evaluate:
+        phases.append(("evaluate", f"Evaluating on the {split} split", 0.05))
+    return phases
 
 
-def _evaluate(run: Run, split: str) -> dict:
-    evaluation = services.run_evaluate(run=run, split=split)
-    return {
-        "run_id": run.pk,
-        "split": split,
-        "documents": evaluation.document_count,
-        "exact_path_accuracy": evaluation.metrics.get("exact_path_accuracy"),
-    }
+def _kept(run: Run, phase: str | None, split: str) -> str:
+    """What a cancelled run job leaves behind, in words (shown as the cancelled job's message)."""
+    run.refresh_from_db(fields=["state", "model_dir"])
+    predictions = run.predictions.count()
+    if run.state != Run.State.TRAINED or not run.model_dir:
+        return "no model was kept: the run was not trained."
+    kept = "the trained model is kept"
+    if phase == "predict":
+        kept += f" with {predictions:,} prediction{'s' if predictions != 1 else ''} of the {split} split"
+    return kept + "."
+
+
+def _run_phases(job, progress, *, train: str | None, predict: bool, evaluate: bool) -> dict:
+    """Train (when `train` names the phase), predict and evaluate, in named phases; a cancel records what is kept."""
+    run = _run(job)
+    split = job.params.get("split", "test")
+    if train and run.state == Run.State.TRAINED and job.kind != "train":
+        train = None  # a pipeline on a trained run starts at prediction
+    phased = None
+    result: dict = {}
+    try:
+        phased = PhasedProgress(progress, _phases(run, split, train=train, predict=predict, evaluate=evaluate))
+        if train:
+            trainer = services.run_train if job.kind != "update_labels" else _update_train
+            trainer(run=run, progress=phased.phase("train"))
+            result.update({"run_id": run.pk, "train_seconds": round(run.train_seconds or 0.0, 3)})
+            if job.kind == "update_labels":
+                result["forgetting"] = run.stats["growth"]["forgetting"]
+        if predict:
+            written = services.run_predict(run=run, split=split, progress=phased.phase("predict"))
+            result.update({"run_id": run.pk, "split": split, "predicted": written})
+        if evaluate:
+            phased.phase("evaluate")
+            evaluation = services.run_evaluate(run=run, split=split)
+            result.update(
+                {
+                    "run_id": run.pk,
+                    "split": split,
+                    "documents": evaluation.document_count,
+                    "exact_path_accuracy": evaluation.metrics.get("exact_path_accuracy"),
+                }
+            )
+    except JobCancelled:
+        if train:  # stopped before or while training: the run is cancelled, not failed (and not "new")
+            Run.objects.filter(pk=run.pk).exclude(state=Run.State.TRAINED).update(state=Run.State.CANCELLED)
+        if progress is not None:
+            current = phased.current if phased is not None else None
+            progress.kept = _kept(run, current["key"] if current else None, split)
+        raise
+    return result
+
+
+def _update_train(*, run: Run, progress) -> None:
+    from classifiers.growth import run_update_train
+
+    run_update_train(run=run, progress=progress)
 
 
 @job_handler("train", resource=training_resource)
 def train_handler(job, progress) -> dict:
-    return _train(_run(job), StagedProgress(progress))
+    run = _run(job)
+    return _run_phases(job, progress, train=f"Training {run.name}", predict=False, evaluate=False)
 
 
 @job_handler("predict", resource=prediction_resource)
 def predict_handler(job, progress) -> dict:
-    return _predict(_run(job), job.params.get("split", "test"), StagedProgress(progress))
+    return _run_phases(job, progress, train=None, predict=True, evaluate=False)
 
 
 @job_handler("evaluate")
 def evaluate_handler(job, progress) -> dict:
-    return _evaluate(_run(job), job.params.get("split", "test"))
+    return _run_phases(job, progress, train=None, predict=False, evaluate=True)
 
 
 @job_handler("pipeline", resource=training_resource)
 def pipeline_handler(job, progress) -> dict:
     """Train (unless already trained), predict a split and evaluate on it."""
     run = _run(job)
-    split = job.params.get("split", "test")
-    staged = StagedProgress(progress)
-    result: dict = {}
-    if run.state != Run.State.TRAINED:
-        result.update(_train(run, staged))
-    result.update(_predict(run, split, staged))
-    result.update(_evaluate(run, split))
-    return result
+    return _run_phases(job, progress, train=f"Training {run.name}", predict=True, evaluate=True)
 
 
 @job_handler("update_labels", resource=training_resource)
 def update_labels_handler(job, progress) -> dict:
     """Update a run's model from its parent's for new labels (unless done already), predict a split, evaluate."""
-    from classifiers.growth import run_update_train
-
     run = _run(job)
-    split = job.params.get("split", "test")
-    staged = StagedProgress(progress)
-    result: dict = {}
-    if run.state != Run.State.TRAINED:
-        run_update_train(run=run, progress=staged.stage(f"Updating {run.name} for the new labels"))
-        result["forgetting"] = run.stats["growth"]["forgetting"]
-    result.update(_predict(run, split, staged))
-    result.update(_evaluate(run, split))
-    return result
+    return _run_phases(job, progress, train=f"Updating {run.name} for the new labels", predict=True, evaluate=True)
 
 
 @job_target("run")
 def run_url(job) -> str:
     return reverse("classifiers:run", args=[job.project_id, job.target_id])
+
+
+@job_target_state("run")
+def run_state(job) -> tuple[str, str] | None:
+    state = Run.objects.filter(pk=job.target_id, project_id=job.project_id).values_list("state", flat=True).first()
+    return (state, Run.State(state).label) if state else None
 
 
 # ----- cold start: taxonomy enrichment and LLM-written examples -----

@@ -35,6 +35,7 @@ class Run(models.Model):
         TRAINING = "training", "Training"
         TRAINED = "trained", "Trained"
         FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
 
     project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="runs")
     config = models.ForeignKey(ClassifierConfig, null=True, blank=True, on_delete=models.SET_NULL, related_name="runs")

@@ -96,6 +96,11 @@ def _record_llm_stats(run: Run, estimator) -> None:
     for key in SUMMED_STATS:
         if isinstance(stats.get(key), (int, float)):
             totals[key] = totals.get(key, 0) + stats[key]
+    if isinstance(stats.get("failed_by_kind"), dict):
+        kinds = dict(totals.get("failed_by_kind") or {})
+        for kind, n in stats["failed_by_kind"].items():
+            kinds[kind] = kinds.get(kind, 0) + int(n)
+        totals["failed_by_kind"] = kinds
     docs = max(1, totals.get("documents", 0))
     totals["calls_per_doc"] = totals.get("calls", 0) / docs
     totals["tokens_per_doc"] = (totals.get("prompt_tokens", 0) + totals.get("completion_tokens", 0)) / docs

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from statistics import mean
 
 from django.db.models import Prefetch, QuerySet
@@ -26,12 +26,14 @@ METRIC_ORDER = [
     "h_f1",
     "exact_path_accuracy",
     "consistency",
+    "coverage",
     "consistency_before_correction",
     "p_micro_f1_before_correction",
     "exact_path_accuracy_before_correction",
     "exact_path_accuracy_change_vs_parent",
     "micro_f1_change_vs_parent",
     "macro_f1_change_vs_parent",
+    "n_predicted",
     "n_documents",
 ]
 METRIC_LABELS = {
@@ -48,7 +50,9 @@ METRIC_LABELS = {
     "h_recall": "hR",
     "h_f1": "hF",
     "exact_path_accuracy": "Exact path accuracy",
-    "consistency": "Consistency",
+    "consistency": "Consistency (of documents with a prediction)",
+    "coverage": "Coverage (documents with a prediction)",
+    "n_predicted": "Documents with a prediction",
     "consistency_before_correction": "Consistency before the corrector",
     "p_micro_f1_before_correction": "P-Micro-F1 before the corrector",
     "exact_path_accuracy_before_correction": "Exact path accuracy before the corrector",
@@ -193,8 +197,9 @@ def confusion_for_run(*, run: Run, split: str, level: int, limit: int = 25) -> d
     from taxonomies.models import Node
 
     # Current names where the node still exists (a label renamed since training shows its new name).
-    current = dict(Node.objects.filter(pk__in=[hierarchy.ids[i] for i in indices if i >= 0]).values_list("pk", "name"))
-    names = [current.get(hierarchy.ids[i], hierarchy.names[i]) if i >= 0 else "(none)" for i in indices]
+    wanted = {hierarchy.ids[j] for i in indices if i >= 0 for j in hierarchy.path_to(i)}
+    current = dict(Node.objects.filter(pk__in=wanted).values_list("pk", "name"))
+    names = labels_by_path(hierarchy, indices, current)
     weight = matrix.sum(axis=0) + matrix.sum(axis=1)
     order = [int(i) for i in weight.argsort()[::-1] if weight[i] > 0]
     keep = order[:limit]
@@ -213,7 +218,23 @@ def confusion_for_run(*, run: Run, split: str, level: int, limit: int = 25) -> d
         "n_levels": hierarchy.n_levels,
         "shown": len(keep),
         "total": len(order),
+        "documents": len(rows),
     }
+
+
+def labels_by_path(hierarchy, indices: list[int], current: dict[int, str] | None = None) -> list[str]:
+    """Display names of hierarchy nodes: the name, or the path ("Biology > Immune response") where the same
+    name appears more than once among `indices`; -1 is "(none)". `current` maps node ids to today's names."""
+    current = current or {}
+
+    def name(i: int) -> str:
+        return current.get(hierarchy.ids[i], hierarchy.names[i])
+
+    counts = Counter(name(i) for i in indices if i >= 0)
+    return [
+        "(none)" if i < 0 else (" > ".join(name(j) for j in hierarchy.path_to(i)) if counts[name(i)] > 1 else name(i))
+        for i in indices
+    ]
 
 
 def document_predictions(*, document) -> list[dict]:
@@ -265,3 +286,49 @@ def run_pseudo_labels(*, run: Run):
         .only("id", "path", "confidence", "document__id", "document__external_id", "document__generated")
         .order_by("-confidence", "document_id")
     )
+
+
+def run_calls_llm(run: Run) -> bool:
+    """Whether the run's strategy (or one of its cascade stages, or its weak scorer) calls an LLM."""
+    from classifiers.engine import registry
+
+    names = [run.strategy]
+    params = run.params or {}
+    names += [str(stage.get("strategy", "")) for stage in params.get("stages") or [] if isinstance(stage, dict)]
+    if run.strategy == "weak":
+        names.append(str(params.get("scorer", "")))
+    for name in names:
+        try:
+            cls = registry.strategy_class(name)
+        except (ValueError, ImportError, AttributeError):
+            continue
+        if getattr(cls, "calls_llm", name.startswith("llm-")):
+            return True
+    return False
+
+
+def run_llm_summary(run: Run) -> dict | None:
+    """The run's LLM figures for its page: calls, cache hits, tokens (total and per document), answers that
+    were invalid or failed (failures by kind); None when the strategy calls no LLM."""
+    stats = dict(run.stats.get("llm") or {})
+    if not stats and not run_calls_llm(run):
+        return None
+    documents = int(stats.get("documents", 0))
+    prompt, completion = int(stats.get("prompt_tokens", 0)), int(stats.get("completion_tokens", 0))
+    per_doc = (lambda v: v / documents) if documents else (lambda v: None)
+    kinds = sorted((stats.get("failed_by_kind") or {}).items(), key=lambda kv: (-kv[1], kv[0]))
+    return {
+        "documents": documents,
+        "calls": int(stats.get("calls", 0)),
+        "cache_hits": int(stats.get("cache_hits", 0)),
+        "retries": int(stats.get("retries", 0)),
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "tokens_per_doc": per_doc(prompt + completion),
+        "calls_per_doc": per_doc(int(stats.get("calls", 0))),
+        "seconds": stats.get("seconds"),
+        "invalid": int(stats.get("invalid", 0)),
+        "failed": int(stats.get("failed", 0)),
+        "failed_by_kind": kinds,
+        "cost": stats.get("cost") or 0.0,
+    }

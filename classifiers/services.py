@@ -314,8 +314,14 @@ def run_train(*, run: Run, progress: ProgressFn = None) -> Run:
                 _fit_corrector(estimator, fit_texts, fit_paths, hierarchy).save(written.path / "corrector")
             multipath = _fit_multipath(run, estimator, texts, paths, dev, hierarchy, written.path)
             seconds = time.perf_counter() - started
-    except BaseException:
-        Run.objects.filter(pk=run.pk).update(state=Run.State.FAILED)
+    except BaseException as exc:
+        from jobs.progress import JobCancelled
+
+        # Stopped on request is not a failure: the run says "cancelled", or stays trained on its earlier model.
+        state = Run.State.FAILED
+        if isinstance(exc, JobCancelled):
+            state = Run.State.TRAINED if run.model_dir else Run.State.CANCELLED
+        Run.objects.filter(pk=run.pk).update(state=state)
         raise
     with transaction.atomic():
         # A new model makes earlier predictions and evaluations of this run stale.

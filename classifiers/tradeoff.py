@@ -67,7 +67,14 @@ def threshold_tradeoffs(run: Run) -> list[dict[str, Any]]:
     confidences, correct = _dev_predictions(run)
     if not confidences:
         return []
-    return [_tradeoff(run, "This run → human review", confidences, correct, [True] * len(correct), {}, None)]
+    tradeoff = _tradeoff(run, "This run → human review", confidences, correct, [True] * len(correct), {}, None)
+    evaluation = run.evaluations.filter(split="dev").first()
+    if evaluation is not None:
+        tradeoff["evaluation"] = {
+            "documents": evaluation.document_count,
+            "exact_path_accuracy": evaluation.metrics.get("exact_path_accuracy"),
+        }
+    return [tradeoff]
 
 
 def _cascade_tradeoffs(run: Run) -> list[dict[str, Any]]:
@@ -97,7 +104,7 @@ def _tradeoff(run: Run, title: str, conf, correct, correct_next, next_dev: dict,
     plot = plots.lines(
         [f"{t:.2f}" for t in THRESHOLDS],
         [
-            ("accuracy" + (" (reviewers right)" if to_review else ""), [r["accuracy"] for r in rows]),
+            ("exact path accuracy" + (" (reviewers right)" if to_review else ""), [r["accuracy"] for r in rows]),
             ("share sent to review" if to_review else "share sent to the next stage", [r["escalated"] for r in rows]),
         ],
         point_title="{name} at threshold {x}: {value:.3f}",
@@ -148,8 +155,12 @@ def _dev_predictions(run: Run) -> tuple[list[float], list[bool]]:
 
     if not run.dev_document_ids or not run.model_dir:
         return [], []
+    # The evaluation's documents (gold labels, not LLM-written), so the plot and the dev evaluation agree.
     rows = list(
-        Prediction.objects.filter(run=run, document__split="dev")
+        Prediction.objects.filter(
+            run=run, document__split="dev", document__gold_labels__isnull=False, document__generated=False
+        )
+        .distinct()
         .order_by("document_id")
         .values_list("document_id", "paths", "scores")
     )
@@ -160,6 +171,7 @@ def _dev_predictions(run: Run) -> tuple[list[float], list[bool]]:
     confidences, correct = [], []
     for (_, paths, scores), gold_paths in zip(rows, gold, strict=True):
         confidences.append(float(math.prod(scores)) if scores else 0.0)
+        # Exact path accuracy, as the evaluation measures it: the predicted paths are the gold paths.
         wanted = {tuple(node_ids_of(p, hierarchy)) for p in gold_paths}
-        correct.append(bool(paths) and tuple(paths[0]) in wanted)
+        correct.append(bool(paths) and {tuple(p) for p in paths} == wanted)
     return confidences, correct

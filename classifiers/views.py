@@ -65,15 +65,19 @@ def run_detail(request: HttpRequest, project_id: int, run_id: int) -> HttpRespon
     project = project_for_user(user=request.user, project_id=project_id)
     run = get_object_or_404(Run, project=project, pk=run_id)
     jobs = list(selectors.run_jobs(run=run)[:10])
+    prediction_count = run.predictions.count()
+    busy = bool(jobs) and jobs[0].is_active
+    job_form = RunJobForm(run=run, has_predictions=bool(prediction_count))
     context = {
         "project": project,
         "run": run,
         "jobs": jobs,
         "latest_job": jobs[0] if jobs else None,
         "evaluations": run.evaluations.order_by("split"),
-        "prediction_count": run.predictions.count(),
+        "prediction_count": prediction_count,
         "pseudo": run.stats.get("pseudo_labels") if run.strategy == "weak" else None,
-        "job_form": RunJobForm(),
+        "llm": selectors.run_llm_summary(run),
+        "job_form": job_form if not busy and job_form.fields["kind"].choices else None,
         "cascade": tradeoff.cascade_summary(run),
         "tradeoffs": tradeoff.threshold_tradeoffs(run) if run.state == Run.State.TRAINED else [],
         "can_start": project.current_membership.has_role(Role.ANNOTATOR),
@@ -136,9 +140,14 @@ def run_update(request: HttpRequest, project_id: int, run_id: int) -> HttpRespon
 def run_job(request: HttpRequest, project_id: int, run_id: int) -> HttpResponse:
     project = project_for_user(user=request.user, project_id=project_id, role=Role.ANNOTATOR)
     run = get_object_or_404(Run, project=project, pk=run_id)
-    form = RunJobForm(request.POST)
+    form = RunJobForm(request.POST, run=run, has_predictions=run.predictions.exists())
     if not form.is_valid():
-        messages.error(request, "Choose what to do and on which split.")
+        if "kind" in form.errors and request.POST.get("kind"):
+            messages.error(
+                request, f"This run cannot {request.POST.get('kind')} now (state: {run.get_state_display()})."
+            )
+        else:
+            messages.error(request, "Choose what to do and on which split.")
     else:
         run_job_start(run=run, kind=form.cleaned_data["kind"], split=form.cleaned_data["split"], actor=request.user)
         messages.success(request, f"Started: {form.cleaned_data['kind']} on the {form.cleaned_data['split']} split.")

@@ -191,3 +191,53 @@ def label_descriptions_for(hierarchy) -> dict[int, str]:
     from classifiers.coldstart import label_texts_for
 
     return label_texts_for(hierarchy)
+
+
+TEST_TIMEOUT_SECONDS = 15.0
+TEST_SCHEMA = {
+    "type": "object",
+    "properties": {"answer": {"type": "string"}},
+    "required": ["answer"],
+}
+
+
+def endpoint_test(*, project) -> dict[str, Any]:
+    """One bounded call to the project's endpoint (no retry, no cache, at most TEST_TIMEOUT_SECONDS).
+
+    Returns {"ok", "base_url", "model", "format" (the response format the client chose), "latency_ms",
+    "answer" (the first 200 characters), "prompt_tokens", "completion_tokens"} or, when the call failed,
+    {"ok": False, "base_url", "model", "error" (kind and message, never the response body), "latency_ms"}."""
+    import time
+
+    from classifiers.engine.llm.client import LLMCallError, LLMClient
+    from classifiers.engine.llm.netguard import UnsafeURLError
+
+    kwargs = endpoint_client_kwargs(project)
+    kwargs.pop("templates", None)
+    kwargs["timeout"] = min(float(kwargs.get("timeout") or TEST_TIMEOUT_SECONDS), TEST_TIMEOUT_SECONDS)
+    outcome: dict[str, Any] = {"base_url": kwargs["base_url"], "model": kwargs["model"]}
+    started = time.monotonic()
+    try:
+        client = LLMClient(**kwargs, max_retries=0, use_cache=False, breaker_threshold=1)
+        result = client.complete(
+            [
+                {"role": "system", "content": 'Answer in JSON: {"answer": "..."}.'},
+                {"role": "user", "content": "Say OK."},
+            ],
+            schema=TEST_SCHEMA,
+            max_tokens=16,
+            temperature=0.0,
+        )
+    except (LLMCallError, UnsafeURLError, ValueError, OSError) as exc:
+        kind = getattr(exc, "kind", type(exc).__name__)
+        outcome.update(ok=False, error=f"{kind}: {exc}"[:300])
+    else:
+        outcome.update(
+            ok=True,
+            format=result.format_mode,
+            answer=(result.text or "")[:200],
+            prompt_tokens=result.prompt_tokens,
+            completion_tokens=result.completion_tokens,
+        )
+    outcome["latency_ms"] = round(1000 * (time.monotonic() - started))
+    return outcome

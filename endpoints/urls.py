@@ -6,4 +6,5 @@ app_name = "endpoints"
 urlpatterns = [
     path("", views.endpoint_settings, name="settings"),
     path("reset/", views.endpoint_reset_view, name="reset"),
+    path("test/", views.endpoint_test_view, name="test"),
 ]

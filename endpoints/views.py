@@ -11,8 +11,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from classifiers.engine.llm.prompts import DEFAULT_TEMPLATES
 from endpoints.forms import EndpointForm
-from endpoints.selectors import endpoint_for_project
-from endpoints.services import endpoint_reset, endpoint_save
+from endpoints.selectors import endpoint_for_project, llm_server_status
+from endpoints.services import endpoint_reset, endpoint_save, endpoint_test
 from projects.models import Role
 from projects.selectors import project_for_user
 
@@ -59,8 +59,30 @@ def endpoint_settings(request: HttpRequest, project_id: int) -> HttpResponse:
                 return redirect("endpoints:settings", project_id=project.pk)
     else:
         form = EndpointForm(initial=_initial(endpoint))
-    context = {"project": project, "endpoint": endpoint, "form": form, "default_templates": DEFAULT_TEMPLATES}
-    return render(request, "endpoints/settings.html", context)
+    return render(request, "endpoints/settings.html", _context(project, endpoint, form))
+
+
+def _context(project, endpoint, form, test=None) -> dict:
+    return {
+        "project": project,
+        "endpoint": endpoint,
+        "form": form,
+        "default_templates": DEFAULT_TEMPLATES,
+        "test": test,
+        "local_server": llm_server_status(project=project),
+    }
+
+
+@login_required
+@require_POST
+def endpoint_test_view(request: HttpRequest, project_id: int) -> HttpResponse:
+    """Test connection: one bounded call to the saved endpoint; the page shows model, format and latency."""
+    project = project_for_user(user=request.user, project_id=project_id, role=Role.OWNER)
+    endpoint = endpoint_for_project(project=project)
+    test = endpoint_test(project=project)
+    return render(
+        request, "endpoints/settings.html", _context(project, endpoint, EndpointForm(initial=_initial(endpoint)), test)
+    )
 
 
 @login_required

@@ -16,7 +16,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 MODEL_ALIAS = "smollm2-135m-instruct"
@@ -123,3 +123,142 @@ def stop_process(proc: subprocess.Popen, grace: float = 10.0) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait(timeout=grace)
+
+
+# ----- supervision (htc_serve) -----
+STATUS_FILE = "llm_server.json"  # under HTC_DATA_DIR: what the endpoint page shows about the local server
+BACKOFF_FIRST = 1.0
+BACKOFF_MAX = 60.0
+HEALTHY_RESET = 120.0  # seconds up before a later crash starts the back-off from the beginning again
+
+
+def status_path(data_dir: str | Path) -> Path:
+    return Path(data_dir) / STATUS_FILE
+
+
+def status_read(data_dir: str | Path) -> dict | None:
+    """The supervisor's last written state ({"state", "message", "base_url", "pid", "restarts", "updated_at"}),
+    or None when no supervisor has written one (the server was started another way, or not at all)."""
+    try:
+        data = json.loads(status_path(data_dir).read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+class LLMSupervisor:
+    """Keeps the local LLM server up: starts it, notices when it exits, restarts it after a back-off that
+    doubles with every crash in a row (BACKOFF_FIRST up to BACKOFF_MAX seconds), and writes its state to
+    HTC_DATA_DIR/llm_server.json on every change. `tick()` is called about once a second by htc_serve.
+
+    States: starting, running, restarting (waiting out the back-off), external (another server answers on the
+    port), stopped."""
+
+    def __init__(
+        self,
+        command: list[str],
+        *,
+        base_url: str,
+        data_dir: str | Path,
+        log: Callable[[str], None] = print,
+        clock: Callable[[], float] = time.monotonic,
+        popen: Callable[..., subprocess.Popen] | None = None,
+        ready: Callable[[str], bool] | None = None,
+        startup_timeout: float = 180.0,
+    ):
+        self.command = command
+        self.base_url = base_url
+        self.data_dir = Path(data_dir)
+        self.log = log
+        self.clock = clock
+        self.popen = popen or (lambda cmd: subprocess.Popen(cmd, start_new_session=True))
+        self.ready = ready or (lambda url: server_ready(url, timeout=1.0))
+        self.startup_timeout = startup_timeout
+        self.proc: subprocess.Popen | None = None
+        self.state = "stopped"
+        self.message = ""
+        self.restarts = 0
+        self.crashes_in_row = 0
+        self.backoff = 0.0
+        self.retry_at = 0.0
+        self.started_at = 0.0
+
+    # ----- driving -----
+    def start(self) -> None:
+        if self.ready(self.base_url):
+            self._set("external", f"An LLM server already answers at {self.base_url}; htc uses it as it is.")
+            return
+        self._spawn()
+
+    def tick(self) -> str:
+        """Look at the server once; returns the state."""
+        now = self.clock()
+        if self.state == "starting":
+            if self.proc is not None and self.proc.poll() is not None:
+                self._died(self.proc.returncode)
+            elif self.ready(self.base_url):
+                self._set("running", f"Running at {self.base_url} (pid {self.proc.pid if self.proc else '?'}).")
+            elif now - self.started_at > self.startup_timeout:
+                self.log(f"The local LLM server did not answer within {self.startup_timeout:g} s; restarting it.")
+                stop_process(self.proc)
+                self._died(self.proc.returncode if self.proc else None)
+        elif self.state == "running":
+            if self.proc is not None and self.proc.poll() is not None:
+                self._died(self.proc.returncode)
+            elif now - self.started_at > HEALTHY_RESET:
+                self.crashes_in_row = 0
+        elif self.state == "restarting" and now >= self.retry_at:
+            self.restarts += 1
+            self._spawn()
+        return self.state
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            stop_process(self.proc)
+        self._set("stopped", "Stopped with htc.")
+
+    # ----- state -----
+    def _spawn(self) -> None:
+        self.proc = self.popen(self.command)
+        self.started_at = self.clock()
+        again = f" (restart {self.restarts})" if self.restarts else ""
+        self._set("starting", f"Starting at {self.base_url}{again}.")
+
+    def _died(self, code) -> None:
+        self.crashes_in_row += 1
+        self.backoff = min(BACKOFF_MAX, BACKOFF_FIRST * 2 ** (self.crashes_in_row - 1))
+        self.retry_at = self.clock() + self.backoff
+        self._set(
+            "restarting",
+            f"The local LLM server stopped (exit code {code}); restarting in {self.backoff:g} s "
+            f"(crash {self.crashes_in_row} in a row, {self.restarts} restart{'s' if self.restarts != 1 else ''} "
+            "so far). LLM calls fail until it is back.",
+        )
+
+    def _set(self, state: str, message: str) -> None:
+        changed = (state, message) != (self.state, self.message)
+        self.state, self.message = state, message
+        if changed:
+            self.log(f"Local LLM server: {state}. {message}")
+        self._write()
+
+    def status(self) -> dict:
+        return {
+            "state": self.state,
+            "message": self.message,
+            "base_url": self.base_url,
+            "pid": self.proc.pid if self.proc is not None and self.state in ("starting", "running") else None,
+            "restarts": self.restarts,
+            "backoff_seconds": self.backoff if self.state == "restarting" else 0,
+            "updated_at": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+        }
+
+    def _write(self) -> None:
+        path = status_path(self.data_dir)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(path.name + ".tmp")
+            tmp.write_text(json.dumps(self.status()))
+            os.replace(tmp, path)
+        except OSError as exc:  # the page loses its status line; the server itself is unaffected
+            self.log(f"Could not write {path}: {exc}")

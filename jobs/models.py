@@ -29,6 +29,8 @@ class Job(models.Model):
     message = models.CharField(max_length=500, blank=True)
     error = models.TextField(blank=True)
     partial = models.BooleanField(default=False, help_text="Stopped early; what finished is kept.")
+    # Named phases of a multi-phase job (train, predict, evaluate): [{"key", "label", "weight", "fraction"}].
+    phases = models.JSONField(default=list, blank=True)
     attempt = models.PositiveIntegerField(default=0)
     max_attempts = models.PositiveIntegerField(default=3)
     lease_expires_at = models.DateTimeField(null=True, blank=True, db_index=True)
@@ -61,6 +63,15 @@ class Job(models.Model):
         if not self.progress_total:
             return 0
         return min(100, int(100 * self.progress_done / self.progress_total))
+
+    @property
+    def display_message(self) -> str:
+        """What the job is doing, or how it ended: a finished job never shows its last progress message."""
+        if self.error:
+            return self.error
+        if self.state == self.State.SUCCEEDED:
+            return "Finished."
+        return self.message
 
     @property
     def is_active(self) -> bool:

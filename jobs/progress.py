@@ -50,6 +50,8 @@ class Progress:
         self.done = job.progress_done
         self.total = job.progress_total
         self.message = ""
+        self.phases: list[dict] | None = None  # set by PhasedProgress; written with the counts
+        self.kept = ""  # what a handler keeps when cancelled, in words (the cancelled job's message)
         self.listener = listener
         self.interval = FLUSH_INTERVAL if interval is None else interval
         self.last_flush = 0.0  # time.monotonic() of the last successful write
@@ -119,13 +121,16 @@ class Progress:
         lease = timedelta(seconds=max(1, int(getattr(settings, "HTC_JOB_LEASE_SECONDS", 60))))
         with transaction.atomic():
             owned = Job.objects.filter(pk=self.job.pk, state=Job.State.RUNNING, worker=self.worker)
-            written = owned.update(
-                progress_done=self.done,
-                progress_total=self.total,
-                message=self.message[:500],
-                heartbeat_at=now,
-                lease_expires_at=now + lease,
-            )
+            fields = {
+                "progress_done": self.done,
+                "progress_total": self.total,
+                "message": self.message[:500],
+                "heartbeat_at": now,
+                "lease_expires_at": now + lease,
+            }
+            if self.phases is not None:
+                fields["phases"] = self.phases
+            written = owned.update(**fields)
             cancel = written and owned.filter(cancel_requested=True).exists()
         if not written:
             raise JobLeaseLost(f"Job {self.job.pk} is no longer owned by {self.worker}")
@@ -153,3 +158,103 @@ class Progress:
             return False
         self.last_flush = time.monotonic()
         return True
+
+
+class PhasedProgress:
+    """Named, weighted phases of one job (train, predict, evaluate) feeding one Progress: the overall bar only
+    moves forward, the message names the phase and what it is doing, and the phases are stored on the job.
+
+    `phase(key)` starts a phase and returns self, an engine-style callback `(done, total)`. Inside a phase the
+    engine may call `note(message, share)` (classifiers.engine.base.progress_note): the message says what comes
+    next ("Encoding 1,200 documents") and `share` reserves that share of the rest of the phase for it. A report
+    with a new total starts a new step over the rest of the phase, so a phase never goes back.
+    """
+
+    SCALE = 1000  # the job's progress_total: overall progress in thousandths
+
+    def __init__(self, progress: Progress | None, phases: list[tuple[str, str, float]]):
+        self.progress = progress
+        self.phases = [{"key": k, "label": label, "weight": float(w), "fraction": 0.0} for k, label, w in phases]
+        self.index = -1
+        self._reset_step()
+        if progress is not None:
+            progress.phases = self.snapshot()
+            progress.set_total(self.SCALE)
+
+    # ----- handler side -----
+    def phase(self, key: str) -> PhasedProgress:
+        """Start phase `key` (earlier phases count as finished); returns self, the callback for the engine."""
+        keys = [p["key"] for p in self.phases]
+        new = keys.index(key)
+        for p in self.phases[:new]:
+            p["fraction"] = 1.0
+        self.index = new
+        self._reset_step()
+        self._push()
+        return self
+
+    @property
+    def current(self) -> dict | None:
+        return self.phases[self.index] if 0 <= self.index < len(self.phases) else None
+
+    # ----- engine side -----
+    def note(self, message: str, share: float | None = None) -> None:
+        self.detail = message
+        if share is not None and self.current is not None:
+            start = self.current["fraction"]
+            self.step_start, self.step_end = start, start + (1.0 - start) * min(1.0, max(0.0, float(share)))
+            self.step_total = None
+            self.counts = None
+        self._push()
+
+    def __call__(self, done: int, total: int) -> None:
+        phase = self.current
+        if phase is None:
+            return
+        if self.step_total is not None and (total != self.step_total or done < self.step_done):
+            # A new step the engine did not announce: it runs over the rest of the phase.
+            self.step_start, self.step_end = phase["fraction"], 1.0
+        self.step_total, self.step_done = total, done
+        if total > 0:
+            share = min(1.0, max(0.0, done / total))
+            value = self.step_start + (self.step_end - self.step_start) * share
+            phase["fraction"] = max(phase["fraction"], min(1.0, value))
+            self.counts = (done, total)
+        self._push()
+
+    # ----- state -----
+    def _reset_step(self) -> None:
+        self.step_start, self.step_end = 0.0, 1.0
+        self.step_total: int | None = None
+        self.step_done = 0
+        self.detail = ""
+        self.counts: tuple[int, int] | None = None
+
+    def snapshot(self) -> list[dict]:
+        return [dict(p, fraction=round(p["fraction"], 4)) for p in self.phases]
+
+    @property
+    def overall(self) -> float:
+        weight = sum(p["weight"] for p in self.phases) or 1.0
+        return sum(p["weight"] * p["fraction"] for p in self.phases) / weight
+
+    @property
+    def message(self) -> str:
+        phase = self.current
+        if phase is None:
+            return ""
+        text = phase["label"]
+        if len(self.phases) > 1:
+            text = f"{text} (step {self.index + 1} of {len(self.phases)})"
+        if self.detail:
+            text = f"{text}: {self.detail}"
+        if self.counts and self.counts[1] > 1:
+            text = f"{text} · {self.counts[0]:,} of {self.counts[1]:,}"
+        return text
+
+    def _push(self) -> None:
+        if self.progress is None:
+            return
+        self.progress.phases = self.snapshot()
+        self.progress.message = self.message
+        self.progress.set_done(max(self.progress.done, round(self.SCALE * self.overall)))

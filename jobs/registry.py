@@ -70,3 +70,29 @@ def target_url(job) -> str | None:
         return resolver(job)
     except Exception:  # a deleted target or a renamed route must not break the jobs page
         return None
+
+
+# The state of a job's target in words, so a page that shows it (a run's badge) follows the job's poller:
+#
+#     @job_target_state("run")
+#     def run_state(job) -> tuple[str, str] | None:   # ("cancelled", "Cancelled")
+STATES: dict[str, Callable] = {}
+
+
+def job_target_state(target_type: str) -> Callable[[Callable], Callable]:
+    def register(func: Callable) -> Callable:
+        STATES[target_type] = func
+        return func
+
+    return register
+
+
+def target_state(job) -> tuple[str, str] | None:
+    """(state, label) of the job's target, or None when its type has no resolver or the target is gone."""
+    resolver = STATES.get(job.target_type)
+    if resolver is None or job.target_id is None:
+        return None
+    try:
+        return resolver(job)
+    except Exception:  # a deleted target must not break the poller
+        return None

@@ -168,10 +168,19 @@ def job_succeed(
     *, job: Job, worker: str | None = None, result: dict | None = None, progress: Progress | None = None
 ) -> bool:
     """Mark the job succeeded (keeping the final progress). Returns False if the worker lost the job meanwhile."""
-    fields: dict = {"state": Job.State.SUCCEEDED, "result": result or {}, "error": "", "partial": False}
+    # The last progress message ("Predicting the test split") is not true any more once the job finished.
+    fields: dict = {
+        "state": Job.State.SUCCEEDED,
+        "result": result or {},
+        "error": "",
+        "partial": False,
+        "message": "Finished.",
+    }
     if progress is not None:
         fields.update(progress_done=progress.done, progress_total=max(progress.total, progress.done))
-        fields["message"] = progress.message[:MESSAGE_MAX]
+        if progress.phases is not None:  # every phase finished: the bar is full
+            fields["phases"] = [dict(p, fraction=1.0) for p in progress.phases]
+            fields["progress_done"] = fields["progress_total"]
     return _finish(job, worker=worker, **fields)
 
 
@@ -180,6 +189,8 @@ def job_fail(*, job: Job, error: str, worker: str | None = None, progress: Progr
     fields: dict = {"state": Job.State.FAILED, "error": (error or "The job failed.").strip()[:2000]}
     if progress is not None:
         fields.update(progress_done=progress.done, progress_total=progress.total)
+        if progress.phases is not None:
+            fields["phases"] = progress.phases
     return _finish(job, worker=worker, **fields)
 
 
@@ -189,7 +200,15 @@ def job_mark_cancelled(*, job: Job, worker: str | None = None, progress: Progres
     done = progress.done if progress is not None else job.progress_done
     total = progress.total if progress is not None else job.progress_total
     fields.update(progress_done=done, progress_total=total)
-    fields["message"] = f"Cancelled; {done} of {total} finished and kept." if total else "Cancelled."
+    if progress is not None and progress.phases is not None:
+        fields["phases"] = progress.phases
+    kept = progress.kept if progress is not None else ""
+    if kept:
+        fields["message"] = f"Cancelled; {kept}"[:MESSAGE_MAX]
+    elif progress is not None and progress.phases is not None:
+        fields["message"] = "Cancelled."  # the counts are thousandths of the phases, not items kept
+    else:
+        fields["message"] = f"Cancelled; {done} of {total} finished and kept." if total else "Cancelled."
     return _finish(job, worker=worker, **fields)
 
 

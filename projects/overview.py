@@ -23,15 +23,20 @@ def project_overview(*, project: Project) -> dict:
     per_node: Counter = Counter()
     pairs = GoldLabel.objects.filter(document__project=project).values_list("document_id", "node_id")
     seen: dict[int, set[int]] = {}
+    # Per level: documents with at least one label at that depth (a document with two paths counts once),
+    # beside the label assignments (which do count twice).
+    docs_at_level: dict[int, set[int]] = {}
     for doc_id, node_id in pairs.iterator(chunk_size=5000):
         for anc in tree.path_ids(node_id):
             bucket = seen.setdefault(anc, set())
             if doc_id not in bucket:
                 bucket.add(doc_id)
                 per_node[anc] += 1
-    per_level: Counter = Counter()
+            docs_at_level.setdefault(tree.depth(anc), set()).add(doc_id)
+    assignments: Counter = Counter()
     for node_id, count in per_node.items():
-        per_level[tree.depth(node_id)] += count
+        assignments[tree.depth(node_id)] += count
+    level_counts = [(level, len(docs), assignments[level]) for level, docs in sorted(docs_at_level.items())]
     splits = dict(Document.objects.filter(project=project).values_list("split").annotate(n=Count("id")))
     rows = [
         {"node": tree.nodes[nid], "depth": tree.depth(nid), "count": per_node.get(nid, 0), "direct": direct.get(nid, 0)}
@@ -39,7 +44,7 @@ def project_overview(*, project: Project) -> dict:
     ]
     return {
         "node_rows": rows,
-        "level_counts": sorted(per_level.items()),
+        "level_counts": level_counts,
         "document_count": sum(splits.values()),
         "split_counts": [(Split(k).label if k in Split.values else k, v) for k, v in sorted(splits.items())],
         "corpora": project.corpora.annotate(n=Count("documents")),

@@ -375,5 +375,12 @@ def taxonomy_export_view(request: HttpRequest, project_id: int, fmt: str) -> Htt
 @require_GET
 def history(request: HttpRequest, project_id: int) -> HttpResponse:
     project = project_for_user(user=request.user, project_id=project_id)
+    from taxonomies.history import change_summaries, node_ids_in
+    from taxonomies.models import Node
+
     page = Paginator(taxonomy_changes(taxonomy=project.taxonomy), 50).get_page(request.GET.get("page"))
-    return render(request, "taxonomies/history.html", {"project": project, "page": page})
+    changes = list(page.object_list)
+    nodes = Node.objects.filter(taxonomy=project.taxonomy, pk__in=node_ids_in(changes))
+    names = {node.pk: node.name for node in nodes}
+    rows = list(zip(changes, change_summaries(changes, names), strict=True))
+    return render(request, "taxonomies/history.html", {"project": project, "page": page, "rows": rows})

@@ -13,6 +13,14 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.generators import SchemaGenerator
+from drf_spectacular.renderers import (
+    OpenApiJsonRenderer,
+    OpenApiJsonRenderer2,
+    OpenApiYamlRenderer,
+    OpenApiYamlRenderer2,
+)
+from drf_spectacular.utils import extend_schema
+from drf_spectacular.views import SpectacularAPIView
 
 METHODS = ("get", "post", "put", "patch", "delete")
 
@@ -56,3 +64,40 @@ def api_not_found(request: HttpRequest) -> JsonResponse:
 
     message = "No such API route." if request.path.endswith("/") else "No such API route (API paths end with a slash)."
     return JsonResponse(error_body([{"field": None, "message": message}]), status=404)
+
+
+class TextYamlRenderer(OpenApiYamlRenderer):
+    """The schema's YAML as text/plain: a browser shows it instead of downloading a file."""
+
+    media_type = "text/plain"
+    charset = "utf-8"
+
+
+class SchemaView(SpectacularAPIView):
+    """GET /api/schema/: YAML shown as text in a browser, `?format=json` (or `Accept: application/json`) for
+    JSON, `?download=1` saves either as a file (htc-openapi.yaml or .json)."""
+
+    renderer_classes = [
+        TextYamlRenderer,
+        OpenApiYamlRenderer,
+        OpenApiYamlRenderer2,
+        OpenApiJsonRenderer2,  # application/json first: a browser shows it
+        OpenApiJsonRenderer,
+    ]
+
+    def perform_content_negotiation(self, request, force=False):
+        # ?format=json|yaml (DRF's own format override is off: ?format= is the taxonomy export's parameter).
+        wanted = request.query_params.get("format")
+        for renderer in self.get_renderers():
+            if wanted and renderer.format == wanted:
+                return renderer, renderer.media_type
+        return super().perform_content_negotiation(request, force)
+
+    @extend_schema(exclude=True)
+    def get(self, request, *args, **kwargs):
+        response = super().get(request, *args, **kwargs)
+        if request.query_params.get("download") in ("1", "true", "yes"):
+            renderer = getattr(request, "accepted_renderer", None)
+            extension = "json" if getattr(renderer, "format", "") == "json" else "yaml"
+            response["Content-Disposition"] = f'attachment; filename="htc-openapi.{extension}"'
+        return response

@@ -28,6 +28,17 @@ from classifiers.engine.atomic import atomic_directory
 from classifiers.engine.hierarchy import Hierarchy, Path
 
 ProgressFn = Callable[[int, int], None] | None
+
+
+def progress_note(progress: ProgressFn, message: str, share: float | None = None) -> None:
+    """Say what the next progress reports are about ("Encoding 1,200 documents") to a callback that listens
+    (one with a `note(message, share)` method, such as the jobs' phased progress); plain callables ignore it.
+    `share`: the part of what is left of the current phase these reports will cover (None: keep the step)."""
+    note = getattr(progress, "note", None)
+    if callable(note):
+        note(message, share)
+
+
 SCORE_EPS = 1e-12
 
 

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from classifiers.engine.base import HierarchicalClassifier, ProgressFn
+from classifiers.engine.base import HierarchicalClassifier, ProgressFn, progress_note
 from classifiers.engine.flat_paths import (
     ROOT,
     apply_group_overrides,
@@ -137,12 +137,14 @@ class LocalLogisticClassifier(HierarchicalClassifier):
         """Fit the flat model or the local groups (as `is_flat` says) on features X; returns self."""
         self.groups_: dict[int, dict[str, Any]] = {}
         if self.is_flat:
+            progress_note(progress, "Fitting the logistic regression over the label paths")
             self.flat_ = self._fit_flat(X, paths)
             self.flat_groups_: dict[int, dict[str, Any]] = {}
             if progress:
                 progress(1, 1)
             return self
         groups = sibling_groups(self.hierarchy_)
+        progress_note(progress, f"Fitting {len(groups):,} logistic regressions (one per parent label)")
         for done, (parent, children) in enumerate(groups, start=1):
             self.groups_[parent] = self._fit_group(X, paths, parent, children)
             if progress:
@@ -507,7 +509,9 @@ class EmbeddingLocalClassifier(LocalLogisticClassifier):
         return SentenceEmbedder(self.model_path, self.max_length, self.batch_size, cache_dir=self.cache_dir)
 
     def _fit_features(self, texts, progress):
-        return self._embedder().encode(texts)
+        # Encoding is most of the training time: report it (it used to sit at 0 % with no message).
+        progress_note(progress, f"Encoding {len(texts):,} training documents", share=0.8)
+        return self._embedder().encode(texts, progress=progress)
 
     def _features(self, texts, progress):
         return self._embedder().encode(texts, progress=progress)

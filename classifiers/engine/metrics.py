@@ -109,7 +109,8 @@ def evaluate(gold: Sequence[Sequence[Path]], pred: Sequence[Sequence[Path]], hie
 
     Returns a JSON-safe dict with fractions in [0, 1]: micro_f1, macro_f1, c_micro_f1, c_macro_f1,
     p_micro_f1, p_macro_f1 (with the stray-label penalty), p_micro_f1_raw, p_macro_f1_raw, p_penalty,
-    h_precision, h_recall, h_f1, exact_path_accuracy, consistency, example_precision / example_recall /
+    h_precision, h_recall, h_f1, exact_path_accuracy, consistency (over documents with a prediction), coverage
+    (share of documents with a prediction), n_predicted, example_precision / example_recall /
     example_f1 (per document on its label sets, averaged), path_count_accuracy (share of documents predicted
     with as many paths as they have), n_documents, per_level (list of
     {level, micro_f1, macro_f1, accuracy, n_documents}) and per_label ({node index: flat F1}).
@@ -152,8 +153,12 @@ def evaluate(gold: Sequence[Sequence[Path]], pred: Sequence[Sequence[Path]], hie
     exact = float((G == P).all(axis=1).mean()) if n_docs else 0.0
     ex_p, ex_r, ex_f = _example_based(G, P)
     right_count = [len({tuple(p) for p in g}) == len({tuple(p) for p in q}) for g, q in zip(gold, pred, strict=True)]
-    consistent = [all(hierarchy.is_valid_path(p) for p in paths) for paths in pred]
-    consistency = float(np.mean(consistent)) if n_docs else 0.0
+    # Consistency is over the documents that got a prediction (an empty answer is not a consistent path);
+    # coverage says how many those are.
+    answered = [paths for paths in pred if len(paths)]
+    consistent = [all(hierarchy.is_valid_path(p) for p in paths) for paths in answered]
+    consistency = float(np.mean(consistent)) if answered else 0.0
+    coverage = len(answered) / n_docs if n_docs else 0.0
 
     return {
         "n_documents": n_docs,
@@ -175,6 +180,8 @@ def evaluate(gold: Sequence[Sequence[Path]], pred: Sequence[Sequence[Path]], hie
         "example_recall": ex_r,
         "example_f1": ex_f,
         "path_count_accuracy": float(np.mean(right_count)) if n_docs else 0.0,
+        "coverage": coverage,
+        "n_predicted": len(answered),
         "per_level": _per_level(G, P, right, hierarchy),
         "per_label": {i: float(f) for i, f in enumerate(per_label)},
     }

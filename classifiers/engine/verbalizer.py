@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from classifiers.engine import losses
-from classifiers.engine.base import HierarchicalClassifier, ProgressFn, decode_scores
+from classifiers.engine.base import HierarchicalClassifier, ProgressFn, decode_scores, progress_note
 from classifiers.engine.hierarchy import Hierarchy, Path, as_multi
 from classifiers.engine.plm import (
     BasePLM,
@@ -250,6 +250,7 @@ class HierVerbClassifier(HierarchicalClassifier):
         best_key, best_state, bad_epochs, step = None, None, 0, 0
         self.history_: list[dict[str, float]] = []
         for epoch in range(epochs):
+            progress_note(progress, f"Training epoch {epoch + 1} of {epochs}")
             self._train_mode(True)
             order = rng.permutation(len(ids)) if self.shuffle else np.arange(len(ids))
             epoch_loss = 0.0

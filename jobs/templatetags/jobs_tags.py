@@ -11,3 +11,18 @@ def elapsed(seconds: float | int | None) -> str:
     s = max(0, round(float(seconds or 0)))
     minutes, rest = divmod(s, 60)
     return f"{minutes}m {rest}s" if minutes else f"{rest}s"
+
+
+@register.filter
+def job_phases(job) -> list[dict]:
+    """The job's named phases with state and percent (jobs.selectors.job_phases)."""
+    from jobs.selectors import job_phases as phases
+
+    return phases(job)
+
+
+@register.filter
+def job_progress_text(job) -> str:
+    from jobs.selectors import job_progress_text as text
+
+    return text(job)

@@ -97,3 +97,25 @@ def test_every_page_sends_a_strict_content_security_policy(client, owner, projec
     csp = response["Content-Security-Policy"]
     assert "script-src 'self'" in csp and "unsafe-inline" not in csp
     assert response["X-Frame-Options"] == "DENY"
+
+
+def test_labelled_documents_per_level_count_documents_not_label_assignments(client, owner, project, build_tree):
+    """A document with two paths counts once per level (the issue saw 2,466 at level 1 in 1,852 documents)."""
+    from corpora.models import Corpus, Document, GoldLabel
+
+    tree = build_tree(project, {"A": {"A1": {}}, "B": {"B1": {}}})
+    corpus = Corpus.objects.create(project=project, name="c")
+    both = Document.objects.create(project=project, corpus=corpus, external_id="both", text="x", split="train")
+    one = Document.objects.create(project=project, corpus=corpus, external_id="one", text="y", split="train")
+    GoldLabel.objects.bulk_create(
+        [
+            GoldLabel(document=both, node=tree["A > A1"]),
+            GoldLabel(document=both, node=tree["B > B1"]),
+            GoldLabel(document=one, node=tree["A > A1"]),
+        ]
+    )
+    client.force_login(owner)
+    html = client.get(reverse("projects:detail", args=[project.pk])).content.decode()
+    table = html.split('id="level-counts"')[1].split("</table>")[0]
+    assert "<tr><td>1</td><td>2</td><td>3</td></tr>" in table
+    assert "<tr><td>2</td><td>2</td><td>3</td></tr>" in table

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from typing import Any
@@ -242,6 +243,8 @@ class LLMStrategy(HierarchicalClassifier):
             "invalid": sum(1 for o in outcomes if o.invalid),
             "failed": sum(1 for o in outcomes if o.failed),
             "inconsistent": sum(1 for o in outcomes if not o.consistent),
+            # "timeout: ..." -> {"timeout": n}: why calls failed after their retries, by kind.
+            "failed_by_kind": dict(Counter(str(o.failed).split(":", 1)[0] for o in outcomes if o.failed)),
             "seconds": round(seconds, 3),
             "calls_per_doc": sum(o.calls for o in outcomes) / n,
             "tokens_per_doc": sum(o.prompt_tokens + o.completion_tokens for o in outcomes) / n,

@@ -1,4 +1,5 @@
-"""Start htc on one machine: the web server, one supervised background worker and the local LLM server."""
+"""Start htc on one machine: the web server, one supervised background worker and the supervised local LLM
+server (restarted with a back-off when it dies; its state is printed here and shown on the endpoint page)."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         self.children: dict[str, subprocess.Popen] = {}
         self.commands: dict[str, list[str]] = {}
+        self.llm = None
         stop = {"now": False}
 
         def request_stop(signum, frame):
@@ -50,6 +52,8 @@ class Command(BaseCommand):
         try:
             while not stop["now"]:
                 time.sleep(1)
+                if self.llm is not None:
+                    self.llm.tick()
                 for name, proc in list(self.children.items()):
                     if proc.poll() is not None and name.startswith("worker"):
                         self.stdout.write(self.style.WARNING(f"{name} exited ({proc.returncode}); restarting it."))
@@ -58,11 +62,13 @@ class Command(BaseCommand):
                         self.stdout.write(self.style.ERROR("The web server stopped."))
                         stop["now"] = True
         finally:
+            if self.llm is not None:
+                self.llm.stop()
             self._stop_all()
 
     def _start_llm(self) -> None:
         try:
-            from htc_app.llm_server import llm_server_command
+            from htc_app.llm_server import LLMSupervisor, llm_server_command
         except ImportError as exc:
             self.stdout.write(
                 self.style.WARNING(f"Local LLM server unavailable ({exc}); LLM strategies need an endpoint.")
@@ -72,11 +78,13 @@ class Command(BaseCommand):
             port = int(settings.HTC_LLM_BASE_URL.rsplit(":", 1)[1].split("/")[0])
         except (IndexError, ValueError):
             port = 8081
-        if self._wait_http(f"http://127.0.0.1:{port}/v1/models", 1):
-            self.stdout.write(f"An LLM server already answers on port {port}; using it.")
-            return
-        self._start("llm", llm_server_command(port=port))
-        self.stdout.write(f"Local LLM server (SmolLM2-135M-Instruct) starting on 127.0.0.1:{port}.")
+        self.llm = LLMSupervisor(
+            llm_server_command(port=port),
+            base_url=f"http://127.0.0.1:{port}/v1",
+            data_dir=settings.HTC_DATA_DIR,
+            log=lambda line: self.stdout.write(line),
+        )
+        self.llm.start()
 
     def _start(self, name: str, command: list[str]) -> None:
         self.commands[name] = command

@@ -1,0 +1,194 @@
+"""What DL, DH and TMH cost on the large taxonomies (DBpedia-298, Amazon-531) through the local SmolLM2 server:
+`run(n_docs=100) -> str` (Markdown), the `cost` section of llm.md.
+
+Per dataset, strategy and k (0 and 2 examples per class at the level asked): LLM calls, prompt and completion
+tokens per document and seconds per document, on the same seeded sample of documents (examples drawn from the
+other documents). SmolLM2-135M cannot classify (accuracy is near chance and is not the point): the table
+measures how each strategy's prompts grow with the taxonomy, which is what a real endpoint bills. TMH asks one
+level at a time with only the children of its last answer, DH sends the whole tree, DL every leaf path.
+
+    python -m benchmarks.llm_cost_bench [--docs 100] [--datasets dbpedia298,amazon531] [--k 0,2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import time
+from pathlib import Path
+
+from benchmarks.report import md_table
+
+DATASETS = Path(__file__).resolve().parent.parent.parent / "shared" / "datasets"
+FILES = {
+    "dbpedia298": ("DBpedia-298", DATASETS / "dbpedia298_generated" / "dbpedia298_generated.jsonl"),
+    "amazon531": ("Amazon-531", DATASETS / "amazon531_generated" / "amazon531_generated.jsonl"),
+}
+SEED = 550
+MAX_DOC_CHARS = 600
+EXAMPLE_CHARS = 80
+N_CTX = 32768  # DL/DH with k = 2 put two examples of every leaf or node into one prompt
+
+
+def _rows(path: Path) -> list[dict]:
+    with open(path, encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()]
+
+
+def measure(name: str, path: Path, base_url: str, n_docs: int, ks: list[int]) -> list[dict]:
+    from classifiers.engine.hierarchy import Hierarchy
+    from classifiers.engine.llm.strategies import LLMDirectHierarchical, LLMDirectLeaf, LLMTopDownMultiStep
+    from classifiers.engine.metrics import evaluate
+
+    rows = _rows(path)
+    rng = random.Random(SEED)
+    sample_idx = set(rng.sample(range(len(rows)), min(n_docs, len(rows))))
+    sample = [rows[i] for i in sorted(sample_idx)]
+    pool = [r for i, r in enumerate(rows) if i not in sample_idx]
+    h = Hierarchy.from_paths(sorted({tuple(r["path"]) for r in rows}))
+    pool_paths = [h.path_from_names(r["path"]) for r in pool]
+    gold = [[h.path_from_names(r["path"])] for r in sample]
+    texts = [r["text"] for r in sample]
+    host = base_url.split("/")[2]
+    out = []
+    for k in ks:
+        for label, cls in (("DL", LLMDirectLeaf), ("DH", LLMDirectHierarchical), ("TMH", LLMTopDownMultiStep)):
+            est = cls(
+                base_url=base_url,
+                k=k,
+                seed=SEED,
+                concurrency=1,
+                max_doc_chars=MAX_DOC_CHARS,
+                example_chars=EXAMPLE_CHARS,
+                timeout=600,
+            ).set_runtime(allowed_hosts=[host])
+            est.fit([r["text"] for r in pool], pool_paths, h)
+            started = time.monotonic()
+            pred = est.predict(texts)
+            seconds = time.monotonic() - started
+            stats = est.stats_
+            n = len(texts)
+            metrics = evaluate(gold, pred, h)
+            out.append(
+                {
+                    "dataset": name,
+                    "nodes": len(h),
+                    "strategy": label,
+                    "k": k,
+                    "documents": n,
+                    "calls": stats["calls"] / n,
+                    "prompt": stats["prompt_tokens"] / n,
+                    "completion": stats["completion_tokens"] / n,
+                    "seconds": seconds / n,
+                    "failed": stats["failed"],
+                    "invalid": stats["invalid"],
+                    "exact": metrics["exact_path_accuracy"],
+                }
+            )
+            r = out[-1]
+            print(
+                f"llm_cost: {name} {label} k={k}: {seconds:.0f} s, {r['prompt']:.0f} + {r['completion']:.0f} tok/doc,"
+                f" failed {r['failed']}",
+                file=sys.stderr,
+                flush=True,
+            )
+    return out
+
+
+def table(results: list[dict], n_docs: int, wall: float) -> str:
+    head = [
+        "dataset (tree nodes)",
+        "strategy",
+        "k",
+        "documents",
+        "calls/doc",
+        "prompt tokens/doc",
+        "completion tokens/doc",
+        "s/doc",
+        "failed",
+        "invalid",
+        "exact path acc.",
+    ]
+    body = [
+        [
+            f"{r['dataset']} ({r['nodes']})",
+            r["strategy"],
+            r["k"],
+            r["documents"],
+            f"{r['calls']:.2f}",
+            f"{r['prompt']:.0f}",
+            f"{r['completion']:.1f}",
+            f"{r['seconds']:.2f}",
+            r["failed"],
+            r["invalid"],
+            f"{r['exact']:.3f}",
+        ]
+        for r in results
+    ]
+    ratios = []
+    for dataset in dict.fromkeys(r["dataset"] for r in results):
+        for k in dict.fromkeys(r["k"] for r in results):
+            by = {r["strategy"]: r for r in results if r["dataset"] == dataset and r["k"] == k}
+            if "DH" in by and "TMH" in by and by["DH"]["prompt"] + by["DH"]["completion"]:
+                share = (by["TMH"]["prompt"] + by["TMH"]["completion"]) / (by["DH"]["prompt"] + by["DH"]["completion"])
+                verdict = "at most half: holds" if share <= 0.5 else "more than half: does not hold"
+                ratios.append(f"- {dataset}, k = {k}: TMH spends {share:.2f} of DH's tokens per document ({verdict}).")
+    lines = [
+        "## LLM cost on the large taxonomies (DBpedia-298, Amazon-531)",
+        "",
+        f"The same {n_docs} documents per row (seed {SEED}, documents cut at {MAX_DOC_CHARS} characters, examples "
+        f"at {EXAMPLE_CHARS}), SmolLM2-135M-Instruct Q4_1 through the real local llama-cpp-python server (CPU, 2 "
+        f"threads, context {N_CTX}), constrained JSON answers, temperature 0, one request at a time. k = examples "
+        f"per class at the level asked, from the other documents of the dataset. Total wall time {wall:.0f} s.",
+        "",
+        *md_table(head, body),
+        "",
+        "The seeds' claim, TMH at most half of DH's tokens per document:",
+        *ratios,
+        "",
+        "- Tokens are the server's own `usage` counts; calls include every level TMH asked (a level with one child",
+        "  costs no call). Seconds include the server's prompt processing on a shared two-core machine: read them",
+        "  as relative, not absolute. llama.cpp reuses the prompt prefix of the previous request, so a prompt",
+        "  that repeats the same label list is cheaper in seconds than its token count suggests; a paid endpoint",
+        "  bills every token.",
+        "- SmolLM2-135M cannot classify these taxonomies (exact path accuracy is shown only to make that plain).",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def run(quick: bool = False, n_docs: int = 100, datasets: list[str] | None = None, ks: list[int] | None = None) -> str:
+    from htc_app.llm_server import running_llm_server
+
+    if quick:
+        n_docs = min(n_docs, 5)
+    names = datasets or list(FILES)
+    missing = [FILES[n][1] for n in names if not FILES[n][1].exists()]
+    if missing:
+        return f"## LLM cost on the large taxonomies\n\nSkipped: {', '.join(map(str, missing))} absent.\n"
+    started = time.monotonic()
+    results: list[dict] = []
+    with running_llm_server(n_ctx=N_CTX, threads=2) as base_url:
+        for name in names:
+            label, path = FILES[name]
+            results += measure(label, path, base_url, n_docs, ks or [0, 2])
+    return table(results, n_docs, time.monotonic() - started)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--docs", type=int, default=100)
+    parser.add_argument("--datasets", default=",".join(FILES))
+    parser.add_argument("--k", default="0,2")
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    sys.stdout.write(
+        run(
+            quick=args.quick,
+            n_docs=args.docs,
+            datasets=[d for d in args.datasets.split(",") if d],
+            ks=[int(k) for k in args.k.split(",") if k],
+        )
+    )
