@@ -250,6 +250,16 @@ def job_cancel(*, job: Job, actor=None) -> Job:
     return job
 
 
+def _queue_now(job: Job) -> str:
+    """The queue for another attempt, chosen again: a GPU worker that died no longer draws torch jobs once its
+    presence is stale. Keeps the job's queue if the choice fails (e.g. its run was deleted)."""
+    try:
+        return queue_for(resource_for(job.kind, job.params or {}))
+    except Exception:
+        logger.warning("Job %s: keeping queue %s for the retry", job.pk, job.queue, exc_info=True)
+        return job.queue
+
+
 def job_requeue(*, job: Job, worker: str | None = None, reason: str, now: datetime | None = None) -> bool:
     """Put a running job back in the queue (another attempt) and re-enqueue it through the tasks API on commit.
 
@@ -261,7 +271,12 @@ def job_requeue(*, job: Job, worker: str | None = None, reason: str, now: dateti
         qs = qs.filter(worker=worker)
     with transaction.atomic():
         written = qs.update(
-            state=Job.State.QUEUED, worker="", lease_expires_at=None, task_id="", message=reason[:MESSAGE_MAX]
+            state=Job.State.QUEUED,
+            worker="",
+            lease_expires_at=None,
+            task_id="",
+            message=reason[:MESSAGE_MAX],
+            queue=_queue_now(job),
         )
         if written:
             transaction.on_commit(partial(_enqueue_now, job.pk))
@@ -293,6 +308,7 @@ def jobs_reap(now: datetime | None = None) -> dict[str, list[int]]:
                 if still_expired.update(
                     state=Job.State.QUEUED,
                     worker="",
+                    queue=_queue_now(job),
                     lease_expires_at=None,
                     task_id="",
                     message=f"The worker stopped responding; retrying (attempt {job.attempt + 1} of {job.max_attempts}).",

@@ -127,3 +127,22 @@ def test_worker_serves_only_the_queues_it_was_given_and_says_so(transactional_db
 def test_device_detection_names_cuda_or_cpu():
     device = detect_device()
     assert device == "cpu" or device.startswith("cuda:0 (")
+
+
+def test_a_requeued_torch_job_leaves_the_gpu_queue_once_the_gpu_worker_is_gone(project, owner, settings):
+    from jobs.services import job_requeue, jobs_reap
+
+    settings.HTC_WORKER_SEEN_SECONDS = 60
+    gpu_worker()
+    job = run_job_row(project, owner, "hierverb")
+    assert job.queue == "gpu"
+    job_claim(job_id=job.pk, worker="gpu1:7:aa", device="cuda:0 (test)")
+    WorkerPresence.objects.update(seen_at=timezone.now() - timedelta(seconds=300))  # killed: no more beats
+    Job.objects.filter(pk=job.pk).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
+    assert jobs_reap()["requeued"] == [job.pk]
+    assert Job.objects.get(pk=job.pk).queue == "cpu"
+    # A GPU worker comes back: the next retry goes to it again.
+    presence_beat(name="gpu2", queues=["gpu"], device="cuda:0 (test)")
+    job_claim(job_id=job.pk, worker="cpu1:8:bb", device="cpu")
+    assert job_requeue(job=Job.objects.get(pk=job.pk), reason="busy")
+    assert Job.objects.get(pk=job.pk).queue == "gpu"
