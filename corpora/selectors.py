@@ -11,11 +11,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from django.core.cache import cache
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.db.models.functions import Substr
 from django.shortcuts import get_object_or_404
 
 from corpora.models import Corpus, Document, GoldLabel, Split
+from corpora.search import filter_text
 from htc_app.params import id_param
 from taxonomies.models import Node
 from taxonomies.selectors import TreeIndex, taxonomy_tree
@@ -74,7 +75,7 @@ def documents_filtered(
         ).values("document_id")
         qs = qs.filter(pk__in=under)
     if q:
-        qs = qs.filter(Q(text__icontains=q) | Q(external_id__icontains=q))
+        qs = filter_text(qs, q)
     return qs
 
 

@@ -119,7 +119,7 @@ class DocumentListView(ProjectScopedView):
     @extend_schema(
         summary="Documents of the project, with their gold paths",
         parameters=[
-            text_parameter("q", "Documents whose text or id contains this text."),
+            text_parameter("q", "Words (any order, case ignored) that each start a word of the text or id."),
             choice_parameter("split", SPLIT_FILTERS, "Only this split (none: unassigned)."),
             int_parameter("node", "Only documents with a gold path through this label."),
             int_parameter("corpus", "Only documents of this corpus."),

@@ -1,0 +1,43 @@
+"""Text search over documents with one query syntax on every database.
+
+The query is split into words (letters and digits); a document matches when each word starts a word of its
+text or id, in any order, case ignored ("river mount" finds "Mountain river"). SQLite answers from an FTS5
+table, PostgreSQL from a GIN index on a `simple` tsvector (migration 0004): both stay fast at a million
+documents, where a substring scan does not.
+"""
+
+from __future__ import annotations
+
+import re
+
+from django.db import connection
+from django.db.models import BooleanField, Q, QuerySet
+from django.db.models.expressions import RawSQL
+
+MAX_WORDS = 20
+_WORD = re.compile(r"[^\W_]+")
+
+SQLITE_MATCH = "corpora_document.id IN (SELECT rowid FROM corpora_document_fts WHERE corpora_document_fts MATCH %s)"
+POSTGRES_MATCH = "to_tsvector('simple'::regconfig, corpora_document.external_id || ' ' || corpora_document.text) @@ to_tsquery('simple'::regconfig, %s)"
+
+
+def query_words(q: str) -> list[str]:
+    """The words of a search, lower case, at most MAX_WORDS."""
+    return _WORD.findall(q.lower())[:MAX_WORDS]
+
+
+def filter_text(qs: QuerySet, q: str) -> QuerySet:
+    """`qs` (documents) narrowed to those matching the search `q` (see the module docstring)."""
+    words = query_words(q)
+    if not words:  # only punctuation: a plain substring match (rare, and no index can help)
+        return qs.filter(Q(text__icontains=q) | Q(external_id__icontains=q))
+    if connection.vendor == "sqlite":
+        match = " ".join(f'"{w}"*' for w in words)
+        return qs.filter(RawSQL(SQLITE_MATCH, [match], output_field=BooleanField()))
+    if connection.vendor == "postgresql":
+        tsquery = " & ".join(f"{w}:*" for w in words)
+        return qs.filter(RawSQL(POSTGRES_MATCH, [tsquery], output_field=BooleanField()))
+    condition = Q()
+    for w in words:
+        condition &= Q(text__icontains=w) | Q(external_id__icontains=w)
+    return qs.filter(condition)
