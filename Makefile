@@ -13,7 +13,7 @@ TEST_PG_URL ?= postgres://postgres@127.0.0.1:5432/htc
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 PIP_VERSION := 26.3
 
-.PHONY: run install migrate setup serve test test-sqlite test-pg bench lint format clean lock
+.PHONY: run install migrate setup serve test test-sqlite test-pg bench bench-peers lint format clean lock
 
 # requirements.txt says what htc needs; constraints.txt pins every package (native and fast-moving ones
 # included) to the versions the suite last passed with, so a new release on PyPI changes nothing here.
@@ -51,6 +51,11 @@ test-pg: install
 ## make bench: writes Markdown tables to benchmarks/results/.
 bench: install
 	$(PY) -m benchmarks.run $(BENCH_ARGS)
+
+## make bench-peers: htc against Label Studio Community (installed into its own virtualenv outside the repo,
+## $$HTC_PEERS_DIR, default ~/.cache/htc-peers; optional, never in CI). Writes benchmarks/results/peers.md.
+bench-peers: install
+	$(PY) -m benchmarks.peers_bench $(PEERS_ARGS)
 
 lint: install
 	$(PY) -m ruff check .

@@ -106,6 +106,7 @@ def _p95(call) -> tuple[float, float]:
 
 def child_pages(n: int) -> dict:
     """Import n generated documents, add a run with a prediction per document, time the list and queue pages."""
+    old = _setup()
     from django.contrib.auth import get_user_model
     from django.db import connection
     from django.test import Client
@@ -115,10 +116,10 @@ def child_pages(n: int) -> dict:
     from classifiers.models import Prediction, Run
     from corpora.models import Document
     from projects.services import project_create
+    from review.selectors import QueueCursor, review_queue_page
     from taxonomies.models import Node
     from taxonomies.selectors import taxonomy_tree
 
-    old = _setup()
     try:
         owner = get_user_model().objects.create_user("bench", password="bench-password-1")
         project = project_create(name="bench", owner=owner)
@@ -156,13 +157,28 @@ def child_pages(n: int) -> dict:
         queue = reverse("review:queue", args=[project.pk, run.pk])
         area = Node.objects.get(taxonomy=project.taxonomy, name="Area1")
         deep = max(1, n // 50 // 2)
+        # The seek keys a user reaches by following "Next" (deep - 1) times.
+        doc_after = (
+            Document.objects.filter(project=project).order_by("id").values_list("id", flat=True)[(deep - 1) * 50 - 1]
+        )
+        queue_after, remaining = None, (deep - 1) * 50
+        while remaining > 0:
+            walked = review_queue_page(run=run, cursor=QueueCursor.decode(queue_after), size=min(5000, remaining))
+            remaining -= len(walked.items)
+            queue_after = walked.next_cursor
         cases = [
             ("documents, page 1", lambda: client.get(documents)),
-            (f"documents, page {deep:,} (row {(deep - 1) * 50:,})", lambda: client.get(documents, {"page": deep})),
+            (
+                f"documents, page {deep:,} (seek after row {(deep - 1) * 50:,})",
+                lambda: client.get(documents, {"page": deep, "after": doc_after}),
+            ),
             ("documents, label filter (Area1 subtree)", lambda: client.get(documents, {"node": area.pk})),
             ("documents, text search 'river mountain'", lambda: client.get(documents, {"q": "river mountain"})),
             ("review queue, page 1", lambda: client.get(queue)),
-            (f"review queue, page {deep:,}", lambda: client.get(queue, {"page": deep})),
+            (
+                f"review queue, page {deep:,} (seek)",
+                lambda: client.get(queue, {"page": deep, "after": queue_after}),
+            ),
             ("review queue, label filter (Area1), not reviewed", lambda: client.get(queue, {"node": area.pk})),
             ("review, next item", lambda: client.get(reverse("review:next", args=[project.pk, run.pk]))),
             (

@@ -1,0 +1,271 @@
+"""htc side by side with Label Studio Community: import speed, peak memory and queue page latency.
+
+    make bench-peers                      # or: python -m benchmarks.peers_bench [--docs 100000] [--repeat 3]
+
+Optional and never part of CI: Label Studio is installed into its own virtualenv OUTSIDE the repository
+(`$HTC_PEERS_DIR`, default ~/.cache/htc-peers; the first run downloads it with pip), started on a free local port
+with a throwaway data folder, and driven over its REST API. The same files are imported by both systems, the
+runs alternate (htc, LS, htc, LS, ...) and the medians are compared. Writes benchmarks/results/peers.md with the
+ratios, the load average before and after, and both versions.
+
+Label Studio rows: the import time is from the POST of the file until the project reports every task; its
+peak RSS is the largest resident size of the server process tree sampled every 0.2 s during the import. The
+queue rows time GET /api/tasks (page 1, a deep page) for LS and the review queue page for htc (see import_bench).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+from benchmarks.import_bench import DATASET, PG_URL, generate_csv
+
+LS_VERSION = os.environ.get("HTC_PEERS_LS_VERSION", "1.23.2")
+PEERS_DIR = Path(os.environ.get("HTC_PEERS_DIR", Path.home() / ".cache" / "htc-peers"))
+RESULTS = Path(__file__).resolve().parent / "results"
+LABEL_CONFIG = (
+    '<View><Text name="text" value="$text"/><Choices name="label" toName="text"><Choice value="x"/></Choices></View>'
+)
+
+
+def ensure_label_studio() -> Path:
+    """The label-studio executable in its own virtualenv outside the repository (installed on first use)."""
+    venv = PEERS_DIR / f"label-studio-{LS_VERSION}"
+    exe = venv / "bin" / "label-studio"
+    if not exe.exists():
+        PEERS_DIR.mkdir(parents=True, exist_ok=True)
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        subprocess.run([str(venv / "bin" / "pip"), "install", "-q", f"label-studio=={LS_VERSION}"], check=True)
+    return exe
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _rss_tree_mb(pid: int) -> float:
+    """Resident memory of a process and its descendants (from /proc), MB."""
+    total, stack = 0, [pid]
+    while stack:
+        p = stack.pop()
+        try:
+            with open(f"/proc/{p}/status") as fh:
+                total += next((int(line.split()[1]) for line in fh if line.startswith("VmRSS:")), 0)
+            with open(f"/proc/{p}/task/{p}/children") as fh:
+                stack += [int(c) for c in fh.read().split()]
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return total / 1024
+
+
+class LabelStudio:
+    def __init__(self, exe: Path):
+        self.port = _free_port()
+        self.data = Path(tempfile.mkdtemp(prefix="htc-peers-ls-"))
+        self.token = uuid.uuid4().hex
+        env = dict(
+            os.environ,
+            LABEL_STUDIO_BASE_DATA_DIR=str(self.data),
+            LABEL_STUDIO_DISABLE_SIGNUP_WITHOUT_LINK="true",
+            DATA_UPLOAD_MAX_MEMORY_SIZE=str(2**31),
+            DATA_UPLOAD_MAX_NUMBER_FILES="100",
+            LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED="false",
+        )
+        cmd = [str(exe), "start", "--no-browser", "--port", str(self.port), "--username", "bench@example.com"]
+        cmd += ["--password", uuid.uuid4().hex, "--user-token", self.token]
+        self.proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.base = f"http://127.0.0.1:{self.port}"
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            try:
+                self.get("/api/version")
+                return
+            except OSError:
+                time.sleep(1)
+        raise RuntimeError("Label Studio did not start within 300 s")
+
+    def request(self, method: str, path: str, body: bytes | None = None, headers: dict | None = None):
+        req = urllib.request.Request(self.base + path, data=body, method=method)
+        req.add_header("Authorization", f"Token {self.token}")
+        for k, v in (headers or {}).items():
+            req.add_header(k, v)
+        with urllib.request.urlopen(req, timeout=3600) as resp:
+            data = resp.read()
+        return json.loads(data) if data else None
+
+    def get(self, path: str):
+        return self.request("GET", path)
+
+    def post_json(self, path: str, obj: dict):
+        return self.request("POST", path, json.dumps(obj).encode(), {"Content-Type": "application/json"})
+
+    def version(self) -> str:
+        info = self.get("/api/version")
+        return str(info.get("release") or info.get("label-studio-os-package", {}).get("version") or LS_VERSION)
+
+    def import_file(self, path: Path) -> dict:
+        project = self.post_json(
+            "/api/projects", {"title": f"bench {uuid.uuid4().hex[:6]}", "label_config": LABEL_CONFIG}
+        )
+        boundary = uuid.uuid4().hex
+        body = (
+            (
+                f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{path.name}"\r\n'
+                "Content-Type: application/octet-stream\r\n\r\n"
+            ).encode()
+            + path.read_bytes()
+            + f"\r\n--{boundary}--\r\n".encode()
+        )
+        peak = [0.0]
+        done = threading.Event()
+
+        def sample():
+            while not done.is_set():
+                peak[0] = max(peak[0], _rss_tree_mb(self.proc.pid))
+                time.sleep(0.2)
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        start = time.perf_counter()
+        self.request(
+            "POST",
+            f"/api/projects/{project['id']}/import",
+            body,
+            {"Content-Type": f"multipart/form-data; boundary={boundary}"},
+        )
+        while True:  # imports may finish in the background
+            count = self.get(f"/api/projects/{project['id']}")["task_number"]
+            if count and count >= _lines(path):
+                break
+            time.sleep(0.2)
+        seconds = time.perf_counter() - start
+        done.set()
+        sampler.join()
+        return {"project": project["id"], "docs": count, "seconds": seconds, "peak_rss": peak[0]}
+
+    def page_ms(self, project: int, page: int, repeat: int = 20) -> float:
+        times = []
+        for _ in range(repeat):
+            start = time.perf_counter()
+            self.get(f"/api/tasks?project={project}&page={page}&page_size=50")
+            times.append((time.perf_counter() - start) * 1000)
+        times.sort()
+        return times[int(0.95 * (len(times) - 1))]
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        shutil.rmtree(self.data, ignore_errors=True)
+
+
+def _lines(path: Path) -> int:
+    with open(path, "rb") as fh:
+        n = sum(1 for line in fh if line.strip())
+    return n - 1 if path.suffix == ".csv" else n
+
+
+def _htc_import(path: Path, db: str) -> dict:
+    env = dict(os.environ, DJANGO_SETTINGS_MODULE="htc_app.settings", HTC_DATA_DIR=tempfile.mkdtemp(prefix="htc-p-"))
+    env["DATABASE_URL"] = PG_URL if db == "postgres" else ""
+    cmd = [sys.executable, "-m", "benchmarks.import_bench", "--child", "import", "--file", str(path)]
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def _text_only_jsonl(source: Path, target: Path) -> None:
+    """20 Newsgroups with the text and id only (what Label Studio imports as plain tasks)."""
+    with open(source, encoding="utf-8") as fh, open(target, "w", encoding="utf-8") as out:
+        for line in fh:
+            obj = json.loads(line)
+            out.write(json.dumps({"id": str(obj["id"]), "text": obj["text"]}) + "\n")
+
+
+def run(docs: int = 100_000, repeat: int = 3, db: str = "sqlite") -> str:
+    exe = ensure_label_studio()
+    load_before = os.getloadavg()
+    with tempfile.TemporaryDirectory() as tmp:
+        files = []
+        if DATASET.exists():
+            ng = Path(tmp) / "20newsgroups-text.jsonl"
+            _text_only_jsonl(DATASET, ng)
+            files.append(("20 Newsgroups, text only", ng))
+        csv_path = Path(tmp) / f"generated-{docs}.csv"
+        generate_csv(csv_path, docs)
+        files.append((f"generated CSV, {docs:,} short docs", csv_path))
+        ls = LabelStudio(exe)
+        try:
+            version = ls.version()
+            rows, queue = [], None
+            for label, path in files:
+                htc_runs, ls_runs = [], []
+                for _ in range(repeat):  # alternate the two systems
+                    htc_runs.append(_htc_import(path, db))
+                    ls_runs.append(ls.import_file(path))
+                rows.append((label, htc_runs, ls_runs))
+            last_ls = rows[-1][2][-1]
+            deep = max(1, docs // 50 // 2)
+            queue = (ls.page_ms(last_ls["project"], 1), ls.page_ms(last_ls["project"], deep), deep)
+        finally:
+            ls.stop()
+    load_after = os.getloadavg()
+
+    def med(runs, key):
+        return statistics.median(r[key] for r in runs)
+
+    lines = [
+        "## htc and Label Studio side by side",
+        "",
+        f"htc ({db}) against Label Studio Community {version} (its own virtualenv, SQLite), on {os.cpu_count()} "
+        f"cores; runs alternate, medians of {repeat}. Load average (1/5/15 min) before: "
+        f"{' / '.join(f'{x:.2f}' for x in load_before)}, after: {' / '.join(f'{x:.2f}' for x in load_after)}.",
+        "",
+        "| file | htc docs/s | Label Studio docs/s | htc / LS | htc peak RSS (MB) | LS peak RSS (MB) |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for label, htc_runs, ls_runs in rows:
+        h = med(htc_runs, "docs") / med(htc_runs, "seconds")
+        s = med(ls_runs, "docs") / med(ls_runs, "seconds")
+        lines.append(
+            f"| {label} | {h:,.0f} | {s:,.0f} | {h / s:.2f} | {med(htc_runs, 'peak_rss'):.0f} "
+            f"| {med(ls_runs, 'peak_rss'):.0f} |"
+        )
+    if queue:
+        lines += [
+            "",
+            f"Label Studio task list p95 (GET /api/tasks, 50 a page) at {docs:,} tasks: page 1 {queue[0]:.0f} ms, "
+            f"page {queue[2]:,} {queue[1]:.0f} ms; htc's review queue at the same size is in import.md.",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--docs", type=int, default=100_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
+    args = parser.parse_args()
+    body = run(docs=args.docs, repeat=args.repeat, db=args.db)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "peers.md").write_text(body)
+    sys.stdout.write(body)
+
+
+if __name__ == "__main__":
+    main()
