@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
 
-from api.serializers.common import MAX_ID
+from htc_app.params import id_param
 
 MAX_TEXT_QUERY = 200
 
@@ -41,9 +41,10 @@ def int_param(request, name: str) -> int | None:
     raw = request.query_params.get(name)
     if raw in (None, ""):
         return None
-    if not raw.isdigit() or not 0 < int(raw) <= MAX_ID:
+    number = id_param(raw)  # ASCII digits only: '²' and other scripts' digits are refused, not a 500
+    if number is None:
         raise ValidationError({name: f"{name} must be a positive integer."})
-    return int(raw)
+    return number
 
 
 def choice_param(request, name: str, choices: list[str] | tuple[str, ...]) -> str | None:

@@ -9,7 +9,6 @@ Called by beyond_bench; writes benchmarks/results/cascade.svg.
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from collections.abc import Sequence
@@ -114,12 +113,12 @@ def _encoder_seconds(texts: list[str]) -> float:
 def _llm_stage(cheap: dict, sub_idx: list[int], ev: list[dict], h) -> dict:
     """LLM TMH on the subset: a real CascadeClassifier run at REAL_THRESHOLD, then the remaining documents."""
     from classifiers.engine.cascade import CascadeClassifier
+    from classifiers.engine.config import configure, engine_config
     from classifiers.engine.llm.strategies import LLMTopDownMultiStep
     from htc_app.llm_server import running_llm_server
 
     host = f"127.0.0.1:{PORT}"
-    allowed = [a for a in os.environ.get("HTC_LLM_ALLOWED_HOSTS", "127.0.0.1:8081,localhost:8081").split(",") if a]
-    os.environ["HTC_LLM_ALLOWED_HOSTS"] = ",".join(dict.fromkeys([*allowed, host]))
+    configure(llm_allowed_hosts=dict.fromkeys([*engine_config().llm_allowed_hosts, host]))
     texts = [ev[i]["text"] for i in sub_idx]
     log = RESULTS.parent / ".cache" / "llm_server.log"
     log.parent.mkdir(parents=True, exist_ok=True)

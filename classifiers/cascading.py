@@ -8,13 +8,12 @@ none. Per-stage figures go to `Run.stats["cascade"]`.
 
 from __future__ import annotations
 
-from pathlib import Path as FsPath
 from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from classifiers.engine import registry
+from classifiers.strategies import StrategyHooks, apply_endpoint, llm_cache_dir, strategy_hooks
 
 CASCADE = "cascade"
 MAX_STAGES = 3
@@ -85,35 +84,51 @@ def _stage_clean(k: int, stage: Any) -> tuple[list[str], dict]:
     return errors, {"strategy": strategy, "params": params, "corrector": corrector, "threshold": float(threshold)}
 
 
-def strategy_params_clean(*, strategy: str, params: dict | None, corrector: str) -> dict:
-    """Parameters of a new run or configuration: a cascade's are checked here (its stages carry their own
-    correctors, so the run-level one must be empty); other strategies' are returned as given."""
-    if strategy != CASCADE:
-        return params or {}
-    if corrector:
-        raise ValidationError({"corrector": 'A cascade takes a corrector per stage ("corrector": "crf").'})
-    return cascade_params_clean(params)
-
-
 def cascade_stage_hook(project):
     """A `stage_hook(k, estimator)` that points LLM stages at the project's endpoint (key at run time only)."""
-    from endpoints.services import strategy_apply_endpoint
-
-    cache_dir = FsPath(settings.HTC_DATA_DIR) / "llm_cache"
+    cache_dir = llm_cache_dir()
 
     def hook(k: int, estimator) -> None:
-        if str(getattr(estimator, "strategy_name", "")).startswith("llm-"):
-            strategy_apply_endpoint(project=project, estimator=estimator, cache_dir=cache_dir)
+        if getattr(estimator, "calls_llm", False):
+            apply_endpoint(project=project, estimator=estimator, cache_dir=cache_dir)
 
     return hook
 
 
-def cascade_prepare(*, run, estimator) -> None:
-    """Point a loaded cascade's LLM stages at the project's endpoint before it predicts."""
-    hook = cascade_stage_hook(run.project)
-    estimator.set_runtime(stage_hook=hook)
-    for k, stage_estimator in enumerate(estimator.estimators_):
-        hook(k, stage_estimator)
+class CascadeHooks(StrategyHooks):
+    """A cascade's params are checked here (its stages carry their own correctors, so the run-level one must be
+    empty); it needs no labelled documents when none of its stages does; LLM stages get the endpoint."""
+
+    def clean_params(self, params: dict, *, corrector: str) -> dict:
+        if corrector:
+            raise ValidationError({"corrector": 'A cascade takes a corrector per stage ("corrector": "crf").'})
+        return cascade_params_clean(params)
+
+    def members(self, params: dict) -> list[str]:
+        return [str(stage.get("strategy", "")) for stage in params.get("stages") or [] if isinstance(stage, dict)]
+
+    def training_free(self, params: dict) -> bool:
+        return all(
+            strategy_hooks(stage["strategy"]).training_free(stage.get("params") or {})
+            for stage in params.get("stages", [])
+        )
+
+    def prepare_fit(self, *, run, estimator, doc_ids: list[int], paths: list) -> list:
+        estimator.set_runtime(stage_hook=cascade_stage_hook(run.project))
+        return paths
+
+    def after_fit(self, *, run, estimator, doc_ids: list[int], hierarchy) -> dict[str, Any]:
+        return {CASCADE: cascade_train_stats(estimator)}
+
+    def prepare_predict(self, *, run, estimator) -> None:
+        hook = cascade_stage_hook(run.project)
+        estimator.set_runtime(stage_hook=hook)
+        for k, stage_estimator in enumerate(estimator.estimators_):
+            hook(k, stage_estimator)
+
+    def after_predict_chunk(self, *, run, estimator) -> None:
+        super().after_predict_chunk(run=run, estimator=estimator)
+        cascade_record_predict_stats(run, estimator)
 
 
 def cascade_train_stats(estimator) -> dict[str, Any]:

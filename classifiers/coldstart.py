@@ -1,8 +1,5 @@
-"""Cold start, the Django side: label texts from the taxonomy, taxonomy enrichment, LLM-written examples.
+"""Cold start, the Django side: taxonomy enrichment and LLM-written examples.
 
-- `label_texts_for(hierarchy)`: node index -> "description; term, term" for every node that has either,
-  what every strategy gets as label descriptions (zero-shot label texts, LLM prompt descriptions,
-  verbalizer label-vector initialisation).
 - `taxonomy_enrich`: zero-shot over the project's corpus, then terms mined per node (and, optionally,
   terms asked from the project's LLM endpoint), stored in Node.terms with their source.
 - `examples_generate`: the LLM writes a few short documents per leaf path; they are stored as
@@ -14,7 +11,6 @@ reads rows, hands over plain data and writes the results. Job handlers live in `
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from pathlib import Path as FsPath
 from typing import Any
@@ -22,43 +18,12 @@ from typing import Any
 import numpy as np
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
 
+from classifiers.adapters import hierarchy_for_taxonomy, label_texts_for
 from classifiers.engine.hierarchy import Hierarchy
 
 ProgressFn = Callable[[int, int], None] | None
-GENERATED_CORPUS = "LLM-generated examples"
 MAX_ERRORS_SHOWN = 20
-
-
-def label_text(description: str, terms: list[str] | None, max_terms: int = 20) -> str:
-    """A node's label text: its description and terms ("desc; t1, t2"), or "" when it has neither."""
-    text = (description or "").strip()
-    words = ", ".join(str(t) for t in (terms or [])[:max_terms] if str(t).strip())
-    return f"{text}; {words}" if text and words else text or words
-
-
-def label_texts_for(hierarchy: Hierarchy, *, machine_terms: bool = True) -> dict[int, str]:
-    """Node index -> label text (description and terms) for the nodes of `hierarchy` that have one.
-
-    `machine_terms=False` leaves out terms an earlier enrichment found (so a new enrichment starts from
-    what people gave, not from its own earlier output)."""
-    from taxonomies.models import Node
-    from taxonomies.terms import MACHINE_TERM_SOURCES
-
-    out: dict[int, str] = {}
-    ids = [i for i in hierarchy.ids if isinstance(i, int)]
-    for start in range(0, len(ids), 5000):
-        rows = Node.objects.filter(pk__in=ids[start : start + 5000]).values_list(
-            "pk", "description", "terms", "terms_source"
-        )
-        for pk, description, terms, source in rows:
-            if not machine_terms and source in MACHINE_TERM_SOURCES:
-                terms = []
-            text = label_text(description, terms)
-            if text and pk in hierarchy.index:
-                out[hierarchy.index[pk]] = text
-    return out
 
 
 def llm_client_for(project):
@@ -138,8 +103,7 @@ def taxonomy_enrich(
     `llm`: terms the project's LLM lists for each label given its parent path and siblings (at most
     `max_llm_calls` calls; invalid answers store nothing and are reported). Terms a person gave are kept
     unless `replace_edited`. Returns a summary (documents, nodes updated and kept, LLM usage and errors)."""
-    from classifiers.services import hierarchy_for_taxonomy
-    from taxonomies.services import taxonomy_enrich_terms
+    from taxonomies.terms import taxonomy_enrich_terms
 
     if not corpus and not llm:
         raise ValidationError("Choose where the terms come from: the corpus, the LLM or both.")
@@ -207,17 +171,6 @@ def taxonomy_enrich(
     return summary
 
 
-def _generated_corpus(project, actor):
-    from corpora.models import Corpus
-
-    corpus = Corpus.objects.filter(project=project, name=GENERATED_CORPUS, stats__generated=True).first()
-    if corpus is None:
-        corpus = Corpus.objects.create(
-            project=project, name=GENERATED_CORPUS, stats={"generated": True}, created_by=actor
-        )
-    return corpus
-
-
 def examples_generate(
     *,
     project,
@@ -231,7 +184,6 @@ def examples_generate(
     documents (train split, labelled with their path). Leaves that already have that many are skipped,
     so a retried job does not write twice. Returns a summary (documents written, LLM usage, errors)."""
     from classifiers.engine.llm.enrich import ask_examples
-    from classifiers.services import hierarchy_for_taxonomy
     from corpora.models import GoldLabel
 
     if not 1 <= int(per_leaf) <= 20:
@@ -270,46 +222,22 @@ def examples_generate(
     }
 
 
-@transaction.atomic
 def _store_examples(*, project, actor, hierarchy: Hierarchy, batch: dict[int, list[str]], model: str) -> int:
-    from corpora.models import Document, GoldLabel, Split
+    from corpora.labels import generated_documents_add
     from taxonomies.models import Node
 
-    if not batch:
-        return 0
-    corpus = _generated_corpus(project, actor)
     live = set(Node.objects.filter(pk__in=[int(hierarchy.ids[v]) for v in batch]).values_list("pk", flat=True))
-    rows: list[tuple[Document, int]] = []
-    for leaf, texts in batch.items():
-        node_id = int(hierarchy.ids[leaf])
-        if node_id not in live:  # deleted while the LLM was writing
-            continue
-        for text in texts:
-            digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
-            doc = Document(
-                project=project,
-                corpus=corpus,
-                external_id=f"generated-{node_id}-{digest}",
-                text=text,
-                split=Split.TRAIN,
-                length=len(text),
-                generated=True,
-                meta={"generated_by": model[:200], "path": hierarchy.path_label(hierarchy.path_to(leaf))},
-            )
-            rows.append((doc, node_id))
-    taken = set(
-        Document.objects.filter(project=project, external_id__in=[d.external_id for d, _ in rows]).values_list(
-            "external_id", flat=True
+    examples = [
+        (
+            int(hierarchy.ids[leaf]),
+            text,
+            {"generated_by": model[:200], "path": hierarchy.path_label(hierarchy.path_to(leaf))},
         )
-    )
-    fresh = [(d, n) for d, n in rows if d.external_id not in taken]
-    made = Document.objects.bulk_create([d for d, _ in fresh])
-    GoldLabel.objects.bulk_create(
-        GoldLabel(document=d, node_id=n, source="generated") for d, (_, n) in zip(made, fresh, strict=True)
-    )
-    corpus.stats = {**corpus.stats, "documents": Document.objects.filter(corpus=corpus).count()}
-    corpus.save(update_fields=["stats"])
-    return len(made)
+        for leaf, texts in batch.items()
+        if int(hierarchy.ids[leaf]) in live  # not deleted while the LLM was writing
+        for text in texts
+    ]
+    return generated_documents_add(project=project, actor=actor, examples=examples)
 
 
 # ----- background jobs -----
@@ -334,6 +262,20 @@ def coldstart_job_start(*, project, kind: str, params: dict, actor=None):
         target_type=COLDSTART_JOBS[kind],
         target_id=project.pk,
     )
+
+
+def taxonomy_enrich_start(*, project, source: str, top_k: int, replace_edited: bool, actor=None):
+    """Start (or return the running) "Enrich taxonomy" job: terms from the corpus, the LLM or both (`source`)
+    for every label. What the editor page and `POST .../taxonomy/enrich/` both do."""
+    params = {"top_k": top_k, "corpus": source in ("corpus", "both"), "llm": source in ("llm", "both")}
+    return coldstart_job_start(
+        project=project, kind="taxonomy_enrich", params={**params, "replace_edited": replace_edited}, actor=actor
+    )
+
+
+def examples_generate_start(*, project, per_leaf: int, actor=None):
+    """Start (or return the running) job that asks the LLM for `per_leaf` example documents per leaf path."""
+    return coldstart_job_start(project=project, kind="examples_generate", params={"per_leaf": per_leaf}, actor=actor)
 
 
 def coldstart_latest_job(*, project, kind: str):

@@ -15,37 +15,34 @@ from collections.abc import Sequence
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from classifiers.engine import registry
-from classifiers.engine.baselines import ROOT
-from classifiers.engine.growth import changed_groups, forgetting_figures, rehearsal_sample, update_for_new_labels
-from classifiers.engine.hierarchy import Hierarchy, as_multi
-from classifiers.models import Evaluation, Prediction, Run
-from classifiers.services import (
-    ProgressFn,
-    _texts_and_paths,
+from classifiers.adapters import (
     gold_paths_for,
     hierarchy_for_taxonomy,
     node_ids_of,
     run_hierarchy,
     run_model_folder,
+    texts_and_paths,
 )
+from classifiers.engine import registry
+from classifiers.engine.baselines import ROOT
+from classifiers.engine.growth import changed_groups, forgetting_figures, rehearsal_sample, update_for_new_labels
+from classifiers.engine.hierarchy import Hierarchy, as_multi
+from classifiers.models import Evaluation, Prediction, Run
+from classifiers.services import ProgressFn, run_child_create, run_free_name, run_job_start
 from corpora.models import Document, Split
 from htc_app.storage import model_folder_write
 
-#: Strategies whose models can be updated for new labels (classifiers.engine.growth).
-GROWTH_STRATEGIES = ("tfidf", "embed", "hierverb")
 #: HierVerb fine-tunes its warm-started model for this many epochs unless told otherwise.
 DEFAULT_UPDATE_EPOCHS = 2
 
 
 def growth_refusal(strategy: str) -> str | None:
-    """Why a run of `strategy` cannot be updated for new labels, or None when it can."""
-    if strategy in GROWTH_STRATEGIES:
+    """Why a run of `strategy` cannot be updated for new labels, or None when it can (its `supports_growth`)."""
+    if strategy in registry.STRATEGIES and registry.strategy_class(strategy).supports_growth:
         return None
     return (
-        f"Updating a run for new labels is implemented for the {', '.join(GROWTH_STRATEGIES[:-1])} and "
-        f"{GROWTH_STRATEGIES[-1]} strategies only; "
-        f"this run uses {strategy!r}. Train a new run on the current taxonomy instead."
+        f"Updating a run for new labels is not implemented for the {strategy!r} strategy of this run. "
+        "Train a new run on the current taxonomy instead."
     )
 
 
@@ -76,11 +73,6 @@ def _new_label_documents(project, new_labels: set[int], hierarchy: Hierarchy) ->
     ]
 
 
-def _unique_name(project, base: str) -> str:
-    taken = set(Run.objects.filter(project=project, name__startswith=base).values_list("name", flat=True))
-    return base if base not in taken else next(f"{base}-{n}" for n in range(2, 10_000) if f"{base}-{n}" not in taken)
-
-
 @transaction.atomic
 def run_update_create(
     *, parent: Run, name: str = "", rehearsal: float = 0.3, epochs: int = DEFAULT_UPDATE_EPOCHS, actor=None
@@ -105,9 +97,7 @@ def run_update_create(
     if not isinstance(epochs, int) or not 1 <= epochs <= 50:
         raise ValidationError({"epochs": "Fine-tuning epochs are a whole number from 1 to 50."})
     project = parent.project
-    name = (name or "").strip() or _unique_name(project, f"{parent.name}+new-labels")
-    if Run.objects.filter(project=project, name=name).exists():
-        raise ValidationError({"name": f"A run named {name!r} already exists in this project."})
+    name = (name or "").strip() or run_free_name(project, f"{parent.name}+new-labels")
     old_h, new_h = run_hierarchy(parent), hierarchy_for_taxonomy(project.taxonomy)
     delta = taxonomy_delta(old_h, new_h)
     if not delta["new_labels"]:
@@ -126,19 +116,10 @@ def run_update_create(
     old_paths = gold_paths_for(candidates, old_h)
     pool = [pk for pk, paths in zip(candidates, old_paths, strict=True) if paths]
     rehearsal_ids = [pool[i] for i in rehearsal_sample(len(pool), rehearsal, parent.seed)]
-    return Run.objects.create(
-        project=project,
-        config=parent.config,
+    return run_child_create(
+        parent=parent,
         name=name,
-        strategy=parent.strategy,
-        params=parent.params,
-        shots=parent.shots,
-        seed=parent.seed,
-        corrector="",
-        taxonomy_version=project.taxonomy.version,
         train_document_ids=sorted(new_set | set(rehearsal_ids)),
-        dev_document_ids=parent.dev_document_ids,
-        parent_run=parent,
         stats={
             "growth": {
                 **delta,
@@ -149,8 +130,16 @@ def run_update_create(
                 "rehearsal_document_ids": sorted(rehearsal_ids),
             }
         },
-        created_by=actor,
+        actor=actor,
     )
+
+
+@transaction.atomic
+def run_update_start(*, parent: Run, actor, **update_fields) -> tuple[Run, object]:
+    """Create the update run (`run_update_create`'s fields) and queue its job (update, predict and evaluate the
+    test split): what the run page and `POST .../runs/<id>/update/` both do. Returns (run, job)."""
+    run = run_update_create(parent=parent, actor=actor, **update_fields)
+    return run, run_job_start(run=run, kind="update_labels", split="test", actor=actor)
 
 
 def _save_model(run: Run, estimator) -> str:
@@ -173,7 +162,7 @@ def forgetting_report_for(*, old_estimator, new_estimator, delta: dict, project)
         .values_list("id", flat=True)
     )
     new_h = new_estimator.hierarchy_
-    texts, gold_paths = _texts_and_paths(ids, new_h)
+    texts, gold_paths = texts_and_paths(ids, new_h)
     gold = [node_ids_of(p[0], new_h) if p else [] for p in gold_paths]
     new_labels = set(delta["new_labels"])
     touched = new_labels | {p for p in delta["changed_parents"] if p is not None}
@@ -205,8 +194,8 @@ def run_update_train(*, run: Run, progress: ProgressFn = None) -> Run:
         taxonomy.refresh_from_db(fields=["version"])
         old_h, new_h = run_hierarchy(parent), hierarchy_for_taxonomy(taxonomy)
         delta = taxonomy_delta(old_h, new_h)
-        texts_new, paths_new = _texts_and_paths(growth["new_document_ids"], new_h)
-        texts_old, paths_old = _texts_and_paths(growth["rehearsal_document_ids"], old_h)
+        texts_new, paths_new = texts_and_paths(growth["new_document_ids"], new_h)
+        texts_old, paths_old = texts_and_paths(growth["rehearsal_document_ids"], old_h)
         started = time.perf_counter()
         old_estimator = registry.load_estimator(run_model_folder(parent))
         estimator = update_for_new_labels(
@@ -256,4 +245,4 @@ def run_update_train(*, run: Run, progress: ProgressFn = None) -> Run:
     return run
 
 
-__all__ = ["GROWTH_STRATEGIES", "growth_refusal", "run_update_create", "run_update_train", "taxonomy_delta"]
+__all__ = ["growth_refusal", "run_update_create", "run_update_start", "run_update_train", "taxonomy_delta"]

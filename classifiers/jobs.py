@@ -12,14 +12,12 @@ from django.urls import reverse
 from classifiers import services
 from classifiers.engine import registry
 from classifiers.models import Run
+from classifiers.strategies import strategy_hooks
 from jobs.progress import JobCancelled, PhasedProgress
 from jobs.registry import job_handler, job_target, job_target_state
 
+
 # ----- what a run's jobs need (jobs/queues.py): torch work -> "compute", LLM calls -> "default" -----
-#: For strategy classes that do not declare `uses_torch` / `calls_llm` yet.
-_TORCH_STRATEGIES = frozenset({"embed", "zeroshot", "hierverb", "hiericrf"})
-
-
 @lru_cache(maxsize=64)
 def _strategy_needs(name: str) -> tuple[bool, bool]:
     """(uses torch, calls an LLM) for a strategy, from its class's capability attributes."""
@@ -27,30 +25,7 @@ def _strategy_needs(name: str) -> tuple[bool, bool]:
         cls = registry.strategy_class(name)
     except (ValueError, ImportError):
         return False, False
-    uses_torch = getattr(cls, "uses_torch", None)
-    calls_llm = getattr(cls, "calls_llm", None)
-    return (
-        bool(name in _TORCH_STRATEGIES if uses_torch is None else uses_torch),
-        bool(name.startswith("llm-") if calls_llm is None else calls_llm),
-    )
-
-
-def _run_strategies(strategy: str, params: dict) -> list[str]:
-    """The strategies a run uses: its own, a cascade's stages, a weak run's scorer and base, an ensemble's
-    members, an auto run's candidates."""
-    names = [strategy]
-    if strategy == "cascade":
-        names += [str(stage.get("strategy", "")) for stage in params.get("stages") or [] if isinstance(stage, dict)]
-    elif strategy == "weak":
-        names += [str(params.get("scorer") or "zeroshot"), str(params.get("base") or "embed")]
-    elif strategy in ("ensemble", "auto"):
-        members = params.get("members") if strategy == "ensemble" else params.get("candidates")
-        if strategy == "auto" and not members:
-            from classifiers.engine.auto import DEFAULT_CANDIDATES
-
-            members = DEFAULT_CANDIDATES
-        names += [str(m.get("strategy", "")) for m in members or [] if isinstance(m, dict)]
-    return names
+    return bool(cls.uses_torch), bool(cls.calls_llm)
 
 
 def _run_needs(params: dict) -> tuple[bool, bool]:
@@ -58,7 +33,8 @@ def _run_needs(params: dict) -> tuple[bool, bool]:
     row = Run.objects.filter(pk=params.get("run_id")).values_list("strategy", "params").first()
     if row is None:
         return False, False
-    needs = [_strategy_needs(name) for name in _run_strategies(row[0], row[1] or {})]
+    strategy, params = row[0], row[1] or {}
+    needs = [_strategy_needs(name) for name in [strategy, *strategy_hooks(strategy).members(params)]]
     learned = [n for n in needs if not n[1]]  # a cascade of LLM stages alone learns nothing
     return any(torch for torch, _ in needs), not learned
 

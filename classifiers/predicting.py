@@ -8,18 +8,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from pathlib import Path as FsPath
 
 import numpy as np
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from classifiers.cascading import CASCADE, cascade_prepare, cascade_record_predict_stats
+from classifiers.adapters import MULTIPATH_FILE, SPLITS, chunks, corrector_class, run_model_folder
 from classifiers.engine import registry
 from classifiers.engine.base import HierarchicalClassifier, decode_scores, path_confidence
-from classifiers.engine.cascade import SUMMED_STATS
 from classifiers.engine.hierarchy import Hierarchy, as_multi
 from classifiers.models import Prediction, Run
+from classifiers.strategies import strategy_hooks
 from corpora.models import Document
 
 CHUNK_SIZE = 256
@@ -28,8 +27,6 @@ UPDATE_FIELDS = ["paths", "scores", "raw_paths", "consistent", "valid", "raw_out
 
 def run_predict(*, run: Run, split: str = "test", progress: Callable[[int, int], None] | None = None) -> int:
     """Predict every document of a split (or "all") not yet predicted by the run; returns how many were written."""
-    from classifiers.services import SPLITS, _chunks
-
     if split not in SPLITS:
         raise ValidationError({"split": f"Unknown split {split!r}."})
     if run.state != Run.State.TRAINED or not run.model_dir:
@@ -44,17 +41,13 @@ def run_predict(*, run: Run, split: str = "test", progress: Callable[[int, int],
         progress(0, total)
     if not todo:
         return 0
-    from classifiers.services import run_model_folder
-
     estimator = registry.load_estimator(run_model_folder(run))
-    if run.strategy.startswith("llm-"):
-        _apply_endpoint(run, estimator)
-    elif run.strategy == CASCADE:
-        cascade_prepare(run=run, estimator=estimator)
+    hooks = strategy_hooks(run.strategy)
+    hooks.prepare_predict(run=run, estimator=estimator)
     corrector = _load_corrector(run)
     selector = _load_selector(run)
     written = 0
-    for chunk in _chunks(todo, CHUNK_SIZE):
+    for chunk in chunks(todo, CHUNK_SIZE):
         texts = dict(Document.objects.filter(pk__in=chunk).values_list("id", "text"))
         ids = [pk for pk in chunk if pk in texts]
         outcomes = predict_texts(estimator, [texts[pk] for pk in ids], corrector=corrector, selector=selector)
@@ -69,50 +62,13 @@ def run_predict(*, run: Run, split: str = "test", progress: Callable[[int, int],
         written += len(chunk)
         if progress:
             progress(written, total)
-        _record_llm_stats(run, estimator)
-        if run.strategy == CASCADE:
-            cascade_record_predict_stats(run, estimator)
+        hooks.after_predict_chunk(run=run, estimator=estimator)
     return len(todo)
-
-
-def _apply_endpoint(run: Run, estimator) -> None:
-    """Point an LLM strategy at the project's endpoint; the key is handed over at run time only."""
-    from django.conf import settings
-
-    from endpoints.services import strategy_apply_endpoint
-
-    strategy_apply_endpoint(
-        project=run.project, estimator=estimator, cache_dir=FsPath(settings.HTC_DATA_DIR) / "llm_cache"
-    )
-
-
-def _record_llm_stats(run: Run, estimator) -> None:
-    """Add one chunk's LLM figures (calls, tokens, cost, invalid and failed answers) to the run's totals."""
-    stats = getattr(estimator, "stats_", None)
-    if not isinstance(stats, dict):
-        return
-    run.refresh_from_db(fields=["stats"])
-    totals = dict(run.stats.get("llm", {}))
-    for key in SUMMED_STATS:
-        if isinstance(stats.get(key), (int, float)):
-            totals[key] = totals.get(key, 0) + stats[key]
-    if isinstance(stats.get("failed_by_kind"), dict):
-        kinds = dict(totals.get("failed_by_kind") or {})
-        for kind, n in stats["failed_by_kind"].items():
-            kinds[kind] = kinds.get(kind, 0) + int(n)
-        totals["failed_by_kind"] = kinds
-    docs = max(1, totals.get("documents", 0))
-    totals["calls_per_doc"] = totals.get("calls", 0) / docs
-    totals["tokens_per_doc"] = (totals.get("prompt_tokens", 0) + totals.get("completion_tokens", 0)) / docs
-    run.stats = {**run.stats, "llm": totals}
-    run.save(update_fields=["stats"])
 
 
 def _load_corrector(run: Run):
     if run.corrector != "crf":
         return None
-    from classifiers.services import corrector_class, run_model_folder
-
     directory = run_model_folder(run) / "corrector"
     if not directory.exists():
         raise ValidationError(f"Run {run.name!r} was trained without its CRF corrector; train it again.")
@@ -122,7 +78,6 @@ def _load_corrector(run: Run):
 def _load_selector(run: Run):
     """The multi-path threshold fitted at training time (multi-path projects), or None."""
     from classifiers.engine.multipath import PathSelector
-    from classifiers.services import MULTIPATH_FILE, run_model_folder
 
     path = run_model_folder(run) / MULTIPATH_FILE
     return PathSelector.from_dict(json.loads(path.read_text())) if path.exists() else None

@@ -1,13 +1,17 @@
-"""`ensemble` and `auto` runs in the app: their parameters are checked when the run (or configuration) is created,
-so a typo is a form error naming the member, not a failed job."""
+"""`ensemble` and `auto` runs in the app (`SelectionHooks`, registered in classifiers.strategies.HOOKS): their
+parameters are checked when the run (or configuration) is created, so a typo is a form error naming the member,
+not a failed job; the trained estimator's report (leaderboard, weights) goes to Run.stats[strategy]."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.core.exceptions import ValidationError
 
+from classifiers.adapters import json_number
 from classifiers.engine import registry
+from classifiers.strategies import StrategyHooks
 
 NOT_NESTED = ("ensemble", "auto", "cascade")
 
@@ -55,3 +59,23 @@ def selection_params_clean(*, strategy: str, params: dict | None) -> dict:
     if errors:
         raise ValidationError({"params": errors})
     return params
+
+
+class SelectionHooks(StrategyHooks):
+    def clean_params(self, params: dict, *, corrector: str) -> dict:
+        return selection_params_clean(strategy=self.name, params=super().clean_params(params, corrector=corrector))
+
+    def members(self, params: dict) -> list[str]:
+        members = params.get("members") if self.name == "ensemble" else params.get("candidates")
+        if self.name == "auto" and not members:
+            from classifiers.engine.auto import DEFAULT_CANDIDATES
+
+            members = DEFAULT_CANDIDATES
+        return [str(m.get("strategy", "")) for m in members or [] if isinstance(m, dict)]
+
+    def training_free(self, params: dict) -> bool:
+        # auto with no labels runs its training-free candidates (zero-shot) only
+        return self.name == "auto" or super().training_free(params)
+
+    def after_fit(self, *, run, estimator, doc_ids, hierarchy) -> dict[str, Any]:
+        return {self.name: json.loads(json.dumps(estimator.report(), default=json_number))}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from statistics import mean
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Count, Prefetch, QuerySet
 
 from classifiers.models import Evaluation, Prediction, Run
 from jobs.models import Job
@@ -64,19 +64,26 @@ METRIC_LABELS = {
 SKIP_KEYS = {"per_level", "per_label"}
 
 
-def run_list_for_project(*, project) -> QuerySet[Run]:
-    """The project's runs, newest first, with their evaluations prefetched (newest first)."""
-    return Run.objects.filter(project=project).prefetch_related(
-        Prefetch("evaluations", queryset=Evaluation.objects.order_by("-created_at"))
+def run_list_for_project(*, project, state: str | None = None) -> QuerySet[Run]:
+    """The project's runs (newest first; in `state` when given) with their prediction counts, creators and
+    evaluations (by split) loaded: what the runs page and the API's run list and detail show."""
+    runs = (
+        Run.objects.filter(project=project)
+        .select_related("created_by")
+        .annotate(prediction_count=Count("predictions"))
+        .prefetch_related(Prefetch("evaluations", queryset=Evaluation.objects.order_by("split")))
+        .order_by("-created_at", "-id")  # Meta.ordering does not apply to an aggregated query
     )
+    return runs.filter(state=state) if state else runs
 
 
 def run_latest_evaluation(run: Run, split: str | None = None) -> Evaluation | None:
-    """The run's evaluation on `split` (test preferred when None), from prefetched rows when available."""
+    """The run's evaluation on `split` (when None: test, else the newest), from prefetched rows when available."""
     evaluations = list(run.evaluations.all())
     if split is not None:
         return next((e for e in evaluations if e.split == split), None)
-    return next((e for e in evaluations if e.split == "test"), evaluations[0] if evaluations else None)
+    newest = max(evaluations, key=lambda e: (e.created_at, e.pk), default=None)
+    return next((e for e in evaluations if e.split == "test"), newest)
 
 
 def run_jobs(*, run: Run) -> QuerySet[Job]:
@@ -86,28 +93,26 @@ def run_jobs(*, run: Run) -> QuerySet[Job]:
     )
 
 
-def prediction_list(*, run: Run, consistent: bool | None = None, order: str = "document") -> QuerySet[Prediction]:
-    """A run's predictions with their document's id and external id; by document, or lowest margin first."""
+def prediction_list(
+    *,
+    run: Run,
+    consistent: bool | None = None,
+    valid: bool | None = None,
+    split: str | None = None,
+    document: int | None = None,
+    stage: str | None = None,
+    order: str = "document",
+) -> QuerySet[Prediction]:
+    """A run's predictions with their documents (without text), filtered by whichever argument is given; by
+    document, or lowest margin first (the API orders the result by its own allow-list)."""
+    filters = {"consistent": consistent, "valid": valid, "document__split": split, "document_id": document}
     rows = (
-        Prediction.objects.filter(run=run)
+        Prediction.objects.filter(run=run, **{k: v for k, v in filters.items() if v is not None})
         .select_related("document")
-        .only(
-            "id",
-            "paths",
-            "scores",
-            "raw_paths",
-            "consistent",
-            "valid",
-            "margin",
-            "stage",
-            "document__id",
-            "document__external_id",
-            "document__split",
-            "document__generated",
-        )
+        .defer("document__text", "document__meta")
     )
-    if consistent is not None:
-        rows = rows.filter(consistent=consistent)
+    if stage:
+        rows = rows.filter(stage=stage)
     return rows.order_by("margin", "id") if order == "margin" else rows.order_by("document_id")
 
 
@@ -174,8 +179,8 @@ def confusion_for_run(*, run: Run, split: str, level: int, limit: int = 25) -> d
 
     Returns {"labels": [names], "matrix": [[counts]], "level", "n_levels", "shown", "total"}; only the `limit`
     labels most frequent in gold or predictions are kept (the rest are summed into "other")."""
+    from classifiers.adapters import gold_paths_for, path_of, run_hierarchy
     from classifiers.engine.metrics import confusion_at_level
-    from classifiers.services import gold_paths_for, path_of, run_hierarchy
 
     if not run.model_dir:
         return None

@@ -1,78 +1,45 @@
-"""Writes for classifier configurations and runs: the only bridge from Django rows to the engine.
+"""Use cases of classifier configurations and runs: create, train, evaluate (prediction: `classifiers.predicting`).
 
-Rows hold node ids; the engine works on node *indices* of a `Hierarchy`. Everything that converts
-between the two lives here (and in `classifiers.predicting` for the prediction loop).
+No strategy is named here: what differs between strategies is asked of their hooks
+(`classifiers.strategies.strategy_hooks`) and of their engine class's capabilities; conversions between rows
+and the engine live in `classifiers.adapters`.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from pathlib import Path as FsPath
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from classifiers import weak
-from classifiers.cascading import CASCADE, cascade_stage_hook, cascade_train_stats, strategy_params_clean
+from classifiers.adapters import (
+    MULTIPATH_FILE,
+    SPLITS,
+    corrector_class,
+    documents_for,
+    gold_paths_for,
+    hierarchy_for_taxonomy,
+    json_number,
+    path_of,
+    run_hierarchy,
+    texts_and_paths,
+)
 from classifiers.engine import registry
 from classifiers.engine.hierarchy import Hierarchy, Path
 from classifiers.models import ClassifierConfig, Evaluation, Prediction, Run
-from classifiers.selecting import selection_params_clean
-from corpora.models import Document, GoldLabel, Split
-from htc_app.storage import model_file_read, model_folder_local, model_folder_write
+from classifiers.predicting import run_predict
+from classifiers.strategies import strategy_hooks
+from corpora.models import Document, Split
+from htc_app.storage import model_folder_write
 
 ProgressFn = Callable[[int, int], None] | None
 
-#: Strategies that learn nothing from labelled documents, so an empty training split is fine.
-TRAINING_FREE_STRATEGIES = {"zeroshot", "llm-dl", "llm-dh", "llm-tmh"}
-#: Strategies whose trained estimator reports a selection (leaderboard, weights) into Run.stats[strategy].
-REPORTING_STRATEGIES = ("auto", "ensemble")
 CORRECTORS = ("", "crf")
-SPLITS = ("train", "dev", "test", "all")
-
-
-# ----- hierarchy and gold paths -----
-def hierarchy_for_taxonomy(taxonomy) -> Hierarchy:
-    """The engine Hierarchy of a taxonomy (ids are Node pks), built from one query."""
-    from taxonomies.models import Node
-
-    rows = Node.objects.filter(taxonomy=taxonomy).order_by("depth", "position", "name", "id")
-    return Hierarchy.from_edges(rows.values_list("pk", "name", "parent_id"))
-
-
-def gold_paths_for(documents: Sequence[Document] | Sequence[int], hierarchy: Hierarchy) -> list[list[Path]]:
-    """Gold paths (node indices of `hierarchy`) per document, in the order given.
-
-    A gold label whose node is not in the hierarchy (deleted since the run was trained) is left out."""
-    doc_ids = [d if isinstance(d, int) else d.pk for d in documents]
-    by_doc: dict[int, list[Path]] = {pk: [] for pk in doc_ids}
-    for chunk in _chunks(doc_ids, 5000):
-        for doc_id, node_id in GoldLabel.objects.filter(document_id__in=chunk).values_list("document_id", "node_id"):
-            index = hierarchy.index.get(node_id)
-            if index is not None:
-                by_doc[doc_id].append(hierarchy.path_to(index))
-    return [sorted(by_doc[pk]) for pk in doc_ids]
-
-
-def node_ids_of(path: Sequence[int], hierarchy: Hierarchy) -> list[int]:
-    """A path of node indices as a list of node ids (what Prediction rows store)."""
-    return [int(hierarchy.ids[i]) for i in path]
-
-
-def path_of(node_ids: Sequence[int], hierarchy: Hierarchy) -> Path | None:
-    """A stored list of node ids as a path of node indices, or None when a node is unknown."""
-    try:
-        return tuple(hierarchy.index[n] for n in node_ids)
-    except KeyError:
-        return None
-
-
-def _chunks(items: Sequence, size: int) -> Iterable[Sequence]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 # ----- parameters -----
@@ -126,8 +93,7 @@ def config_create(
         raise ValidationError({"name": "A configuration needs a name."})
     _validate_run_fields(strategy=strategy, shots=shots, corrector=corrector)
     _refuse_endpoint_params(params or {})
-    params = strategy_params_clean(strategy=strategy, params=params, corrector=corrector)
-    params = selection_params_clean(strategy=strategy, params=params)
+    params = strategy_hooks(strategy).clean_params(params or {}, corrector=corrector)
     if ClassifierConfig.objects.filter(project=project, name=name).exists():
         raise ValidationError({"name": f"A configuration named {name!r} already exists."})
     return ClassifierConfig.objects.create(
@@ -179,27 +145,20 @@ def run_create(
     """A new run pinned to the current taxonomy version, with its sampled training (and dev) document ids."""
     _validate_run_fields(strategy=strategy, shots=shots, corrector=corrector)
     _refuse_endpoint_params(params or {})
-    params = strategy_params_clean(strategy=strategy, params=params, corrector=corrector)
-    params = selection_params_clean(strategy=strategy, params=params)
-    name = (name or "").strip() or _default_run_name(project, strategy, shots, seed)
+    hooks = strategy_hooks(strategy)
+    params = hooks.clean_params(params or {}, corrector=corrector)
+    name = (name or "").strip() or run_free_name(project, f"{strategy}-k{shots or 'all'}-s{seed}")
     if Run.objects.filter(project=project, name=name).exists():
         raise ValidationError({"name": f"A run named {name!r} already exists in this project."})
     taxonomy = project.taxonomy
     hierarchy = hierarchy_for_taxonomy(taxonomy)
     if not len(hierarchy):
         raise ValidationError("The taxonomy is empty: add labels before training.")
-    if strategy == "weak":
-        # Cold start: no gold label is used; every document outside the test split is unlabeled input.
-        params = weak.weak_params(params or {})
-        train_sample = weak.weak_training_ids(project)
-        if not train_sample:
-            raise ValidationError("No documents outside the test split to pseudo-label.")
-        dev_sample: list[int] = []
-    else:
+    train_sample = hooks.training_ids(project)
+    dev_sample: list[int] = []
+    if train_sample is None:
         train_ids, train_paths = _labelled_split(project, Split.TRAIN, hierarchy)
-        stages = params.get("stages", []) if strategy == CASCADE else [{"strategy": strategy}]
-        # auto with no labels runs its training-free candidates (zero-shot) only
-        if not train_ids and not {stage["strategy"] for stage in stages} <= TRAINING_FREE_STRATEGIES | {"auto"}:
+        if not train_ids and not hooks.training_free(params):
             raise ValidationError("No labelled documents in the train split.")
         dev_ids, dev_paths = _labelled_split(project, Split.DEV, hierarchy)
         train_sample = _sample(train_ids, train_paths, shots, seed)
@@ -248,41 +207,38 @@ def _refuse_endpoint_params(params: object) -> None:
             stack.extend(item)
 
 
-def _default_run_name(project, strategy: str, shots: int, seed: int) -> str:
-    base = f"{strategy}-k{shots or 'all'}-s{seed}"
+def run_free_name(project, base: str) -> str:
+    """`base`, else `base-2`, `base-3`, ...: the first name no run of the project has (the one naming rule)."""
     taken = set(Run.objects.filter(project=project, name__startswith=base).values_list("name", flat=True))
-    if base not in taken:
-        return base
-    n = 2
-    while f"{base}-{n}" in taken:
-        n += 1
-    return f"{base}-{n}"
+    return base if base not in taken else next(f"{base}-{n}" for n in itertools.count(2) if f"{base}-{n}" not in taken)
 
 
-def _texts_and_paths(doc_ids: Sequence[int], hierarchy: Hierarchy) -> tuple[list[str], list[list[Path]]]:
-    """Texts and gold paths of documents in the order given (documents deleted since are skipped)."""
-    _, texts, paths = _documents(doc_ids, hierarchy)
-    return texts, paths
-
-
-def _documents(doc_ids: Sequence[int], hierarchy: Hierarchy) -> tuple[list[int], list[str], list[list[Path]]]:
-    """Ids still present, their texts and gold paths, in the order given."""
-    texts: dict[int, str] = {}
-    for chunk in _chunks(list(doc_ids), 5000):
-        texts.update(Document.objects.filter(pk__in=chunk).values_list("id", "text"))
-    kept = [pk for pk in doc_ids if pk in texts]
-    return kept, [texts[pk] for pk in kept], gold_paths_for(kept, hierarchy)
-
-
-def run_model_folder(run: Run) -> FsPath:
-    """A local folder holding the run's saved model (fetched from the object store and cached when needed)."""
-    return model_folder_local(run.model_dir)
-
-
-def run_hierarchy(run: Run) -> Hierarchy:
-    """The hierarchy a trained run was fitted on (read from its saved config, no model loaded)."""
-    config = json.loads(model_file_read(run.model_dir, "config.json"))
-    return Hierarchy.from_dict(config["hierarchy"])
+@transaction.atomic
+def run_child_create(
+    *, parent: Run, name: str, train_document_ids: list[int], stats: dict, actor, corrector: str = ""
+) -> Run:
+    """A new untrained run derived from `parent` (same configuration, strategy, params, shots, seed and dev
+    documents) on the current taxonomy version, learning from `train_document_ids`; returns it. Used by
+    growth (update for new labels) and review (retrain with corrections)."""
+    project = parent.project
+    if Run.objects.filter(project=project, name=name).exists():
+        raise ValidationError({"name": f"A run named {name!r} already exists in this project."})
+    return Run.objects.create(
+        project=project,
+        config=parent.config,
+        name=name,
+        strategy=parent.strategy,
+        params=parent.params,
+        shots=parent.shots,
+        seed=parent.seed,
+        corrector=corrector,
+        taxonomy_version=project.taxonomy.version,
+        train_document_ids=sorted(train_document_ids),
+        dev_document_ids=parent.dev_document_ids,
+        parent_run=parent,
+        stats=stats,
+        created_by=actor,
+    )
 
 
 def run_train(*, run: Run, progress: ProgressFn = None) -> Run:
@@ -295,15 +251,12 @@ def run_train(*, run: Run, progress: ProgressFn = None) -> Run:
         taxonomy = run.project.taxonomy
         taxonomy.refresh_from_db(fields=["version"])
         hierarchy = hierarchy_for_taxonomy(taxonomy)
-        doc_ids, texts, paths = _documents(run.train_document_ids, hierarchy)
-        dev = _texts_and_paths(run.dev_document_ids, hierarchy) if run.dev_document_ids else None
+        doc_ids, texts, paths = documents_for(run.train_document_ids, hierarchy)
+        dev = texts_and_paths(run.dev_document_ids, hierarchy) if run.dev_document_ids else None
         started = time.perf_counter()
-        estimator = registry.make_strategy(run.strategy, **weak.with_label_texts(run.strategy, run.params, hierarchy))
-        if run.strategy == CASCADE:
-            estimator.set_runtime(stage_hook=cascade_stage_hook(run.project))
-        if run.strategy == "weak":
-            weak.weak_prepare(run=run, estimator=estimator)
-            paths = weak.weak_given_paths(doc_ids, paths)
+        hooks = strategy_hooks(run.strategy)
+        estimator = registry.make_strategy(run.strategy, **hooks.estimator_params(run.params, hierarchy))
+        paths = hooks.prepare_fit(run=run, estimator=estimator, doc_ids=doc_ids, paths=paths)
         estimator.fit(texts, paths, hierarchy, dev=dev, progress=progress)
         # The whole folder (model + corrector) is published at once, replacing an earlier model only then.
         with model_folder_write(f"run-{run.pk}") as written:
@@ -332,16 +285,9 @@ def run_train(*, run: Run, progress: ProgressFn = None) -> Run:
         run.state = Run.State.TRAINED
         run.taxonomy_version = taxonomy.version  # the tree the model actually learned
         run.stats = {**run.stats, "train_documents": len(texts), "dev_documents": len(dev[0]) if dev else 0}
-        if run.strategy == CASCADE:
-            run.stats[CASCADE] = cascade_train_stats(estimator)
         if multipath is not None:
             run.stats["multipath"] = multipath
-        if run.strategy in REPORTING_STRATEGIES:
-            run.stats[run.strategy] = json.loads(json.dumps(estimator.report(), default=_number))
-        if run.strategy == "weak":
-            run.stats["pseudo_labels"] = weak.pseudo_labels_store(
-                run=run, doc_ids=doc_ids, estimator=estimator, hierarchy=hierarchy
-            )
+        run.stats.update(hooks.after_fit(run=run, estimator=estimator, doc_ids=doc_ids, hierarchy=hierarchy))
         run.save(update_fields=["model_dir", "train_seconds", "state", "taxonomy_version", "stats"])
     return run
 
@@ -362,31 +308,28 @@ def run_job_start(*, run: Run, kind: str, split: str, actor):
     )
 
 
-MULTIPATH_FILE = "multipath.json"
+@transaction.atomic
+def run_start(*, project, split: str, actor, **run_fields) -> tuple[Run, Any]:
+    """Create a run (`run_create`'s fields) and queue its pipeline job (train, predict `split`, evaluate): what the
+    run form and `POST /api/v1/projects/<id>/runs/` both do. Returns (run, job)."""
+    run = run_create(project=project, actor=actor, **run_fields)
+    return run, run_job_start(run=run, kind="pipeline", split=split, actor=actor)
 
 
 def _fit_multipath(run: Run, estimator, texts, paths, dev, hierarchy: Hierarchy, directory: FsPath) -> dict | None:
-    """On a multi-path project, fit the path threshold of a single-path strategy on dev (else on the training
-    documents) and write it beside the model; returns what Run.stats["multipath"] shows (None otherwise)."""
+    """On a multi-path project, fit the path threshold of a strategy whose scores are a distribution over paths
+    (`fits_path_threshold`) on dev (else on the training documents) and write it beside the model; returns what
+    Run.stats["multipath"] shows (None otherwise)."""
     from classifiers.engine.multipath import fit_selector
 
     if not run.project.multi_path or getattr(estimator, "multi_label", False):
         return None  # hierverb with multi_label=True chooses its own paths
-    if run.strategy == CASCADE or getattr(estimator, "calls_llm", run.strategy.startswith("llm-")):
-        return None  # decided per stage / by the LLM's answer, not by a distribution over paths
+    if not estimator.fits_path_threshold:
+        return None  # decided per stage (cascade) or by the LLM's answer, not by a distribution over paths
     fit_texts, fit_paths, on = (dev[0], dev[1], "dev") if dev and dev[0] else (texts, paths, "train")
     selector = fit_selector(estimator, fit_texts, fit_paths, hierarchy)
     (directory / MULTIPATH_FILE).write_text(json.dumps(selector.to_dict()))
-    return json.loads(json.dumps({**selector.report, "fitted_on": on}, default=_number))
-
-
-def corrector_class():
-    """The CRF corrector class, or a clear error when the engine module is not installed."""
-    try:
-        from classifiers.engine.corrector import CRFCorrector
-    except ImportError as exc:
-        raise RuntimeError("The CRF corrector (classifiers.engine.corrector) is not available.") from exc
-    return CRFCorrector
+    return json.loads(json.dumps({**selector.report, "fitted_on": on}, default=json_number))
 
 
 def _fit_corrector(estimator, texts: list[str], paths: list[list[Path]], hierarchy: Hierarchy):
@@ -440,29 +383,22 @@ def run_evaluate(*, run: Run, split: str) -> Evaluation:
 
 def _json_safe(metrics: dict, hierarchy: Hierarchy) -> dict:
     """Metrics as JSON: per-label F1 keyed by node id (not engine index), numpy numbers as floats."""
-    out = json.loads(json.dumps(metrics, default=_number))
+    out = json.loads(json.dumps(metrics, default=json_number))
     per_label = metrics.get("per_label")
     if isinstance(per_label, dict):
         out["per_label"] = {str(hierarchy.ids[int(k)]): float(v) for k, v in per_label.items()}
     return out
 
 
-def _number(value):
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return str(value)
-
-
-from classifiers.predicting import run_predict  # noqa: E402  (re-exported: the prediction loop lives there)
-
 __all__ = [
     "config_create",
-    "gold_paths_for",
-    "hierarchy_for_taxonomy",
+    "run_child_create",
+    "run_free_name",
     "parse_params",
     "run_create",
     "run_evaluate",
+    "run_job_start",
     "run_predict",
+    "run_start",
     "run_train",
 ]

@@ -151,7 +151,7 @@ def _dev_predictions(run: Run) -> tuple[list[float], list[bool]]:
     predictions on its dev documents."""
     import math
 
-    from classifiers.services import gold_paths_for, node_ids_of, run_hierarchy
+    from classifiers.adapters import gold_paths_for, node_ids_of, run_hierarchy
 
     if not run.dev_document_ids or not run.model_dir:
         return [], []

@@ -6,16 +6,16 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from classifiers import plots, selectors, tradeoff
 from classifiers.forms import RunForm, RunJobForm, RunUpdateForm, run_form_initial
-from classifiers.growth import growth_refusal, run_update_create
+from classifiers.growth import growth_refusal, run_update_start
 from classifiers.models import Run
-from classifiers.services import run_create, run_job_start
+from classifiers.services import run_job_start, run_start
+from htc_app.params import id_param
 from projects.models import Role
 from projects.selectors import project_for_user
 from projects.views import form_errors_from
@@ -34,18 +34,13 @@ def run_list(request: HttpRequest, project_id: int) -> HttpResponse:
         if form.is_valid():
             data = form.cleaned_data
             try:
-                with transaction.atomic():
-                    run = run_create(
-                        project=project,
-                        strategy=data["strategy"],
-                        params=data["params"],
-                        shots=data["shots"],
-                        seed=data["seed"],
-                        corrector=data["corrector"] or "",
-                        name=data["name"],
-                        actor=request.user,
-                    )
-                    run_job_start(run=run, kind="pipeline", split=data["split"], actor=request.user)
+                run, _ = run_start(
+                    project=project,
+                    split=data["split"],
+                    actor=request.user,
+                    **{key: data[key] for key in ("strategy", "params", "shots", "seed", "name")},
+                    corrector=data["corrector"] or "",
+                )
             except ValidationError as exc:
                 form_errors_from(form, exc)
             else:
@@ -75,7 +70,7 @@ def run_detail(request: HttpRequest, project_id: int, run_id: int) -> HttpRespon
         "latest_job": jobs[0] if jobs else None,
         "evaluations": run.evaluations.order_by("split"),
         "prediction_count": prediction_count,
-        "pseudo": run.stats.get("pseudo_labels") if run.strategy == "weak" else None,
+        "pseudo": run.stats.get("pseudo_labels"),
         "llm": selectors.run_llm_summary(run),
         "job_form": job_form if not busy and job_form.fields["kind"].choices else None,
         "cascade": tradeoff.cascade_summary(run),
@@ -119,15 +114,7 @@ def run_update(request: HttpRequest, project_id: int, run_id: int) -> HttpRespon
         messages.error(request, "The rehearsal share is a number between 0 and 1, the epochs a number from 1 to 50.")
         return redirect("classifiers:run", project_id=project.pk, run_id=parent.pk)
     try:
-        with transaction.atomic():
-            run = run_update_create(
-                parent=parent,
-                name=form.cleaned_data["name"],
-                rehearsal=form.cleaned_data["rehearsal"],
-                epochs=form.cleaned_data["epochs"],
-                actor=request.user,
-            )
-            run_job_start(run=run, kind="update_labels", split="test", actor=request.user)
+        run, _ = run_update_start(parent=parent, actor=request.user, **form.cleaned_data)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
         return redirect("classifiers:run", project_id=project.pk, run_id=parent.pk)
@@ -206,13 +193,6 @@ def pseudo_label_list(request: HttpRequest, project_id: int, run_id: int) -> Htt
     return render(request, "classifiers/pseudo_labels.html", context)
 
 
-def _int(value, default: int) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return default
-
-
 @login_required
 @require_GET
 def metrics(request: HttpRequest, project_id: int) -> HttpResponse:
@@ -220,7 +200,7 @@ def metrics(request: HttpRequest, project_id: int) -> HttpResponse:
     split = request.GET.get("split") if request.GET.get("split") in SPLIT_CHOICES else "test"
     all_runs = list(selectors.run_list_for_project(project=project))
     evaluated = [run for run in all_runs if selectors.run_latest_evaluation(run, split)]
-    wanted = {_int(v, 0) for v in request.GET.getlist("run")}
+    wanted = {id_param(v, 0) for v in request.GET.getlist("run")}
     selected = [run for run in evaluated if run.pk in wanted] or evaluated[:6]
     level_metric = request.GET.get("level_metric") if request.GET.get("level_metric") in LEVEL_METRICS else "micro_f1"
     shots_metric = request.GET.get("shots_metric", "micro_f1")
@@ -230,11 +210,13 @@ def metrics(request: HttpRequest, project_id: int) -> HttpResponse:
         shots_metric = "micro_f1"
     groups, bar_series = selectors.per_level_series(selected, split, level_metric)
     categories, line_series = selectors.shots_series(evaluated, split, shots_metric)
-    confusion_run = next((r for r in evaluated if r.pk == _int(request.GET.get("confusion_run"), 0)), None)
+    confusion_run = next((r for r in evaluated if r.pk == id_param(request.GET.get("confusion_run"), 0)), None)
     confusion_run = confusion_run or (selected[0] if selected else None)
     confusion = None
     if confusion_run is not None:
-        confusion = selectors.confusion_for_run(run=confusion_run, split=split, level=_int(request.GET.get("level"), 1))
+        confusion = selectors.confusion_for_run(
+            run=confusion_run, split=split, level=id_param(request.GET.get("level"), 1)
+        )
     context = {
         "project": project,
         "split": split,

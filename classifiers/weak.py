@@ -1,30 +1,30 @@
 """Weak runs (strategy "weak"): the Django side of training on pseudo-labels instead of gold labels.
 
-`classifiers.services` calls these: at run creation (`weak_params`, `weak_training_ids`), at training
-(`with_label_texts` for every strategy, `weak_prepare` for an LLM scorer, `weak_given_paths`) and when the
-model is saved (`pseudo_labels_store`, which records the pseudo-labelled documents as PseudoLabel rows).
+`WeakHooks` (registered in `classifiers.strategies.HOOKS`): at run creation the params are checked
+(`weak_params`) and every document outside the test split is training input (`weak_training_ids`); at
+training the scorer and base get the label texts, an LLM scorer the project's endpoint (`weak_prepare`), and
+only generated documents keep their path (`weak_given_paths`); when the model is saved the pseudo-labelled
+documents are recorded as PseudoLabel rows (`pseudo_labels_store`).
 """
 
 from __future__ import annotations
 
-from pathlib import Path as FsPath
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
-from classifiers.coldstart import label_texts_for
+from classifiers.adapters import label_texts_for
+from classifiers.engine import registry
 from classifiers.engine.hierarchy import Hierarchy
+from classifiers.strategies import StrategyHooks, llm_cache_dir
 
 WEAK_BASES = ("hierverb", "embed", "tfidf")
-#: Strategies that learn from labelled documents cannot score a corpus before any label exists.
-SUPERVISED_SCORERS = {"weak", "cascade", "tfidf", "embed", "hierverb", "hiericrf"}
 
 
 def weak_params(params: dict) -> dict:
-    """A weak run's parameters, checked, with the pseudo-label threshold from the settings when not given."""
-    from classifiers.engine import registry
-
+    """A weak run's parameters, checked, with the pseudo-label threshold from the settings when not given.
+    The scorer must be training-free: a strategy that learns from labels cannot score before any exists."""
     out = dict(params or {})
     out.setdefault("threshold", float(settings.HTC_PSEUDO_LABEL_THRESHOLD))
     errors: dict[str, str] = {}
@@ -36,7 +36,7 @@ def weak_params(params: dict) -> dict:
     if out.get("base", "embed") not in WEAK_BASES:
         errors["base"] = f"The weak strategy trains one of {', '.join(WEAK_BASES)}."
     scorer = out.get("scorer", "zeroshot")
-    if scorer not in registry.STRATEGIES or scorer in SUPERVISED_SCORERS:
+    if scorer not in registry.STRATEGIES or not registry.strategy_class(scorer).training_free:
         errors["scorer"] = "The scorer needs no training: 'zeroshot' or an LLM strategy (llm-dl, llm-dh, llm-tmh)."
     if errors:
         raise ValidationError(errors)
@@ -52,38 +52,11 @@ def weak_training_ids(project) -> list[int]:
     )
 
 
-def with_label_texts(strategy: str, params: dict, hierarchy: Hierarchy) -> dict:
-    """Estimator parameters with the taxonomy's label texts (descriptions and terms) handed to the strategy
-    the way it takes them, unless the run set them itself. Nothing here is stored in Run.params."""
-    from classifiers.engine import registry
-
-    texts = label_texts_for(hierarchy)
-    out = dict(params)
-    accepted = registry.strategy_class(strategy)._get_param_names()
-    if "label_texts" in accepted and "label_texts" not in out and texts:
-        out["label_texts"] = texts
-    if "label_descriptions" in accepted and texts:
-        out.setdefault("use_descriptions", True)  # filled from the taxonomy at predict time
-    if strategy == "weak":
-        scorer_params = dict(out.get("zeroshot_params") or {})
-        if "label_texts" not in scorer_params and texts:
-            scorer_params["label_texts"] = texts  # the engine hands them on as the scorer takes them
-        out["zeroshot_params"] = scorer_params
-        base = out.get("base", "embed")
-        base_params = dict(out.get("base_params") or {})
-        if "label_texts" in registry.strategy_class(base)._get_param_names() and "label_texts" not in base_params:
-            if texts:
-                base_params["label_texts"] = texts
-        out["base_params"] = base_params
-        out.setdefault("use_given_paths", True)
-    return out
-
-
 def weak_prepare(*, run, estimator) -> None:
     """Point a weak run's LLM scorer at the project's endpoint: settings as scorer parameters, the key at
     run time only (never a parameter, never saved)."""
     scorer = estimator.get_params(deep=False).get("scorer", "zeroshot")
-    if not str(scorer).startswith("llm-"):
+    if not registry.strategy_class(scorer).calls_llm:
         return
     from endpoints.services import endpoint_client_kwargs
 
@@ -100,7 +73,7 @@ def weak_prepare(*, run, estimator) -> None:
     estimator.set_runtime(
         api_key=api_key or None,
         allowed_hosts=allowed_hosts,
-        cache_dir=FsPath(settings.HTC_DATA_DIR) / "llm_cache",
+        cache_dir=llm_cache_dir(),
     )
 
 
@@ -146,3 +119,45 @@ def pseudo_labels_store(*, run, doc_ids: list[int], estimator, hierarchy: Hierar
     if estimator.scorer_stats_:
         stats["llm"] = {k: v for k, v in estimator.scorer_stats_.items() if isinstance(v, (int, float))}
     return stats
+
+
+class WeakHooks(StrategyHooks):
+    """Training on pseudo-labels: no gold label is used; every document outside the test split is input."""
+
+    def clean_params(self, params: dict, *, corrector: str) -> dict:
+        return weak_params(super().clean_params(params, corrector=corrector))
+
+    def members(self, params: dict) -> list[str]:
+        return [str(params.get("scorer") or "zeroshot"), str(params.get("base") or "embed")]
+
+    def training_ids(self, project) -> list[int]:
+        ids = weak_training_ids(project)
+        if not ids:
+            raise ValidationError("No documents outside the test split to pseudo-label.")
+        return ids
+
+    def estimator_params(self, params: dict, hierarchy: Hierarchy) -> dict:
+        """The label texts also go to the scorer and, when it takes them, to the base strategy."""
+        out = super().estimator_params(params, hierarchy)
+        texts = label_texts_for(hierarchy)
+        scorer_params = dict(out.get("zeroshot_params") or {})
+        if "label_texts" not in scorer_params and texts:
+            scorer_params["label_texts"] = texts  # the engine hands them on as the scorer takes them
+        out["zeroshot_params"] = scorer_params
+        base = out.get("base", "embed")
+        base_params = dict(out.get("base_params") or {})
+        if "label_texts" in registry.strategy_class(base)._get_param_names() and "label_texts" not in base_params:
+            if texts:
+                base_params["label_texts"] = texts
+        out["base_params"] = base_params
+        out.setdefault("use_given_paths", True)
+        return out
+
+    def prepare_fit(self, *, run, estimator, doc_ids: list[int], paths: list) -> list:
+        weak_prepare(run=run, estimator=estimator)
+        return weak_given_paths(doc_ids, paths)
+
+    def after_fit(self, *, run, estimator, doc_ids: list[int], hierarchy: Hierarchy) -> dict[str, Any]:
+        return {
+            "pseudo_labels": pseudo_labels_store(run=run, doc_ids=doc_ids, estimator=estimator, hierarchy=hierarchy)
+        }

@@ -138,7 +138,7 @@ def _check_split_map(split_map: dict[str, str] | None) -> dict[str, str] | None:
 def _import(
     *, project, file_name, fileobj, actor, add_missing_labels, name, job, random_split, codes_for, progress, split_map
 ) -> Corpus:
-    from taxonomies.services import _record_change
+    from taxonomies.services import taxonomy_record_change
 
     # Lock the taxonomy row (PostgreSQL) so imports into one project do not interleave their label creation.
     taxonomy = Taxonomy.objects.select_for_update().get(project=project)
@@ -163,7 +163,7 @@ def _import(
         split_map=split_map,
     ).run(fileobj, file_name)
     if result.labels_created:
-        _record_change(
+        taxonomy_record_change(
             taxonomy=taxonomy,
             action="import",
             actor=actor if getattr(actor, "is_authenticated", False) else None,

@@ -1,7 +1,7 @@
-"""Writes of a project's LLM endpoint, and the bridge that hands its settings to the LLM strategies.
+"""Writes of a project's LLM endpoint, and `endpoint_client_kwargs`, what an LLM client or strategy is given.
 
-The API key is encrypted before it touches the database, is never logged, and leaves this module
-only through `endpoint_client_kwargs` / `strategy_apply_endpoint`, at predict time, in memory.
+The API key is encrypted before it touches the database, is never logged, and leaves this module only through
+`endpoint_client_kwargs` (`classifiers.strategies.apply_endpoint` hands it to a strategy), at run time, in memory.
 """
 
 from __future__ import annotations
@@ -164,33 +164,6 @@ def endpoint_client_kwargs(project) -> dict[str, Any]:
         "templates": dict(endpoint.templates or {}),
         **common,
     }
-
-
-def strategy_apply_endpoint(*, project, estimator, cache_dir=None):
-    """Point an LLM strategy at the project's endpoint and return it.
-
-    Non-secret settings become parameters (saved with the run); templates the run did not set come
-    from the project's overrides. The key and the allow-list are runtime-only (never saved)."""
-    kwargs = endpoint_client_kwargs(project)
-    api_key = kwargs.pop("api_key")
-    allowed_hosts = kwargs.pop("allowed_hosts")
-    templates = kwargs.pop("templates")
-    params = {k: v for k, v in kwargs.items() if k in estimator.get_params(deep=False)}
-    if not estimator.get_params(deep=False).get("templates") and templates:
-        params["templates"] = templates
-    hierarchy = getattr(estimator, "hierarchy_", None)
-    if estimator.get_params(deep=False).get("use_descriptions") and hierarchy is not None:
-        params["label_descriptions"] = label_descriptions_for(hierarchy)
-    estimator.set_params(**params)
-    estimator.set_runtime(api_key=api_key or None, allowed_hosts=allowed_hosts, cache_dir=cache_dir)
-    return estimator
-
-
-def label_descriptions_for(hierarchy) -> dict[int, str]:
-    """Node index -> the node's description and terms ("description; term, term"), for the nodes that have any."""
-    from classifiers.coldstart import label_texts_for
-
-    return label_texts_for(hierarchy)
 
 
 TEST_TIMEOUT_SECONDS = 15.0

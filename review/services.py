@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
 
+from corpora.labels import gold_labels_set
 from corpora.models import Document, GoldLabel
 from htc_app.params import id_param
 from review.models import Correction
@@ -173,16 +174,7 @@ def _sync_gold(*, document: Document) -> None:
     decided = {tuple(tuple(p) for p in sorted(c.after_paths)) for c in current}
     if len(decided) != 1:
         return  # a conflict: gold stays as it is until an owner settles it
-    deepest = {p[-1] for p in current[0].after_paths}
-    existing = set(GoldLabel.objects.filter(document=document).values_list("node_id", flat=True))
-    if existing == deepest:
-        GoldLabel.objects.filter(document=document).update(source="correction")
-        return
-    GoldLabel.objects.filter(document=document).exclude(node_id__in=deepest).delete()
-    GoldLabel.objects.bulk_create(
-        [GoldLabel(document=document, node_id=n, source="correction") for n in deepest - existing]
-    )
-    GoldLabel.objects.filter(document=document).update(source="correction")
+    gold_labels_set(document=document, node_ids={p[-1] for p in current[0].after_paths}, source="correction")
 
 
 def conflicts_for_project(*, project) -> list[dict]:
@@ -208,8 +200,7 @@ def run_retrain_with_corrections(*, run, actor):
     """A new run like `run` whose training set adds every document with an agreed human decision
     (test-split documents excluded, so the evaluation stays honest); trains, predicts and evaluates it
     as a background job. Returns (new_run, job)."""
-    from classifiers.models import Run
-    from jobs.services import job_start
+    from classifiers.services import run_child_create, run_free_name, run_job_start
 
     corrected = set(
         Correction.objects.filter(project=run.project, superseded_by__isnull=True)
@@ -219,31 +210,12 @@ def run_retrain_with_corrections(*, run, actor):
     )
     if not corrected:
         raise ValidationError("No corrected documents outside the test split yet: review some predictions first.")
-    base = f"{run.name}+corrections"
-    taken = set(Run.objects.filter(project=run.project, name__startswith=base).values_list("name", flat=True))
-    name = base if base not in taken else next(f"{base}-{n}" for n in range(2, 10_000) if f"{base}-{n}" not in taken)
-    new_run = Run.objects.create(
-        project=run.project,
-        config=run.config,
-        name=name,
-        strategy=run.strategy,
-        params=run.params,
-        shots=run.shots,
-        seed=run.seed,
-        corrector=run.corrector,
-        taxonomy_version=run.project.taxonomy.version,
+    new_run = run_child_create(
+        parent=run,
+        name=run_free_name(run.project, f"{run.name}+corrections"),
         train_document_ids=sorted(set(run.train_document_ids) | corrected),
-        dev_document_ids=run.dev_document_ids,
-        parent_run=run,
         stats={"added_corrections": len(corrected - set(run.train_document_ids))},
-        created_by=actor,
+        corrector=run.corrector,
+        actor=actor,
     )
-    job = job_start(
-        kind="pipeline",
-        project=run.project,
-        params={"run_id": new_run.pk, "split": "test"},
-        created_by=actor,
-        target_type="run",
-        target_id=new_run.pk,
-    )
-    return new_run, job
+    return new_run, run_job_start(run=new_run, kind="pipeline", split="test", actor=actor)

@@ -17,9 +17,8 @@ from corpora.models import Document, GoldLabel
 from projects.models import Role
 from projects.selectors import project_for_user
 from review.models import Correction, ReviewTask
-from review.tasks import split_task_choices, split_task_decide, split_task_next
+from review.tasks import split_task_choices, split_task_decide, split_task_next, split_task_remaining
 from taxonomies.selectors import taxonomy_tree
-from taxonomies.splitting import split_task_remaining
 
 
 def _task(project, task_id: int) -> ReviewTask:

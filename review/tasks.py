@@ -9,7 +9,7 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from corpora.models import Document
+from corpora.models import Document, GoldLabel
 from htc_app.params import id_param
 from review.models import Correction, ReviewTask
 from taxonomies.models import Node
@@ -17,8 +17,6 @@ from taxonomies.models import Node
 
 def review_tasks_for_project(*, project) -> list[dict]:
     """The project's review tasks, newest first, each with its totals: {"task", "total", "remaining"}."""
-    from taxonomies.splitting import split_task_remaining
-
     out = []
     for task in ReviewTask.objects.filter(project=project).select_related("node"):
         remaining = split_task_remaining(task=task)
@@ -28,8 +26,6 @@ def review_tasks_for_project(*, project) -> list[dict]:
 
 def split_task_for_node(*, node: Node) -> dict | None:
     """The newest "which child?" task of a label with its totals, or None."""
-    from taxonomies.splitting import split_task_remaining
-
     task = ReviewTask.objects.filter(kind=ReviewTask.Kind.SPLIT, node=node).order_by("-id").first()
     if task is None:
         return None
@@ -48,8 +44,6 @@ def split_task_choices(*, task: ReviewTask) -> list[Node]:
 
 def split_task_next(*, task: ReviewTask, annotator, skipped: list[int] = ()) -> Document | None:
     """The first document of the task still on the split node that this annotator has not decided or skipped."""
-    from taxonomies.splitting import split_task_remaining
-
     remaining = split_task_remaining(task=task)
     decided = set(
         Correction.objects.filter(
@@ -85,4 +79,41 @@ def split_task_decide(*, task: ReviewTask, document: Document, annotator, path: 
         annotator=annotator,
         action=Correction.Action.CHANGE,
         after_paths=[path],
+    )
+
+
+@transaction.atomic
+def split_task_ensure(*, node: Node, actor, version: int | None = None):
+    """The open "which child?" task for `node`, created or extended with every document labelled `node`
+    itself; None when the node has no children or no such documents. Call it after adding sub-labels."""
+    if not Node.objects.filter(parent=node).exists():
+        return None
+    document_ids = set(GoldLabel.objects.filter(node=node).values_list("document_id", flat=True))
+    if not document_ids:
+        return None
+    version = node.taxonomy.version if version is None else version
+    task = ReviewTask.objects.filter(kind=ReviewTask.Kind.SPLIT, node=node).order_by("-id").first()
+    if task is not None and split_task_remaining(task=task):
+        task.document_ids = sorted(set(task.document_ids) | document_ids)
+        task.taxonomy_version = version
+        task.save(update_fields=["document_ids", "taxonomy_version"])
+        return task
+    return ReviewTask.objects.create(
+        project_id=node.taxonomy.project_id,
+        kind=ReviewTask.Kind.SPLIT,
+        node=node,
+        document_ids=sorted(document_ids),
+        taxonomy_version=version,
+        created_by=actor,
+    )
+
+
+def split_task_remaining(*, task) -> list[int]:
+    """Ids of the task's documents still labelled the split node itself (not yet moved to a child)."""
+    return sorted(
+        set(
+            GoldLabel.objects.filter(node_id=task.node_id, document_id__in=task.document_ids).values_list(
+                "document_id", flat=True
+            )
+        )
     )

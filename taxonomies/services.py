@@ -13,11 +13,12 @@ import unicodedata
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
-from django.db.models import CharField, F, Max, Min, Value
+from django.db.models import CharField, F, Max, Value
 from django.db.models.deletion import ProtectedError
 from django.db.models.functions import Concat, Substr
 from django.utils import timezone
 
+from corpora.labels import gold_labels_reassign
 from taxonomies.models import Node, Taxonomy
 
 MAX_TERMS = 200
@@ -30,7 +31,7 @@ def taxonomy_create_for_project(*, project) -> Taxonomy:
     return taxonomy
 
 
-def _record_change(*, taxonomy: Taxonomy, action: str, details: dict, actor) -> None:
+def taxonomy_record_change(*, taxonomy: Taxonomy, action: str, details: dict, actor) -> None:
     """Bump the version and record who changed what. Call inside the service's transaction."""
     from taxonomies.models import TaxonomyChange
 
@@ -54,7 +55,7 @@ def name_problem(name: str) -> str | None:
     return None
 
 
-def _validate_name(name: str) -> str:
+def validate_name(name: str) -> str:
     name = (name or "").strip()
     problem = name_problem(name)
     if problem:
@@ -62,7 +63,7 @@ def _validate_name(name: str) -> str:
     return name
 
 
-def _lock(node: Node) -> tuple[Node, Taxonomy]:
+def node_lock(node: Node) -> tuple[Node, Taxonomy]:
     """The node re-read inside the transaction, and its taxonomy row locked: edits to one tree run one at a time."""
     taxonomy = Taxonomy.objects.select_for_update().get(pk=node.taxonomy_id)
     try:
@@ -72,13 +73,13 @@ def _lock(node: Node) -> tuple[Node, Taxonomy]:
     return fresh, taxonomy
 
 
-def _path_label(node: Node) -> str:
+def node_path_label(node: Node) -> str:
     ids = [int(i) for i in node.path_key.strip("/").split("/") if i]
     names = dict(Node.objects.filter(pk__in=ids).values_list("pk", "name"))
     return " > ".join(names.get(i, "?") for i in ids)
 
 
-def _ensure_free_name(*, taxonomy: Taxonomy, parent: Node | None, name: str, exclude: Node | None = None) -> None:
+def ensure_free_name(*, taxonomy: Taxonomy, parent: Node | None, name: str, exclude: Node | None = None) -> None:
     clash = Node.objects.filter(taxonomy=taxonomy, parent=parent, name=name)
     if exclude is not None:
         clash = clash.exclude(pk=exclude.pk)
@@ -107,10 +108,10 @@ def node_create(
     record: bool = True,
 ) -> Node:
     """Add a label under `parent` (or at the top) and return it. Sibling names are unique."""
-    name = _validate_name(name)
+    name = validate_name(name)
     if parent is not None and parent.taxonomy_id != taxonomy.pk:
         raise ValidationError({"parent": "The parent belongs to another taxonomy."})
-    _ensure_free_name(taxonomy=taxonomy, parent=parent, name=name)
+    ensure_free_name(taxonomy=taxonomy, parent=parent, name=name)
     depth = (parent.depth + 1) if parent else 1
     if depth > settings.HTC_MAX_TAXONOMY_DEPTH:
         raise ValidationError({"parent": f"The taxonomy may be at most {settings.HTC_MAX_TAXONOMY_DEPTH} levels deep."})
@@ -118,7 +119,7 @@ def node_create(
     node.path_key = f"{parent.path_key if parent else '/'}{node.pk}/"
     node.save(update_fields=["path_key"])
     if record:
-        _record_change(
+        taxonomy_record_change(
             taxonomy=taxonomy,
             action="create",
             actor=actor,
@@ -135,7 +136,7 @@ def node_ensure_path(*, taxonomy: Taxonomy, names: list[str], actor=None, record
     """
     parent = None
     for name in names:
-        name = _validate_name(name)
+        name = validate_name(name)
         node = Node.objects.filter(taxonomy=taxonomy, parent=parent, name=name).first()
         if node is None:
             node = node_create(taxonomy=taxonomy, name=name, parent=parent, actor=actor, record=record)
@@ -148,15 +149,17 @@ def node_ensure_path(*, taxonomy: Taxonomy, names: list[str], actor=None, record
 @transaction.atomic
 def node_rename(*, node: Node, name: str, actor) -> Node:
     """Give a label a new name (unique among its siblings); returns the updated node."""
-    node, taxonomy = _lock(node)
-    name = _validate_name(name)
+    node, taxonomy = node_lock(node)
+    name = validate_name(name)
     if name == node.name:
         return node
-    _ensure_free_name(taxonomy=taxonomy, parent=node.parent, name=name, exclude=node)
+    ensure_free_name(taxonomy=taxonomy, parent=node.parent, name=name, exclude=node)
     old = node.name
     node.name = name
     node.save(update_fields=["name"])
-    _record_change(taxonomy=taxonomy, action="rename", actor=actor, details={"node": node.pk, "from": old, "to": name})
+    taxonomy_record_change(
+        taxonomy=taxonomy, action="rename", actor=actor, details={"node": node.pk, "from": old, "to": name}
+    )
     return node
 
 
@@ -196,17 +199,17 @@ def node_move(*, node: Node, new_parent: Node | None, actor) -> Node:
     Refuses a move under the label itself or one of its descendants (no cycles) and a name that
     already exists at the destination. Documents stay on their labels.
     """
-    node, taxonomy = _lock(node)
+    node, taxonomy = node_lock(node)
     new_parent = _same_taxonomy(node, new_parent, "new_parent")
     if new_parent is not None and new_parent.path_key.startswith(node.path_key):
         raise ValidationError({"new_parent": "A label cannot move under itself or one of its descendants."})
     if node.parent_id == (new_parent.pk if new_parent else None):
         return node
-    _ensure_free_name(taxonomy=taxonomy, parent=new_parent, name=node.name)
+    ensure_free_name(taxonomy=taxonomy, parent=new_parent, name=node.name)
     _check_depth(node=node, new_parent=new_parent, field="new_parent")
     old_parent = node.parent_id
     _move_subtree(node=node, new_parent=new_parent)
-    _record_change(
+    taxonomy_record_change(
         taxonomy=taxonomy,
         action="move",
         actor=actor,
@@ -215,26 +218,10 @@ def node_move(*, node: Node, new_parent: Node | None, actor) -> Node:
             "name": node.name,
             "from_parent": old_parent,
             "to_parent": new_parent.pk if new_parent else None,
-            "path": _path_label(node),
+            "path": node_path_label(node),
         },
     )
     return node
-
-
-def _reassign_labels(*, from_nodes: models.QuerySet, to_node: Node) -> int:
-    """Move the GoldLabels on `from_nodes` to `to_node`, one label per document; returns documents moved."""
-    from corpora.models import GoldLabel
-
-    on_from = GoldLabel.objects.filter(node__in=from_nodes)
-    documents = on_from.values("document").distinct().count()
-    if not documents:
-        return 0
-    # A document that already carries the target (or several labels in `from_nodes`) keeps one row.
-    on_from.filter(document__in=GoldLabel.objects.filter(node=to_node).values("document")).delete()
-    keep = GoldLabel.objects.filter(node__in=from_nodes).values("document").annotate(first=Min("id")).values("first")
-    GoldLabel.objects.filter(node__in=from_nodes).exclude(pk__in=keep).delete()
-    GoldLabel.objects.filter(node__in=from_nodes).update(node=to_node)
-    return documents
 
 
 def chunked(ids: list[int], size: int = 500) -> list[list[int]]:
@@ -242,7 +229,7 @@ def chunked(ids: list[int], size: int = 500) -> list[list[int]]:
     return [ids[i : i + size] for i in range(0, len(ids), size)]
 
 
-def _delete_nodes(ids: list[int]) -> None:
+def nodes_delete(ids: list[int]) -> None:
     """Delete nodes deepest first (a parent is PROTECTed while it has children), in bounded batches."""
     depth_of: dict[int, int] = {}
     for chunk in chunked(ids):
@@ -266,14 +253,14 @@ def node_merge(*, source: Node, target: Node, actor) -> Node:
     under `target`; where `target` already has a child of the same name, the two are merged the same
     way, level by level (an explicit work list, no recursion). Terms are united. `source` is deleted.
     """
-    source, taxonomy = _lock(source)
+    source, taxonomy = node_lock(source)
     target = _same_taxonomy(source, target, "target")
     if target.pk == source.pk:
         raise ValidationError({"target": "A label cannot merge into itself."})
     if target.path_key.startswith(source.path_key):
         raise ValidationError({"target": "A label cannot merge into one of its own descendants."})
     _check_depth(node=source, new_parent=target.parent, field="target")
-    source_path, target_path = _path_label(source), _path_label(target)
+    source_path, target_path = node_path_label(source), node_path_label(target)
     # A placeholder name frees the source's name for a child of the same name moving up beside it.
     Node.objects.filter(pk=source.pk).update(name=f"\x01merging-{source.pk}")
     documents = 0
@@ -283,7 +270,7 @@ def node_merge(*, source: Node, target: Node, actor) -> Node:
     work = [(source, target)]
     while work:
         src, tgt = work.pop()
-        documents += _reassign_labels(from_nodes=Node.objects.filter(pk=src.pk), to_node=tgt)
+        documents += gold_labels_reassign(from_nodes=Node.objects.filter(pk=src.pk), to_node=tgt)
         extra_terms = [t for t in src.terms if t not in tgt.terms]
         if extra_terms:
             tgt.terms = [*tgt.terms, *extra_terms]
@@ -300,8 +287,8 @@ def node_merge(*, source: Node, target: Node, actor) -> Node:
                 _move_subtree(node=child, new_parent=tgt)
                 moved.append(child.pk)
         to_delete.append(src.pk)
-    _delete_nodes(to_delete)
-    _record_change(
+    nodes_delete(to_delete)
+    taxonomy_record_change(
         taxonomy=taxonomy,
         action="merge",
         actor=actor,
@@ -329,7 +316,7 @@ def node_delete(*, node: Node, actor, reassign_to: Node | None = None, cascade_c
     """
     from corpora.models import GoldLabel
 
-    node, taxonomy = _lock(node)
+    node, taxonomy = node_lock(node)
     subtree = Node.objects.filter(taxonomy=taxonomy, path_key__startswith=node.path_key)
     ids = list(subtree.values_list("pk", flat=True))
     descendants = len(ids) - 1
@@ -347,12 +334,12 @@ def node_delete(*, node: Node, actor, reassign_to: Node | None = None, cascade_c
             f"{documents} document{'s use' if documents != 1 else ' uses'} this label or its descendants; "
             "choose where to move them."
         )
-    details = {"node": node.pk, "name": node.name, "path": _path_label(node), "deleted": len(ids)}
-    moved = _reassign_labels(from_nodes=subtree, to_node=reassign_to) if documents else 0
+    details = {"node": node.pk, "name": node.name, "path": node_path_label(node), "deleted": len(ids)}
+    moved = gold_labels_reassign(from_nodes=subtree, to_node=reassign_to) if documents else 0
     if reassign_to is not None:
-        details.update(reassign_to=reassign_to.pk, reassign_path=_path_label(reassign_to), documents_moved=moved)
-    _delete_nodes(ids)
-    _record_change(taxonomy=taxonomy, action="delete", actor=actor, details=details)
+        details.update(reassign_to=reassign_to.pk, reassign_path=node_path_label(reassign_to), documents_moved=moved)
+    nodes_delete(ids)
+    taxonomy_record_change(taxonomy=taxonomy, action="delete", actor=actor, details=details)
     return {"deleted": len(ids), "documents_moved": moved}
 
 
@@ -375,7 +362,7 @@ def clean_terms(terms: list[str] | str) -> list[str]:
 @transaction.atomic
 def node_update_description(*, node: Node, description: str, terms: list[str] | str, actor) -> Node:
     """Set a label's description and class-indicative terms; returns the updated node."""
-    node, taxonomy = _lock(node)
+    node, taxonomy = node_lock(node)
     description = (description or "").strip()
     terms = clean_terms(terms)
     if description == node.description and terms == node.terms:
@@ -384,17 +371,10 @@ def node_update_description(*, node: Node, description: str, terms: list[str] | 
         node.terms_source = "edited"  # a person's terms: enrichment keeps them unless asked to replace them
     node.description, node.terms = description, terms
     node.save(update_fields=["description", "terms", "terms_source"])
-    _record_change(
+    taxonomy_record_change(
         taxonomy=taxonomy,
         action="edit",
         actor=actor,
         details={"node": node.pk, "name": node.name, "description": description[:200], "terms": terms[:50]},
     )
     return node
-
-
-# Import, export, splitting and enrichment terms live in their own modules; re-exported so callers find
-# every write here.
-from taxonomies.splitting import node_split, split_task_ensure  # noqa: E402, F401
-from taxonomies.terms import MACHINE_TERM_SOURCES, taxonomy_enrich_terms  # noqa: E402, F401
-from taxonomies.transfer import taxonomy_export, taxonomy_import  # noqa: E402, F401

@@ -25,7 +25,7 @@ def taxonomy_enrich_terms(
     Nodes whose terms a person gave are kept unless `replace_edited`; nodes with no new terms are left
     alone. Records one change in the history for the whole enrichment (when anything changed).
     Returns {"updated": [node ids], "kept_edited": [node ids]}."""
-    from taxonomies.services import MAX_TERM_CHARS, MAX_TERMS, _record_change, clean_terms
+    from taxonomies.services import MAX_TERM_CHARS, MAX_TERMS, clean_terms, taxonomy_record_change
 
     if source not in MACHINE_TERM_SOURCES:
         raise ValidationError({"source": f"Unknown term source {source!r}."})
@@ -48,7 +48,7 @@ def taxonomy_enrich_terms(
         updated.append(node.pk)
     Node.objects.bulk_update([nodes[pk] for pk in updated], ["terms", "terms_source"], batch_size=500)
     if updated:
-        _record_change(
+        taxonomy_record_change(
             taxonomy=taxonomy,
             action="edit",
             actor=actor,

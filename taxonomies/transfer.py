@@ -146,7 +146,7 @@ def taxonomy_import(
     when documents use them. Raises ValidationError listing every problem with its line.
     """
     from corpora.models import GoldLabel
-    from taxonomies.services import _delete_nodes, _record_change, chunked, clean_terms
+    from taxonomies.services import chunked, clean_terms, nodes_delete, taxonomy_record_change
 
     file_name = file_name or "taxonomy"
     if mode not in MODES:
@@ -209,13 +209,13 @@ def taxonomy_import(
 
     summary = ImportSummary(format=format_.name, labels_in_file=len(paths), deleted=len(stale))
     if stale:
-        _delete_nodes(stale)
+        nodes_delete(stale)
     descriptions = {n.path: n.description for n in parsed if n.description is not None and n.path in paths}
     summary.updated = _update_existing(existing, descriptions, terms_of)
     summary.reused = len(paths.keys() & existing.keys())
     _create_new(taxonomy, paths, existing, descriptions, terms_of, summary)
 
-    _record_change(
+    taxonomy_record_change(
         taxonomy=taxonomy,
         action="import",
         actor=actor,

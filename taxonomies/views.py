@@ -19,8 +19,8 @@ from django.views.decorators.http import require_GET, require_POST
 from htc_app.params import id_param
 from projects.models import Role
 from projects.selectors import project_for_user
-from review.tasks import split_task_for_node
-from taxonomies import services
+from review.tasks import split_task_ensure, split_task_for_node
+from taxonomies import services, splitting, transfer
 from taxonomies.formats import available_formats, extensions
 from taxonomies.forms import (
     DeleteForm,
@@ -142,48 +142,32 @@ def _coldstart_context(project) -> dict:
 @require_POST
 def enrich_start(request: HttpRequest, project_id: int) -> HttpResponse:
     """Start the "Enrich taxonomy" job (owners): terms per label from the corpus and/or the LLM."""
-    from classifiers.coldstart import coldstart_job_start
+    from classifiers.coldstart import taxonomy_enrich_start
 
     project = _owner_project(request, project_id)
     form = EnrichForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Choose where the terms come from and between 1 and 50 terms per label.")
         return redirect(_editor_url(project.pk))
-    data = form.cleaned_data
-    params = {
-        "top_k": data["top_k"],
-        "corpus": data["source"] in ("corpus", "both"),
-        "llm": data["source"] in ("llm", "both"),
-        "replace_edited": data["replace_edited"],
-    }
-    job = coldstart_job_start(project=project, kind="taxonomy_enrich", params=params, actor=request.user)
+    job = taxonomy_enrich_start(project=project, actor=request.user, **form.cleaned_data)
     messages.success(request, f"Enriching the taxonomy (job #{job.pk}); terms appear on each label when it is done.")
-    return redirect(_editor_url(project.pk, _int_or_none(request.POST.get("node"))))
+    return redirect(_editor_url(project.pk, id_param(request.POST.get("node"))))
 
 
 @login_required
 @require_POST
 def examples_start(request: HttpRequest, project_id: int) -> HttpResponse:
     """Start the job that asks the LLM for example documents per leaf path (owners)."""
-    from classifiers.coldstart import coldstart_job_start
+    from classifiers.coldstart import examples_generate_start
 
     project = _owner_project(request, project_id)
     form = ExamplesForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Ask for between 1 and 20 examples per leaf path.")
         return redirect(_editor_url(project.pk))
-    job = coldstart_job_start(
-        project=project,
-        kind="examples_generate",
-        params={"per_leaf": form.cleaned_data["per_leaf"]},
-        actor=request.user,
-    )
+    job = examples_generate_start(project=project, actor=request.user, **form.cleaned_data)
     messages.success(request, f"Writing example documents with the LLM (job #{job.pk}).")
-    return redirect(_editor_url(project.pk, _int_or_none(request.POST.get("node"))))
-
-
-def _int_or_none(value) -> int | None:
-    return int(value) if str(value or "").isdigit() else None
+    return redirect(_editor_url(project.pk, id_param(request.POST.get("node"))))
 
 
 @login_required
@@ -206,7 +190,7 @@ def node_add(request: HttpRequest, project_id: int) -> HttpResponse:
     messages.success(request, f"Added {node.name}.")
     if parent is not None:
         # Documents labelled the parent itself now need a decision: which child?
-        task = services.split_task_ensure(node=parent, actor=request.user)
+        task = split_task_ensure(node=parent, actor=request.user)
         if task is not None:
             _task_message(request, project, task)
     return redirect(_editor_url(project.pk, node.pk))
@@ -293,7 +277,7 @@ def node_delete(request: HttpRequest, project_id: int, node_id: int) -> HttpResp
 @require_POST
 def node_split(request: HttpRequest, project_id: int, node_id: int) -> HttpResponse:
     def act(project, node, data):
-        result = services.node_split(node=node, children=data["children"].splitlines(), actor=request.user)
+        result = splitting.node_split(node=node, children=data["children"].splitlines(), actor=request.user)
         names = ", ".join(c.name for c in result["children"])
         if result["task"] is not None:
             _task_message(request, project, result["task"])
@@ -327,7 +311,7 @@ def taxonomy_import_view(request: HttpRequest, project_id: int) -> HttpResponse:
     elif request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
         try:
-            summary = services.taxonomy_import(
+            summary = transfer.taxonomy_import(
                 taxonomy=project.taxonomy,
                 file_name=upload.name,
                 data=upload.read(),
@@ -363,7 +347,7 @@ def taxonomy_import_view(request: HttpRequest, project_id: int) -> HttpResponse:
 def taxonomy_export_view(request: HttpRequest, project_id: int, fmt: str) -> HttpResponse:
     project = project_for_user(user=request.user, project_id=project_id)
     try:
-        content, content_type, filename = services.taxonomy_export(taxonomy=project.taxonomy, fmt=fmt)
+        content, content_type, filename = transfer.taxonomy_export(taxonomy=project.taxonomy, fmt=fmt)
     except ValidationError as exc:
         raise Http404("Unknown format") from exc
     response = HttpResponse(content, content_type=content_type)

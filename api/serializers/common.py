@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 # Ids fit a signed 64-bit column; larger numbers are refused (400) before they reach the database.
-MAX_ID = 2**63 - 1
+from htc_app.params import MAX_ID as MAX_ID  # one id range for the whole project
 
 
 def username_of(user) -> str | None:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
-from django.db.models import Count, Prefetch
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import status
@@ -24,8 +22,9 @@ from api.params import (
 from api.serializers.classifiers import PredictionSerializer, RunCreateSerializer, RunJobSerializer, RunSerializer
 from api.serializers.jobs import JobSerializer
 from api.views.base import ProjectScopedView
-from classifiers.models import Evaluation, Prediction, Run
-from classifiers.services import run_create, run_job_start
+from classifiers.models import Prediction, Run
+from classifiers.selectors import prediction_list, run_list_for_project
+from classifiers.services import run_job_start, run_start
 from projects.models import Role
 from taxonomies.selectors import taxonomy_tree
 
@@ -53,16 +52,6 @@ def run_stages(run: Run) -> list[str]:
     return sorted(names)
 
 
-def runs_with_counts(project):
-    """The project's runs with their prediction counts and evaluations (by split)."""
-    return (
-        Run.objects.filter(project=project)
-        .select_related("created_by")
-        .annotate(prediction_count=Count("predictions"))
-        .prefetch_related(Prefetch("evaluations", queryset=Evaluation.objects.order_by("split")))
-    )
-
-
 class RunListView(ProjectScopedView):
     roles = {"POST": Role.ANNOTATOR}
     serializer_class = RunSerializer
@@ -77,10 +66,7 @@ class RunListView(ProjectScopedView):
     )
     def get(self, request, project_id: int):
         order = ordering_from(request, RUN_ORDERING, "-created_at")
-        qs = runs_with_counts(self.project)
-        state = choice_param(request, "state", RUN_STATES)
-        if state:
-            qs = qs.filter(state=state)
+        qs = run_list_for_project(project=self.project, state=choice_param(request, "state", RUN_STATES))
         return self.get_paginated_response(RunSerializer(self.paginate_queryset(qs.order_by(*order)), many=True).data)
 
     @extend_schema(
@@ -92,19 +78,14 @@ class RunListView(ProjectScopedView):
         data = RunCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
-        with transaction.atomic():
-            run = run_create(
-                project=self.project,
-                strategy=values["strategy"],
-                params=values["params"],
-                shots=values["shots"],
-                seed=values["seed"],
-                corrector=values["corrector"] or "",
-                name=values["name"],
-                actor=request.user,
-            )
-            job = run_job_start(run=run, kind="pipeline", split=values["split"], actor=request.user)
-        run = runs_with_counts(self.project).get(pk=run.pk)
+        run, job = run_start(
+            project=self.project,
+            split=values["split"],
+            actor=request.user,
+            **{key: values[key] for key in ("strategy", "params", "shots", "seed", "name")},
+            corrector=values["corrector"] or "",
+        )
+        run = run_list_for_project(project=self.project).get(pk=run.pk)
         job.refresh_from_db()
         body = {"run": RunSerializer(run).data, "job": self.job_data(job)}
         return Response(body, status=status.HTTP_202_ACCEPTED)
@@ -115,7 +96,7 @@ class RunDetailView(ProjectScopedView):
 
     @extend_schema(summary="One run")
     def get(self, request, project_id: int, run_id: int):
-        return Response(RunSerializer(get_object_or_404(runs_with_counts(self.project), pk=run_id)).data)
+        return Response(RunSerializer(get_object_or_404(run_list_for_project(project=self.project), pk=run_id)).data)
 
 
 class RunJobView(ProjectScopedView):
@@ -158,25 +139,17 @@ class PredictionListView(ProjectScopedView):
     def get(self, request, project_id: int, run_id: int):
         run = get_object_or_404(Run, project=self.project, pk=run_id)
         order = ordering_from(request, PREDICTION_ORDERING, "document")
-        qs = Prediction.objects.filter(run=run).select_related("document").defer("document__text", "document__meta")
-        consistent = bool_param(request, "consistent")
-        if consistent is not None:
-            qs = qs.filter(consistent=consistent)
-        valid = bool_param(request, "valid")
-        if valid is not None:
-            qs = qs.filter(valid=valid)
-        split = choice_param(request, "split", SPLITS)
-        if split:
-            qs = qs.filter(document__split=split)
-        document = int_param(request, "document")
-        if document is not None:
-            qs = qs.filter(document_id=document)
         stages = run_stages(run)
         if request.query_params.get("stage") and not stages:
             raise ValidationError({"stage": "No prediction of this run names a stage."})
-        stage = choice_param(request, "stage", stages)
-        if stage is not None:
-            qs = qs.filter(stage=stage)
+        qs = prediction_list(
+            run=run,
+            consistent=bool_param(request, "consistent"),
+            valid=bool_param(request, "valid"),
+            split=choice_param(request, "split", SPLITS),
+            document=int_param(request, "document"),
+            stage=choice_param(request, "stage", stages),
+        )
         page = self.paginate_queryset(qs.order_by(*order))
         tree = taxonomy_tree(taxonomy=self.project.taxonomy)
         return self.get_paginated_response(PredictionSerializer(page, many=True, context={"tree": tree}).data)

@@ -7,7 +7,6 @@ the cold-start jobs; annotators decide review tasks and update runs; every membe
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -30,20 +29,19 @@ from api.serializers.jobs import JobSerializer
 from api.serializers.review import CorrectionSerializer
 from api.serializers.taxonomies import NodeSerializer
 from api.views.base import ProjectScopedView
-from api.views.classifiers import RunStarted, runs_with_counts
+from api.views.classifiers import RunStarted
 from api.views.taxonomies import NodeView
 from classifiers import selectors as run_selectors
-from classifiers.coldstart import coldstart_job_start
-from classifiers.growth import run_update_create
+from classifiers.coldstart import examples_generate_start, taxonomy_enrich_start
+from classifiers.growth import run_update_start
 from classifiers.models import Run
-from classifiers.services import run_job_start
+from classifiers.selectors import run_list_for_project
 from corpora.models import Document
 from projects.models import Role
 from review.models import ReviewTask
-from review.tasks import split_task_choices, split_task_decide, split_task_next
-from taxonomies import services
+from review.tasks import split_task_choices, split_task_decide, split_task_next, split_task_remaining
+from taxonomies import services, splitting
 from taxonomies.selectors import taxonomy_tree
-from taxonomies.splitting import split_task_remaining
 
 SplitResult = inline_serializer(
     "NodeSplitResult",
@@ -107,7 +105,7 @@ class NodeSplitView(NodeView):
         node = self.node(node_id)
         data = NodeSplitSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        result = services.node_split(node=node, children=data.validated_data["children"], actor=request.user)
+        result = splitting.node_split(node=node, children=data.validated_data["children"], actor=request.user)
         tree = taxonomy_tree(taxonomy=self.project.taxonomy)
         task = result["task"]
         body = {
@@ -133,14 +131,7 @@ class EnrichStartView(ProjectScopedView):
     def post(self, request, project_id: int):
         data = EnrichStartSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        values = data.validated_data
-        params = {
-            "top_k": values["top_k"],
-            "corpus": values["source"] in ("corpus", "both"),
-            "llm": values["source"] in ("llm", "both"),
-            "replace_edited": values["replace_edited"],
-        }
-        job = coldstart_job_start(project=self.project, kind="taxonomy_enrich", params=params, actor=request.user)
+        job = taxonomy_enrich_start(project=self.project, actor=request.user, **data.validated_data)
         return Response(_job_body(self, job), status=status.HTTP_202_ACCEPTED)
 
 
@@ -158,12 +149,7 @@ class ExamplesStartView(ProjectScopedView):
     def post(self, request, project_id: int):
         data = ExamplesStartSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        job = coldstart_job_start(
-            project=self.project,
-            kind="examples_generate",
-            params={"per_leaf": data.validated_data["per_leaf"]},
-            actor=request.user,
-        )
+        job = examples_generate_start(project=self.project, actor=request.user, **data.validated_data)
         return Response(_job_body(self, job), status=status.HTTP_202_ACCEPTED)
 
 
@@ -198,16 +184,11 @@ class RunUpdateView(ProjectScopedView):
         data = RunUpdateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
-        with transaction.atomic():
-            run = run_update_create(
-                parent=parent,
-                name=values["name"],
-                rehearsal=values["rehearsal"],
-                epochs=values["epochs"],
-                actor=request.user,
-            )
-            job = run_job_start(run=run, kind="update_labels", split="test", actor=request.user)
-        body = {"run": RunSerializer(runs_with_counts(self.project).get(pk=run.pk)).data, "job": _job_body(self, job)}
+        run, job = run_update_start(parent=parent, actor=request.user, **values)
+        body = {
+            "run": RunSerializer(run_list_for_project(project=self.project).get(pk=run.pk)).data,
+            "job": _job_body(self, job),
+        }
         return Response(body, status=status.HTTP_202_ACCEPTED)
 
 

@@ -12,8 +12,9 @@ from api.params import bool_param, bool_parameter, int_param, int_parameter, ord
 from api.serializers.classifiers import RunSerializer
 from api.serializers.review import CorrectionCreateSerializer, CorrectionSerializer
 from api.views.base import ProjectScopedView
-from api.views.classifiers import RunStarted, runs_with_counts
+from api.views.classifiers import RunStarted
 from classifiers.models import Prediction, Run
+from classifiers.selectors import run_list_for_project
 from corpora.models import Document
 from projects.models import Role
 from projects.selectors import project_for_user
@@ -138,7 +139,7 @@ class RunRetrainView(ProjectScopedView):
         new_run, job = run_retrain_with_corrections(run=run, actor=request.user)
         job.refresh_from_db()
         body = {
-            "run": RunSerializer(runs_with_counts(self.project).get(pk=new_run.pk)).data,
+            "run": RunSerializer(run_list_for_project(project=self.project).get(pk=new_run.pk)).data,
             "job": self.job_data(job),
         }
         return Response(body, status=status.HTTP_202_ACCEPTED)

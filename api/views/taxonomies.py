@@ -44,7 +44,7 @@ from api.serializers.taxonomies import (
 )
 from api.views.base import ProjectScopedView
 from projects.models import Role
-from taxonomies import services
+from taxonomies import services, transfer
 from taxonomies.formats import available_formats
 from taxonomies.models import Node
 from taxonomies.selectors import taxonomy_changes, taxonomy_tree
@@ -249,7 +249,7 @@ class TaxonomyImportView(ProjectScopedView):
         data = TaxonomyImportSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         upload = data.validated_data["file"]
-        summary = services.taxonomy_import(
+        summary = transfer.taxonomy_import(
             taxonomy=self.project.taxonomy,
             file_name=upload.name,
             data=upload.read(),
@@ -275,7 +275,7 @@ class TaxonomyExportView(ProjectScopedView):
     )
     def get(self, request, project_id: int):
         fmt = choice_param(request, "format", _format_names()) or "json"
-        content, content_type, filename = services.taxonomy_export(taxonomy=self.project.taxonomy, fmt=fmt)
+        content, content_type, filename = transfer.taxonomy_export(taxonomy=self.project.taxonomy, fmt=fmt)
         response = HttpResponse(content, content_type=content_type)
         response["Content-Disposition"] = f'attachment; filename="{filename}"'
         return response

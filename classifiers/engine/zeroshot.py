@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from classifiers.engine.base import HierarchicalClassifier, ProgressFn
-from classifiers.engine.baselines import ROOT, _softmax, conditionals_to_levels, sibling_groups
+from classifiers.engine.baselines import ROOT, conditionals_to_levels, sibling_groups, softmax
 from classifiers.engine.hierarchy import Hierarchy
 
 
@@ -26,6 +26,8 @@ class ZeroShotClassifier(HierarchicalClassifier):
     """
 
     strategy_name = "zeroshot"
+    training_free = True
+    uses_torch = True
 
     def __init__(
         self,
@@ -86,7 +88,7 @@ class ZeroShotClassifier(HierarchicalClassifier):
         conditionals: dict[int, np.ndarray] = {}
         for parent, children in sibling_groups(self.hierarchy_):
             if children:
-                conditionals[parent] = _softmax(cosines[:, children] / self.temperature)
+                conditionals[parent] = softmax(cosines[:, children] / self.temperature)
         if ROOT not in conditionals:
             return []
         return conditionals_to_levels(conditionals, self.hierarchy_, len(docs))

@@ -123,7 +123,7 @@ def test_split_and_decide_refusals_carry_the_service_messages(world, owner_api, 
 
 
 def test_another_projects_task_is_a_404(world, token_client, base):
-    from taxonomies.services import node_split
+    from taxonomies.splitting import node_split
 
     other = world["other_node"]
     node_split(node=other, children=["X"], actor=world["users"]["stranger"])

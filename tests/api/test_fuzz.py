@@ -100,7 +100,7 @@ def test_api_answers_every_generated_request_without_500_and_as_documented(case,
     if "project_id" in params:
         params["project_id"] = world["project"].pk
     if "task_id" in params and not world["nodes"]["Sci > Bio"].children.exists():
-        from taxonomies.services import node_split
+        from taxonomies.splitting import node_split
 
         # A "which child?" task (once per test; examples share the world): Sci > Bio's documents wait.
         node_split(node=world["nodes"]["Sci > Bio"], children=["Cell", "Plant"], actor=world["users"]["owner"])

@@ -64,7 +64,7 @@ def _taxonomy_csv(w, user):
 
 def _split_task(w, user):
     """Sci > Bio split into Cell and Plant: its two documents wait in a "which child?" task."""
-    from taxonomies.services import node_split
+    from taxonomies.splitting import node_split
 
     bio = w["nodes"]["Sci > Bio"]
     result = node_split(node=bio, children=["Cell", "Plant"], actor=w["users"]["owner"])
@@ -80,8 +80,8 @@ def outdated_run(w) -> dict:
 
     from django.conf import settings
 
+    from classifiers.adapters import hierarchy_for_taxonomy
     from classifiers.models import Run
-    from classifiers.services import hierarchy_for_taxonomy
     from corpora.models import GoldLabel
     from taxonomies.services import node_create
 

@@ -81,7 +81,7 @@ def _give_terms(project, owner, per_leaf: int = 3) -> None:
 
 
 def test_weak_run_records_exactly_the_documents_above_the_threshold(corpus_project, owner, keyword_scorer):
-    from classifiers.coldstart import label_texts_for
+    from classifiers.adapters import label_texts_for
     from classifiers.engine.coldstart import select_pseudo_labels
     from classifiers.services import hierarchy_for_taxonomy, run_create, run_train
     from corpora.models import Document
@@ -161,9 +161,8 @@ def test_weak_run_pages_show_the_pseudo_labelled_documents(corpus_project, owner
 
 
 def test_terms_feed_zero_shot_label_texts(corpus_project, owner):
-    from classifiers.coldstart import label_texts_for
-    from classifiers.services import hierarchy_for_taxonomy
-    from classifiers.weak import with_label_texts
+    from classifiers.adapters import hierarchy_for_taxonomy, label_texts_for
+    from classifiers.strategies import strategy_hooks
     from taxonomies.services import node_update_description
 
     football = corpus_project.nodes[("Sports", "Football")]
@@ -171,6 +170,10 @@ def test_terms_feed_zero_shot_label_texts(corpus_project, owner):
     h = hierarchy_for_taxonomy(corpus_project.taxonomy)
     texts = label_texts_for(h)
     assert texts == {h.index[football.pk]: "Association football; goal, striker"}
+
+    def with_label_texts(strategy, params, hierarchy):
+        return strategy_hooks(strategy).estimator_params(params, hierarchy)
+
     assert with_label_texts("zeroshot", {}, h)["label_texts"] == texts
     assert with_label_texts("hierverb", {}, h)["label_texts"] == texts
     assert with_label_texts("llm-dl", {}, h)["use_descriptions"] is True

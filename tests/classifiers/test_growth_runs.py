@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
@@ -16,7 +18,8 @@ from jobs.models import Job
 from jobs.services import job_create, run_job_inline
 from review.tasks import split_task_decide
 from taxonomies.models import Node
-from taxonomies.services import node_ensure_path, node_split
+from taxonomies.services import node_ensure_path
+from taxonomies.splitting import node_split
 from tests.classifiers.corpus import documents
 
 pytestmark = pytest.mark.django_db
@@ -156,7 +159,7 @@ def test_update_is_refused_for_strategies_it_cannot_update(grown, strategy):
     with pytest.raises(ValidationError) as info:
         run_update_create(parent=other)
     message = " ".join(info.value.messages)
-    assert "tfidf, embed and hierverb strategies only" in message and repr(strategy) in message
+    assert f"not implemented for the {strategy!r} strategy" in message
     assert "Train a new run" in message
 
 
@@ -170,7 +173,7 @@ def test_command_updates_a_run_and_prints_the_report(grown, capsys):
     with pytest.raises(CommandError, match="between 0 and 1"):
         call_command("htc_update_run", "--run", "before", "--name", "x", "--rehearsal", "2", "--no-progress")
     Run.objects.create(project=grown["project"], name="crf", strategy="hiericrf", state="trained", model_dir="x")
-    with pytest.raises(CommandError, match="tfidf, embed and hierverb strategies only"):
+    with pytest.raises(CommandError, match="not implemented for the 'hiericrf' strategy"):
         call_command("htc_update_run", "--run", "crf", "--name", "y", "--no-progress")
 
 
@@ -196,22 +199,24 @@ def test_run_page_shows_the_forgetting_report_and_starts_updates(grown, owner, c
     assert denied.status_code == 403
 
 
-def test_hierverb_runs_are_updated_by_fine_tuning_and_report_forgetting(make_grown, owner, tmp_path, monkeypatch):
+def test_hierverb_runs_are_updated_by_fine_tuning_and_report_forgetting(make_grown, owner, tmp_path):
     import torch
 
+    from classifiers.engine.config import configure, engine_config
     from tests.engine.test_verbalizer import write_tiny_checkpoint
 
-    threads = torch.get_num_threads()
+    threads, config = torch.get_num_threads(), engine_config()
     torch.set_num_threads(1)
     try:
-        # The operator's setting, not a run parameter (runs may not name server paths).
-        monkeypatch.setenv("HTC_ENCODER_PATH", str(write_tiny_checkpoint(tmp_path / "tiny", mlm_head=True)))
+        # The operator's setting (HTC_ENCODER_PATH, handed to the engine), not a run parameter.
+        configure(encoder_path=str(write_tiny_checkpoint(tmp_path / "tiny", mlm_head=True)))
         params = {"max_length": 24, "batch_size": 8, "epochs": 1, "lr": 1e-3}
         grown = make_grown("hierverb", params)
         run = run_update_create(parent=grown["parent"], name="hv-after", rehearsal=0.25, epochs=1, actor=owner)
         _run_job(run)
     finally:
         torch.set_num_threads(threads)
+        configure(**dataclasses.asdict(config))
     growth = run.stats["growth"]
     assert run.state == Run.State.TRAINED and growth["epochs"] == 1
     assert len(growth["new_document_ids"]) == 10 and len(growth["rehearsal_document_ids"]) == 4

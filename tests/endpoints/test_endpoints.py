@@ -11,9 +11,10 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.urls import reverse
 
 from classifiers.engine.llm.strategies import LLMDirectHierarchical
+from classifiers.strategies import apply_endpoint
 from endpoints.crypto import decrypt_secret
 from endpoints.models import LLMEndpoint
-from endpoints.services import endpoint_client_kwargs, endpoint_save, strategy_apply_endpoint
+from endpoints.services import endpoint_client_kwargs, endpoint_save
 from projects.models import Role
 
 KEY = "sk-live-THISISSECRET-9f3Q"
@@ -142,7 +143,7 @@ def test_the_key_reaches_the_strategy_at_runtime_only_never_its_params_or_a_job(
     from jobs.models import Job
 
     save(project, owner, templates={"dh": "Tree:\n{labels}\n{document}"})
-    est = strategy_apply_endpoint(project=project, estimator=LLMDirectHierarchical(k=1))
+    est = apply_endpoint(project=project, estimator=LLMDirectHierarchical(k=1))
     params = est.get_params()
     assert params["model"] == "smollm2-135m-instruct" and params["templates"] == {"dh": "Tree:\n{labels}\n{document}"}
     job = Job.objects.create(project=project, kind="classifier_run", params={"strategy": "llm-dh", "params": params})
@@ -153,12 +154,12 @@ def test_the_key_reaches_the_strategy_at_runtime_only_never_its_params_or_a_job(
 
 @pytest.mark.django_db
 def test_node_descriptions_reach_the_prompt_when_asked(project, owner, build_tree):
-    from classifiers.services import hierarchy_for_taxonomy
+    from classifiers.adapters import hierarchy_for_taxonomy
 
     nodes = build_tree(project, {"CS": {"ML": {}}, "Med": {}})
     nodes["CS > ML"].description = "Learning from data"
     nodes["CS > ML"].save(update_fields=["description"])
     h = hierarchy_for_taxonomy(project.taxonomy)
     est = LLMDirectHierarchical(use_descriptions=True).fit([], [], h)
-    strategy_apply_endpoint(project=project, estimator=est)
+    apply_endpoint(project=project, estimator=est)
     assert est.label_descriptions == {h.index[nodes["CS > ML"].pk]: "Learning from data"}

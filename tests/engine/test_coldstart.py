@@ -51,6 +51,7 @@ class KeywordScorer(HierarchicalClassifier):
     """A stand-in zero-shot scorer: a node scores by how many words of its name + label text a document holds."""
 
     strategy_name = "keyword-test"
+    training_free = True
 
     def __init__(self, label_texts=None):
         self.label_texts = label_texts

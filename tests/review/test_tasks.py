@@ -11,9 +11,8 @@ from django.urls import reverse
 from corpora.models import GoldLabel
 from projects.models import Role
 from review.models import Correction
-from review.tasks import split_task_decide, split_task_next
-from taxonomies.services import node_split
-from taxonomies.splitting import split_task_remaining
+from review.tasks import split_task_decide, split_task_next, split_task_remaining
+from taxonomies.splitting import node_split
 from tests.taxonomies.factories import label_documents
 
 pytestmark = pytest.mark.django_db

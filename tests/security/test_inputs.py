@@ -268,7 +268,7 @@ def test_a_label_cannot_become_its_own_parent_or_merge_into_itself(project, buil
 )
 def test_taxonomy_files_the_database_cannot_store_are_refused(name, data, problem, project, owner):
     from taxonomies.models import Node
-    from taxonomies.services import taxonomy_import
+    from taxonomies.transfer import taxonomy_import
 
     with pytest.raises(ValidationError) as exc:
         taxonomy_import(taxonomy=project.taxonomy, file_name=name, data=data, actor=owner, mode="merge")

@@ -142,8 +142,8 @@ def build_world(*, name: str, owner, member=None) -> World:
 def _add_cold_start(world: World) -> None:
     """Mined terms on Sci > Bio, a finished enrichment job, an LLM-written example (a `generated` document),
     a weak run with pseudo-labels and a trained two-stage cascade (figures as the trainer stores them)."""
-    from classifiers.coldstart import GENERATED_CORPUS
     from classifiers.models import Prediction, PseudoLabel, Run
+    from corpora.labels import GENERATED_CORPUS
     from corpora.models import Corpus, Document, GoldLabel
     from jobs.models import Job
     from taxonomies.terms import taxonomy_enrich_terms
@@ -241,9 +241,9 @@ def _add_growth(world: World) -> None:
     Pro) and one still open; and the run updated for the new labels, with its forgetting report."""
     from django.conf import settings
 
+    from classifiers.adapters import hierarchy_for_taxonomy
     from classifiers.growth import run_update_create
     from classifiers.models import Run
-    from classifiers.services import hierarchy_for_taxonomy
     from corpora.models import Document, GoldLabel
     from review.tasks import split_task_decide
     from taxonomies.splitting import node_split

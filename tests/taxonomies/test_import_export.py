@@ -10,7 +10,8 @@ from django.test import override_settings
 
 from taxonomies.formats import available_formats
 from taxonomies.models import Node
-from taxonomies.services import node_create, node_delete, node_move, taxonomy_export, taxonomy_import
+from taxonomies.services import node_create, node_delete, node_move
+from taxonomies.transfer import taxonomy_export, taxonomy_import
 from tests.taxonomies.factories import label_documents, tree_shape
 
 EXPECTED = {"CS", "CS > ML", "CS > ML > Deep", "CS > CV", "Med", "Med > Cancer"}

@@ -10,7 +10,8 @@ from corpora.models import GoldLabel
 from projects.models import Role
 from review.models import ReviewTask
 from taxonomies.models import Node, TaxonomyChange
-from taxonomies.services import node_create, node_split
+from taxonomies.services import node_create
+from taxonomies.splitting import node_split
 from tests.taxonomies.factories import gold_paths, label_documents, tree_shape
 
 pytestmark = pytest.mark.django_db

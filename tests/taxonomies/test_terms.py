@@ -8,7 +8,8 @@ from django.urls import reverse
 from jobs.models import Job
 from projects.models import Role
 from taxonomies.models import Node, TaxonomyChange
-from taxonomies.services import node_update_description, taxonomy_enrich_terms
+from taxonomies.services import node_update_description
+from taxonomies.terms import taxonomy_enrich_terms
 
 pytestmark = pytest.mark.django_db
 

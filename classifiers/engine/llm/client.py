@@ -40,8 +40,8 @@ from classifiers.engine.llm.errors import (
 )
 from classifiers.engine.llm.netguard import (
     UnsafeURLError,
-    allowed_hosts_from_env,
     check_base_url,
+    configured_allowed_hosts,
     pinned_network_backend,
 )
 
@@ -183,7 +183,7 @@ class LLMClient:
         self.breaker_cooldown = breaker_cooldown
         self.price_in_per_1k = float(price_in_per_1k or 0)
         self.price_out_per_1k = float(price_out_per_1k or 0)
-        self.allowed_hosts = list(allowed_hosts) if allowed_hosts is not None else allowed_hosts_from_env()
+        self.allowed_hosts = list(allowed_hosts) if allowed_hosts is not None else configured_allowed_hosts()
         self.cache = ResponseCache(cache_dir, enabled=use_cache)
         self.usage = Usage()
         self._sleep = sleep

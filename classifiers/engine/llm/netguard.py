@@ -16,13 +16,12 @@ are never followed.
 from __future__ import annotations
 
 import ipaddress
-import os
 import re
 import socket
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
-DEFAULT_ALLOWED_HOSTS = ("127.0.0.1:8081", "localhost:8081")
+from classifiers.engine.config import engine_config
 
 # As in the WHATWG URL parser, a host whose last label is a number (decimal, or hex with 0x) is an
 # IPv4 address in some spelling; only the canonical dotted quad is accepted, every other spelling
@@ -41,12 +40,9 @@ class UnsafeURLError(ValueError):
     """The base URL points somewhere the server must not send requests (or keys) to."""
 
 
-def allowed_hosts_from_env() -> list[str]:
-    """The operator allow-list from `HTC_LLM_ALLOWED_HOSTS` (comma-separated host:port), or the default."""
-    raw = os.environ.get("HTC_LLM_ALLOWED_HOSTS")
-    if raw is None:
-        return list(DEFAULT_ALLOWED_HOSTS)
-    return [h.strip() for h in raw.split(",") if h.strip()]
+def configured_allowed_hosts() -> list[str]:
+    """The operator allow-list the engine was configured with (HTC_LLM_ALLOWED_HOSTS; engine/config.py)."""
+    return list(engine_config().llm_allowed_hosts)
 
 
 def _host_port_key(host: str, port: int) -> str:
@@ -100,7 +96,7 @@ def check_base_url(url: str, *, allowed_hosts: Iterable[str] | None = None, reso
     if parts.query or parts.fragment:
         raise UnsafeURLError("The base URL must not have a query string or fragment.")
     port = port or (443 if scheme == "https" else 80)
-    allowed = _normalise_allowed(allowed_hosts if allowed_hosts is not None else allowed_hosts_from_env())
+    allowed = _normalise_allowed(allowed_hosts if allowed_hosts is not None else configured_allowed_hosts())
     if _host_port_key(host, port) in allowed:
         return url
     if scheme != "https":

@@ -29,6 +29,9 @@ class LLMStrategy(HierarchicalClassifier):
     """Shared machinery: parameters, example choice, the client, the thread pool and the records."""
 
     strategy_name = "llm"
+    training_free = True
+    calls_llm = True
+    fits_path_threshold = False  # the answer decides the path, its scores are one-hot
     decode = "argmax"
     template_key = ""
     every_level_examples = False

@@ -48,7 +48,7 @@ class Command(BaseCommand):
         from corpora.services import corpus_import
         from projects.models import Project
         from projects.services import project_create
-        from taxonomies.services import taxonomy_import
+        from taxonomies.transfer import taxonomy_import
 
         if Project.objects.filter(name=DEMO_PROJECT).exists():
             self.stdout.write(f"Demo project {DEMO_PROJECT!r} exists; left as it is.")

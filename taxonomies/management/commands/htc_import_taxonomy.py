@@ -9,8 +9,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from projects.models import Project
-from taxonomies.services import taxonomy_import
-from taxonomies.transfer import MODES
+from taxonomies.transfer import MODES, taxonomy_import
 
 
 class Command(BaseCommand):
