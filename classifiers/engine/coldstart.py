@@ -185,7 +185,7 @@ class WeakSupervisionClassifier(HierarchicalClassifier):
     (indices trained on as given), `terms_` (mined terms per node), `scorer_stats_` (LLM usage or {})."""
 
     strategy_name = "weak"
-    uses_torch = True
+    # uses_torch / calls_llm stay False: its scorer and base decide (the app asks them as the run's members).
 
     def __init__(
         self,
