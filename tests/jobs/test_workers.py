@@ -92,7 +92,8 @@ class Workers:
         self.procs.append((proc, log.name))
         return proc
 
-    def kill(self, proc: subprocess.Popen) -> None:
+    @staticmethod
+    def kill(proc: subprocess.Popen) -> None:
         """kill -9 the worker and everything it started (its whole process group)."""
         try:
             os.killpg(proc.pid, signal.SIGKILL)

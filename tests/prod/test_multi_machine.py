@@ -15,7 +15,6 @@ import json
 import logging
 import os
 import re
-import signal
 import socket
 import subprocess
 import sys
@@ -31,7 +30,7 @@ from django.db import connection
 
 from jobs.models import Job
 from tests.conftest import PASSWORD, REPO
-from tests.jobs.test_workers import test_database_url
+from tests.jobs.test_workers import Workers, test_database_url
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
 
@@ -68,12 +67,8 @@ class Machines:
         return self.start(name, "manage.py", "htc_worker", "--name", name, "--queues", queues, "--reap-interval", "1")
 
     def kill(self, name: str) -> None:
-        proc, _ = self.procs[name]
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        proc.wait(timeout=30)
+        """kill -9 the machine's process group."""
+        Workers.kill(self.procs[name][0])
 
     def logs(self) -> str:
         return "\n".join(
