@@ -154,7 +154,9 @@ def per_level_series(runs: list[Run], split: str, key: str) -> tuple[list[str], 
             continue
         per_level = evaluation.metrics.get("per_level") or []
         depth = max(depth, len(per_level))
-        series.append((run.name, [float(level.get(key) or 0.0) for level in per_level]))
+        # The legend states each run's document count: the plot shows the numbers of the table above it.
+        label = f"{run.name} ({evaluation.document_count:,} {split} documents)"
+        series.append((label, [float(level.get(key) or 0.0) for level in per_level]))
     series = [(name, values + [0.0] * (depth - len(values))) for name, values in series]
     return [f"Level {d + 1}" for d in range(depth)], series
 
