@@ -116,7 +116,8 @@ def _segments(run, order: str) -> list[tuple[Q, tuple[str, ...]]]:
     for group in groups:
         for valid in (False, True):
             for consistent in (False, True):
-                same = group & Q(valid=valid, consistent=consistent)
+                # `IN (x)` rather than `= x`: SQLite renders a boolean equality as `NOT col`, which no index serves.
+                same = group & Q(valid__in=[valid], consistent__in=[consistent])
                 segments.append((same & Q(margin__isnull=False), ("margin", "document_id")))
                 segments.append((same & Q(margin__isnull=True), ("document_id",)))
     return segments

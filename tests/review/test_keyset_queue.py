@@ -147,3 +147,19 @@ def test_next_item_skips_decided_and_skipped_predictions(client_for, owner, proj
     response = client.get(reverse("review:next", args=[project.pk, run.pk]))
     assert response.status_code == 302
     assert reverse("review:item", args=[project.pk, run.pk, order[1].pk]) in response["Location"]
+
+
+def test_on_sqlite_a_queue_page_reads_the_review_index_without_sorting(big_run):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    if connection.vendor != "sqlite":
+        pytest.skip("PostgreSQL chooses plans from table statistics; this checks SQLite's fixed planner")
+    with CaptureQueriesContext(connection) as queries:
+        review_queue_page(run=big_run["plain"], cursor=QueueCursor(2, 0.3, 0), size=10)
+    pages = [q["sql"] for q in queries.captured_queries if 'FROM "classifiers_prediction"' in q["sql"]]
+    assert pages
+    with connection.cursor() as cursor:
+        for sql in pages:
+            plan = " ".join(str(row) for row in cursor.execute("EXPLAIN QUERY PLAN " + sql).fetchall())
+            assert "prediction_review_order" in plan and "TEMP B-TREE" not in plan, plan
