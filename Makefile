@@ -60,6 +60,8 @@ bench-peers: install
 lint: install
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(VENV)/bin/lint-imports --no-cache
+	$(TEST_ENV) HTC_DATA_DIR=$$(mktemp -d) $(PY) -m pytest -q tests/test_architecture.py
 
 format: install
 	$(PY) -m ruff format .

@@ -6,4 +6,4 @@ class JobsConfig(AppConfig):
 
     def ready(self) -> None:
         # The diagnostic kinds ("noop", "sleep_items") are always available to workers and benchmarks.
-        from jobs import diagnostics  # noqa: F401
+        from jobs import diagnostics, tasks  # noqa: F401  (tasks registers the task backend's entry point)

@@ -1,5 +1,8 @@
-"""Harmless diagnostic job kinds, always registered: "noop" (dispatch overhead) and "sleep_items" (a slow,
-chunked job writing one JobItemResult per item) used by the worker tests and benchmarks."""
+"""Harmless diagnostic job kinds, always registered: "noop" (dispatch overhead) and "sleep_items" (a slow job
+writing one JobItemResult per item, in chunks) used by the worker tests and benchmarks.
+
+"sleep_items" resumes the way prediction does: a retried attempt skips the items that already have a result
+row, and rows are upserted on (job, item), so an item redone after a killed worker is written once."""
 
 from __future__ import annotations
 
@@ -8,7 +11,6 @@ import time
 from django.db import transaction
 from django.db.models import F
 
-from jobs.chunks import chunk_count, chunk_range, run_chunks
 from jobs.models import Job, JobItemResult
 from jobs.progress import JobError, Progress
 from jobs.registry import job_handler
@@ -40,13 +42,18 @@ def sleep_items(job: Job, progress: Progress) -> dict:
     fail_at = job.params.get("fail_at")
     progress.set_total(n_items)
 
-    def do_chunk(index: int) -> int:
-        items = chunk_range(index, chunk_size, n_items)
+    done = set(JobItemResult.objects.filter(job=job).values_list("item", flat=True))
+    if done:
+        progress.set_done(len(done))
+    for start in range(0, n_items, chunk_size):
+        items = [item for item in range(start, min(n_items, start + chunk_size)) if item not in done]
         for item in items:
             if fail_at is not None and item == int(fail_at):
                 raise JobError(f"Item {item} failed on purpose.")
             if delay:
                 time.sleep(delay)
+        if not items:
+            continue
         with transaction.atomic():
             JobItemResult.objects.bulk_create(
                 [JobItemResult(job=job, item=item, attempts=0, worker=progress.worker) for item in items],
@@ -54,8 +61,6 @@ def sleep_items(job: Job, progress: Progress) -> dict:
                 unique_fields=["job", "item"],
                 update_fields=["worker"],
             )
-            JobItemResult.objects.filter(job=job, item__in=list(items)).update(attempts=F("attempts") + 1)
-        return len(items)
-
-    run_chunks(job=job, progress=progress, n_chunks=chunk_count(n_items, chunk_size), fn=do_chunk)
+            JobItemResult.objects.filter(job=job, item__in=items).update(attempts=F("attempts") + 1)
+        progress.advance(len(items))
     return {"items": n_items}

@@ -104,27 +104,6 @@ class WorkerPresence(models.Model):
         return f"worker {self.name} ({', '.join(self.queues)}; {self.device})"
 
 
-class JobChunk(models.Model):
-    """One idempotent piece of a job that splits (see jobs.chunks.run_chunks); done chunks are never redone."""
-
-    class State(models.TextChoices):
-        PENDING = "pending", "Pending"
-        DONE = "done", "Done"
-
-    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="chunks")
-    index = models.PositiveIntegerField()
-    state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
-    size = models.PositiveIntegerField(default=0, help_text="Items the chunk covered, for progress on resume.")
-    done_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["job", "index"]
-        constraints = [models.UniqueConstraint(fields=["job", "index"], name="unique_job_chunk")]
-
-    def __str__(self) -> str:
-        return f"chunk {self.index} of job {self.job_id} ({self.state})"
-
-
 class JobItemResult(models.Model):
     """Output of the diagnostic "sleep_items" job: one row per item, so "done exactly once" can be checked."""
 

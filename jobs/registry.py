@@ -45,6 +45,21 @@ def handler_for(kind: str) -> Callable:
         raise LookupError(f"No handler registered for job kind {kind!r}") from exc
 
 
+# The task backend's entry point: jobs/tasks.py registers `task_for_queue` when the app loads. Services hand job ids
+# to it through `enqueue` without importing the task module (which runs the runner, which uses the services).
+_TASK_FOR_QUEUE: list[Callable] = []
+
+
+def task_backend(task_for_queue: Callable) -> Callable:
+    _TASK_FOR_QUEUE[:] = [task_for_queue]
+    return task_for_queue
+
+
+def enqueue(job_id: int, queue: str):
+    """Hand a job id to the task backend on `queue`; returns the backend's result (its id)."""
+    return _TASK_FOR_QUEUE[0](queue).enqueue(job_id=job_id)
+
+
 # Links from a job to what it produces: each app registers a resolver for its target_type in its ready():
 #
 #     @job_target("run")

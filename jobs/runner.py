@@ -119,6 +119,14 @@ def _tqdm_listener(job: Job):
     return bar, update
 
 
+def run_job_inline(job: Job, show_progress: bool = True) -> Job:
+    """Run a queued job in the foreground (management commands), with a tqdm bar when `show_progress`.
+
+    Returns the refreshed Job in its final state.
+    """
+    return job_execute(job_id=job.pk, show_progress=show_progress)
+
+
 def job_execute(*, job_id: int, show_progress: bool = False) -> Job | None:
     """Run one attempt of the job if it can be claimed. Returns the job row afterwards (None if it is gone)."""
     worker = new_worker_id()

@@ -22,7 +22,7 @@ from django.utils import timezone
 from jobs.models import Job
 from jobs.progress import JobCancelled, JobError, JobLeaseLost, Progress  # noqa: F401  (re-exported)
 from jobs.queues import queue_for
-from jobs.registry import HANDLERS, resource_for
+from jobs.registry import HANDLERS, enqueue, resource_for
 
 logger = logging.getLogger(__name__)
 
@@ -81,11 +81,9 @@ def job_create(
 
 def _enqueue_now(job_id: int) -> None:
     """Hand the job id to the task backend, on the job's queue, and remember the backend's task id (best effort)."""
-    from jobs.tasks import task_for_queue
-
     queue = Job.objects.filter(pk=job_id).values_list("queue", flat=True).first() or "default"
     try:
-        result = task_for_queue(queue).enqueue(job_id=job_id)
+        result = enqueue(job_id, queue)
     except Exception:  # backend unreachable (Redis down, ...): the job must not stay queued forever
         logger.exception("Could not enqueue job %s", job_id)
         Job.objects.filter(pk=job_id, state=Job.State.QUEUED).update(
@@ -327,13 +325,3 @@ def jobs_reap(now: datetime | None = None) -> dict[str, list[int]]:
     if any(outcome.values()):
         logger.warning("Reaper: %s", outcome)
     return outcome
-
-
-def run_job_inline(job: Job, show_progress: bool = True) -> Job:
-    """Run a queued job in the foreground (management commands), with a tqdm bar when `show_progress`.
-
-    Returns the refreshed Job in its final state.
-    """
-    from jobs.runner import job_execute
-
-    return job_execute(job_id=job.pk, show_progress=show_progress)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.db import close_old_connections, connection
 from django_tasks import task
 
+from jobs.registry import task_backend
+
 
 def _drop_stale_connections() -> None:
     # Long-lived workers: drop connections the database closed meanwhile. Never inside a transaction
@@ -25,6 +27,7 @@ def run_job(job_id: int) -> None:
         _drop_stale_connections()
 
 
+@task_backend
 def task_for_queue(queue: str):
     """`run_job` bound to `queue`. A backend configured without that queue (an override in a test, an old
     settings file) gets the job on its default queue, with a warning, rather than refusing it."""

@@ -6,7 +6,8 @@ import pytest
 
 from classifiers.models import PseudoLabel, Run
 from jobs.models import Job
-from jobs.services import job_create, run_job_inline
+from jobs.runner import run_job_inline
+from jobs.services import job_create
 from taxonomies.models import Node, TaxonomyChange
 from tests.classifiers.corpus import WORDS
 

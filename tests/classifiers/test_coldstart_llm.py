@@ -11,7 +11,8 @@ import pytest
 
 from corpora.models import Document, GoldLabel
 from jobs.models import Job
-from jobs.services import job_create, run_job_inline
+from jobs.runner import run_job_inline
+from jobs.services import job_create
 from taxonomies.models import Node
 from tests.endpoints.fake_llm import FakeLLM
 

@@ -15,7 +15,8 @@ from classifiers.models import Prediction, Run
 from classifiers.services import run_create, run_evaluate, run_predict, run_train
 from corpora.models import Corpus, Document, GoldLabel
 from jobs.models import Job
-from jobs.services import job_create, run_job_inline
+from jobs.runner import run_job_inline
+from jobs.services import job_create
 from review.tasks import split_task_decide
 from taxonomies.models import Node
 from taxonomies.services import node_ensure_path

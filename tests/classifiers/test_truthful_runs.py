@@ -20,7 +20,7 @@ def _pipeline_job(run, owner):
 
 def test_a_pipeline_job_reports_named_phases_and_ends_without_a_stale_message(corpus_project, owner):
     from classifiers.services import run_create
-    from jobs.services import run_job_inline
+    from jobs.runner import run_job_inline
 
     run = run_create(project=corpus_project, strategy="tfidf", shots=2, seed=1, name="phased", actor=owner)
     job = run_job_inline(_pipeline_job(run, owner), show_progress=False)
@@ -32,7 +32,7 @@ def test_a_pipeline_job_reports_named_phases_and_ends_without_a_stale_message(co
 
 def test_a_run_cancelled_before_training_is_cancelled_and_says_no_model_was_kept(corpus_project, owner):
     from classifiers.services import run_create
-    from jobs.services import run_job_inline
+    from jobs.runner import run_job_inline
 
     run = run_create(project=corpus_project, strategy="tfidf", shots=2, seed=1, name="stopped", actor=owner)
     job = _pipeline_job(run, owner)

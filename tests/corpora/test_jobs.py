@@ -87,7 +87,7 @@ def test_upload_path_accepts_only_uuids():
 
 
 def test_job_runs_end_to_end_through_the_jobs_runner(queued_job):
-    from jobs.services import run_job_inline
+    from jobs.runner import run_job_inline
 
     job, _ = queued_job(b"id,text,path\n1,aspirin,Sci > Med\n2,bad,Nope\n")
     failed = run_job_inline(job, show_progress=False)
@@ -99,7 +99,7 @@ def test_job_runs_end_to_end_through_the_jobs_runner(queued_job):
 
 
 def test_a_job_error_lists_whole_problems_and_the_totals_per_kind(queued_job):
-    from jobs.services import run_job_inline
+    from jobs.runner import run_job_inline
 
     rows = "".join(f"{i},text {i},Sci > Med,train_subset\n" for i in range(300))
     job, _ = queued_job(("id,text,path,split\n" + rows).encode())
@@ -118,7 +118,7 @@ def test_a_job_error_lists_whole_problems_and_the_totals_per_kind(queued_job):
 
 
 def test_a_queued_import_applies_the_split_map(queued_job):
-    from jobs.services import run_job_inline
+    from jobs.runner import run_job_inline
 
     job, _ = queued_job(b"id,text,split\n1,a,train_subset\n2,b,test\n", split_map="train_subset=train")
     assert job.params["split_map"] == {"train_subset": "train"}

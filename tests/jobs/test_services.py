@@ -9,17 +9,11 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import OperationalError, transaction
 from django.utils import timezone
 
-from jobs.chunks import run_chunks
-from jobs.models import Job, JobChunk, JobItemResult
+from jobs.diagnostics import sleep_items
+from jobs.models import Job, JobItemResult
 from jobs.progress import JobError, JobLeaseLost, Progress
-from jobs.services import (
-    job_cancel,
-    job_claim,
-    job_create,
-    job_start,
-    jobs_reap,
-    run_job_inline,
-)
+from jobs.runner import run_job_inline
+from jobs.services import job_cancel, job_claim, job_create, job_start, jobs_reap
 
 pytestmark = pytest.mark.usefixtures("immediate_tasks")
 
@@ -33,7 +27,6 @@ def test_job_runs_to_success_with_result_progress_and_one_row_per_item(job_proje
     assert job.result == {"items": 5}
     assert job.attempt == 1 and job.finished_at is not None and job.lease_expires_at is None
     assert sorted(JobItemResult.objects.filter(job=job).values_list("item", "attempts")) == [(i, 1) for i in range(5)]
-    assert JobChunk.objects.filter(job=job, state=JobChunk.State.DONE).count() == 3
 
 
 def test_failing_handler_stores_a_plain_message_not_a_traceback(job_project, django_capture_on_commit_callbacks):
@@ -67,13 +60,11 @@ def test_cancel_of_a_running_job_stops_at_the_next_tick_and_keeps_finished_work(
     def cancelled_midway(job, progress):
         progress.set_total(10)
 
-        def chunk(index):
+        for index in range(10):
             JobItemResult.objects.create(job=job, item=index, attempts=1)
-            if index == 3:  # a user presses Cancel while chunk 3 runs
+            if index == 3:  # a user presses Cancel while item 3 runs
                 job_cancel(job=Job.objects.get(pk=job.pk), actor=None)
-            return 1
-
-        run_chunks(job=job, progress=progress, n_chunks=10, fn=chunk)
+            progress.advance(1)
 
     handlers("cancel_me", cancelled_midway)
     with django_capture_on_commit_callbacks(execute=True):
@@ -192,16 +183,14 @@ def test_progress_notices_when_another_worker_took_the_job(job_project):
         progress.advance()
 
 
-def test_run_chunks_skips_chunks_done_by_an_earlier_attempt(job_project):
-    job = job_claim(job_id=job_create(kind="noop", project=job_project).pk, worker="w1")
-    JobChunk.objects.create(job=job, index=0, state=JobChunk.State.DONE, size=5)
-    JobChunk.objects.create(job=job, index=2, state=JobChunk.State.DONE, size=5)
+def test_a_retried_attempt_skips_the_items_an_earlier_attempt_wrote(job_project):
+    params = {"items": 6, "chunk_size": 2, "delay": 0}
+    job = job_claim(job_id=job_create(kind="sleep_items", project=job_project, params=params).pk, worker="w1")
+    JobItemResult.objects.bulk_create([JobItemResult(job=job, item=i, attempts=1) for i in (0, 1, 4)])
     progress = Progress(job, worker="w1", interval=0)
-    progress.set_total(20)
-    seen: list[int] = []
-    ran = run_chunks(job=job, progress=progress, n_chunks=4, fn=lambda i: seen.append(i) or 5)
-    assert seen == [1, 3] and ran == 2
-    assert progress.done == 20
+    sleep_items(job, progress)
+    assert dict(JobItemResult.objects.filter(job=job).values_list("item", "attempts")) == {i: 1 for i in range(6)}
+    assert progress.done == 6
 
 
 def test_a_locked_database_is_retried_not_reported_as_a_failure(

@@ -42,7 +42,8 @@ def run_by_name(name: str, project_name: str | None = None) -> Run:
 def run_job_foreground(*, run: Run, kind: str, split: str = "test", show_progress: bool = True):
     """Create a job for the run and run it here with a progress bar; CommandError when it does not succeed."""
     from jobs.models import Job
-    from jobs.services import job_create, run_job_inline
+    from jobs.runner import run_job_inline
+    from jobs.services import job_create
 
     job = job_create(
         kind=kind, project=run.project, params={"run_id": run.pk, "split": split}, target_type="run", target_id=run.pk

@@ -11,7 +11,8 @@ def run_coldstart_job(*, project, kind: str, params: dict, show_progress: bool):
     """Run a cold-start job here with a tqdm bar; CommandError when it does not succeed. Returns the job."""
     from classifiers.coldstart import COLDSTART_JOBS
     from jobs.models import Job
-    from jobs.services import job_create, run_job_inline
+    from jobs.runner import run_job_inline
+    from jobs.services import job_create
 
     job = job_create(kind=kind, project=project, params=params, target_type=COLDSTART_JOBS[kind], target_id=project.pk)
     job = run_job_inline(job, show_progress=show_progress)
