@@ -95,13 +95,7 @@ def _run(job) -> Run:
 
 def _calls_llm(run: Run) -> bool:
     """Whether the run's time goes to LLM calls at prediction (training then costs next to nothing)."""
-    from classifiers.engine import registry
-
-    try:
-        cls = registry.strategy_class(run.strategy)
-    except (ValueError, ImportError):
-        return False
-    return bool(getattr(cls, "calls_llm", run.strategy.startswith("llm-")))
+    return _strategy_needs(run.strategy)[1]
 
 
 def _phases(run: Run, split: str, *, train: str | None, predict: bool, evaluate: bool) -> list[tuple[str, str, float]]:

@@ -73,12 +73,7 @@ class AutoClassifier(HierarchicalClassifier):
     """Trains the candidates that fit, keeps the best on dev; predicts with the kept one."""
 
     strategy_name = "auto"
-    training_free = False
-    supports_growth = False
-    supports_corrector = True
-    multi_path = False
-    uses_torch = False
-    calls_llm = False
+    # Capabilities: the base defaults; its candidates decide torch and LLM use (the app asks them as members).
 
     def __init__(
         self,

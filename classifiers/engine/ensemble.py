@@ -102,12 +102,7 @@ class EnsembleClassifier(HierarchicalClassifier):
 
     strategy_name = "ensemble"
     decode = "top_down"  # over max-marginals: the most probable combined path
-    training_free = False
-    supports_growth = False
-    supports_corrector = True
-    multi_path = False
-    uses_torch = False
-    calls_llm = False
+    # Capabilities: the base defaults; its members decide torch and LLM use (the app asks them as members).
 
     def __init__(
         self,

@@ -155,3 +155,32 @@ def test_retrain_with_corrections_starts_a_child_run(world, token_client, base):
     assert response.status_code == 202
     run = Run.objects.get(pk=response.json()["run"]["id"])
     assert run.parent_run_id == world["run"].pk and run.name == "run-1+corrections"
+
+
+def test_the_run_page_and_the_api_start_the_same_run(world, token_client, client_for, base):
+    """One way in: both call services.run_start, so the same request gives the same run and the same job."""
+    from django.urls import reverse
+
+    owner, project = world["users"]["owner"], world["project"]
+    page = client_for(owner).post(
+        reverse("classifiers:runs", args=[project.pk]),
+        {"strategy": "tfidf", "shots": 1, "seed": 7, "split": "test", "name": "", "corrector": "", "params": ""},
+    )
+    assert page.status_code == 302
+    api = token_client(owner).post(
+        base + "runs/", {"strategy": "tfidf", "shots": 1, "seed": 7, "split": "test"}, format="json"
+    )
+    assert api.status_code == 202
+    first, second = Run.objects.filter(project=project, seed=7).order_by("pk")
+    assert [first.name, second.name] == ["tfidf-k1-s7", "tfidf-k1-s7-2"]  # one naming rule
+    fields = ("strategy", "params", "shots", "corrector", "train_document_ids", "dev_document_ids", "taxonomy_version")
+    assert [getattr(first, f) for f in fields] == [getattr(second, f) for f in fields]
+    jobs = Job.objects.filter(target_type="run", target_id__in=[first.pk, second.pk])
+    assert sorted((j.kind, j.params["split"], j.queue) for j in jobs) == [("pipeline", "test", "cpu")] * 2
+    # ... and refuse the same bad input with the same message.
+    bad = {"strategy": "tfidf", "shots": 1, "seed": 7, "split": "test", "params": {"api_key": "x"}}
+    api_error = token_client(owner).post(base + "runs/", bad, format="json").json()
+    form = client_for(owner).post(
+        reverse("classifiers:runs", args=[project.pk]), {**bad, "params": "api_key=x", "corrector": "", "name": ""}
+    )
+    assert api_error["errors"][0]["message"] in form.content.decode()
