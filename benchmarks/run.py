@@ -31,6 +31,7 @@ BENCHES = {
     "llm": "benchmarks.llm_bench",
     "llm_cost": "benchmarks.llm_cost_bench",
     "beyond": "benchmarks.beyond_bench",
+    "selection": "benchmarks.selection_bench",
 }
 # benchmarks that write a section of another results file: name -> (file stem, section name)
 SECTIONS = {
@@ -38,8 +39,9 @@ SECTIONS = {
     "beyond": ("accuracy", "issue10"),
     "llm_cost": ("llm", "cost"),
     "llm": ("llm", "20ng"),
+    "selection": ("accuracy", "selection"),
 }
-SECTION_ORDER = ["strategies", "issue10", "cost", "20ng"]
+SECTION_ORDER = ["strategies", "issue10", "selection", "cost", "20ng"]
 
 
 def main(argv: list[str] | None = None) -> int:

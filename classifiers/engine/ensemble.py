@@ -93,7 +93,9 @@ def fit_weights(member_logs: Sequence[np.ndarray], gold_cols: Sequence[Sequence[
 
 def member_name(member: dict) -> str:
     params = member.get("params") or {}
-    shown = ", ".join(f"{k}={v}" for k, v in sorted(params.items()) if k not in ("label_texts",))
+    # label texts are long, paths are the server's: neither tells members apart on a leaderboard
+    hidden = ("label_texts", "cache_dir", "model_path", "encoder_path")
+    shown = ", ".join(f"{k}={v}" for k, v in sorted(params.items()) if k not in hidden)
     return f"{member['strategy']}({shown})" if shown else str(member["strategy"])
 
 
