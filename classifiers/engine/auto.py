@@ -51,6 +51,10 @@ def _with_label_texts(strategy: str, params: dict, label_texts: dict | None) -> 
     return out
 
 
+def _prior_rank(strategy: str) -> int:
+    return PRIOR.index(strategy) if strategy in PRIOR else len(PRIOR)
+
+
 def _probe_forward_seconds(texts: Sequence[str], n: int = 4) -> float:
     """Seconds per document of one uncached encoder forward pass at 128 tokens, timed on a few training texts
     (0 when the encoder cannot be loaded: then the other estimates decide)."""
@@ -116,14 +120,19 @@ class AutoClassifier(HierarchicalClassifier):
         self.dev_source_ = source
         candidates = [dict(c) for c in (self.candidates or DEFAULT_CANDIDATES)]
         steps = len(candidates) + 2
-        rows: list[dict[str, Any]] = []
         fitted: dict[int, tuple[HierarchicalClassifier, np.ndarray | None]] = {}
         forward_seconds = None  # per document, measured on embed
-        for k, cand in enumerate(candidates):
+        rows = [{"name": member_name(c), "strategy": c["strategy"], "status": "trained"} for c in candidates]
+        order = list(range(len(candidates)))
+        if not ev_texts:  # nothing to score on: train only the first in the prior order that trains
+            order.sort(key=lambda k: _prior_rank(candidates[k]["strategy"]))
+        for k in order:
+            cand, row = candidates[k], rows[k]
             strategy = cand["strategy"]
             params = _with_label_texts(strategy, cand.get("params") or {}, self.label_texts)
-            row: dict[str, Any] = {"name": member_name(cand), "strategy": strategy, "status": "trained"}
-            rows.append(row)
+            if not ev_texts and fitted:
+                row["status"] = "skipped: nothing to score candidates on, the prior order chose"
+                continue
             elapsed = time.perf_counter() - started
             try:
                 cls = strategy_class(strategy)
@@ -164,7 +173,7 @@ class AutoClassifier(HierarchicalClassifier):
             except Exception as exc:  # a candidate that cannot run is a row, not a failed run
                 row["status"] = f"failed: {type(exc).__name__}: {exc}"[:300]
             if progress:
-                progress(k + 1, steps)
+                progress(order.index(k) + 1, steps)
         scored = [k for k in fitted if "dev" in rows[k]]
         ranked = sorted(scored, key=lambda k: (-rows[k]["dev"]["exact_path_accuracy"], k))
         ens_index = None
@@ -180,9 +189,7 @@ class AutoClassifier(HierarchicalClassifier):
         elif ranked:
             best = ranked[0]
         else:  # nothing to score on (too few documents to hold any out): the prior order, measured on 20NG
-            best = min(
-                fitted, key=lambda k: (PRIOR.index(rows[k]["strategy"]) if rows[k]["strategy"] in PRIOR else 99, k)
-            )
+            best = min(fitted, key=lambda k: (_prior_rank(rows[k]["strategy"]), k))
         self.chosen_ = fitted[best][0]
         self.chosen_name_ = rows[best]["name"]
         rows[best]["status"] = "kept"

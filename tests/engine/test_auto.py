@@ -164,3 +164,18 @@ def test_picks_an_encoder_based_strategy_where_label_names_carry_the_signal():
     assert exact_path(auto.predict(xte), yte) > exact_path(
         registry.make_strategy("tfidf", min_df=1).fit(xtr, ytr, h).predict(xte), yte
     )
+
+
+def test_with_nothing_to_score_on_only_the_prior_choice_trains():
+    """One document per path and no dev split: nothing can be held out, so the prior order (embed, tfidf, ...,
+    zeroshot) picks, and only that candidate spends training time."""
+    h, (xtr, ytr), _, (xte, _) = _data()
+    firsts = {}
+    for text, path in zip(xtr, ytr, strict=True):
+        firsts.setdefault(path[0], text)
+    texts, paths = list(firsts.values()), [[p] for p in firsts]
+    auto = AutoClassifier(candidates=[{"strategy": "free-noise-test"}, TFIDF]).fit(texts, paths, h)
+    rows = auto.leaderboard_
+    assert rows[1]["status"] == "kept" and "train_seconds" in rows[1]
+    assert rows[0]["status"] == "skipped: nothing to score candidates on, the prior order chose"
+    assert "prior order" in auto.explanation_ and len(auto.predict(xte)) == len(xte)
