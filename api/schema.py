@@ -13,6 +13,9 @@ ERROR_DESCRIPTIONS = {
     "404": "No such object in a project you are a member of.",
     "413": "The upload is larger than the limit.",
     "415": "The request body's content type is not one this operation accepts.",
+    "429": "Too many failed sign-ins from your address (or tokens created this hour): try again later.",
+    "503": "The database is busy or the storage is read-only: nothing was saved; try again later.",
+    "507": "The server's disk is full: nothing was saved.",
 }
 
 
@@ -30,7 +33,8 @@ class ApiTokenScheme(OpenApiAuthenticationExtension):
 
 
 def add_error_responses(result: dict, generator, request, public) -> dict:
-    """Postprocessing hook: document 400/401/403/404 (415 with a body, 413 on uploads) with the Error body."""
+    """Postprocessing hook: document 400/401/403/404/429/503 (415 and 507 with a body, 413 on uploads) with the
+    Error body."""
     components = result.setdefault("components", {}).setdefault("schemas", {})
     components.setdefault(
         "Error",
@@ -55,9 +59,9 @@ def add_error_responses(result: dict, generator, request, public) -> dict:
             if method not in ("get", "post", "put", "patch", "delete"):
                 continue
             responses = operation.setdefault("responses", {})
-            codes = ["400", "401", "403", "404"]
+            codes = ["400", "401", "403", "404", "429", "503"]
             if "requestBody" in operation:
-                codes.append("415")
+                codes += ["415", "507"]
             if "multipart/form-data" in operation.get("requestBody", {}).get("content", {}):
                 codes.append("413")
             for code in codes:

@@ -20,7 +20,6 @@ from classifiers.adapters import (
     hierarchy_for_taxonomy,
     node_ids_of,
     run_hierarchy,
-    run_model_folder,
     texts_and_paths,
 )
 from classifiers.engine import registry
@@ -28,6 +27,7 @@ from classifiers.engine.baselines import ROOT
 from classifiers.engine.growth import changed_groups, forgetting_figures, rehearsal_sample, update_for_new_labels
 from classifiers.engine.hierarchy import Hierarchy, as_multi
 from classifiers.models import Evaluation, Prediction, Run
+from classifiers.predicting import run_load_model
 from classifiers.services import ProgressFn, run_child_create, run_free_name, run_job_start
 from corpora.models import Document, Split
 from htc_app.storage import model_folder_write
@@ -197,7 +197,7 @@ def run_update_train(*, run: Run, progress: ProgressFn = None) -> Run:
         texts_new, paths_new = texts_and_paths(growth["new_document_ids"], new_h)
         texts_old, paths_old = texts_and_paths(growth["rehearsal_document_ids"], old_h)
         started = time.perf_counter()
-        old_estimator = registry.load_estimator(run_model_folder(parent))
+        old_estimator = run_load_model(parent)
         estimator = update_for_new_labels(
             old_estimator,
             new_h,

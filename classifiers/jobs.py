@@ -78,6 +78,10 @@ class StagedProgress:
             self.progress.set_done(self.base)  # a stage that under-reported still counts as finished
         return self
 
+    def cancel_requested(self) -> bool:
+        """The job's cancel flag (a cheap, throttled read): engine loops ask it before costly steps."""
+        return self.progress is not None and self.progress.cancel_requested()
+
     def __call__(self, done: int, total: int) -> None:
         if self.progress is None:
             return

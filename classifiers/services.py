@@ -30,12 +30,14 @@ from classifiers.adapters import (
     texts_and_paths,
 )
 from classifiers.engine import registry
+from classifiers.engine.base import Cancelled
 from classifiers.engine.hierarchy import Hierarchy, Path
 from classifiers.models import ClassifierConfig, Evaluation, Prediction, Run
 from classifiers.predicting import run_predict
 from classifiers.strategies import strategy_hooks
 from corpora.models import Document, Split
 from htc_app.storage import model_folder_write
+from jobs.progress import JobCancelled
 
 ProgressFn = Callable[[int, int], None] | None
 
@@ -268,13 +270,13 @@ def run_train(*, run: Run, progress: ProgressFn = None) -> Run:
             multipath = _fit_multipath(run, estimator, texts, paths, dev, hierarchy, written.path)
             seconds = time.perf_counter() - started
     except BaseException as exc:
-        from jobs.progress import JobCancelled
-
         # Stopped on request is not a failure: the run says "cancelled", or stays trained on its earlier model.
         state = Run.State.FAILED
-        if isinstance(exc, JobCancelled):
+        if isinstance(exc, JobCancelled | Cancelled):
             state = Run.State.TRAINED if run.model_dir else Run.State.CANCELLED
         Run.objects.filter(pk=run.pk).update(state=state)
+        if isinstance(exc, Cancelled):  # the engine's own cancel (a cancel check said stop)
+            raise JobCancelled(f"Training of run {run.name!r} was cancelled") from None
         raise
     with transaction.atomic():
         # A new model makes earlier predictions and evaluations of this run stale.

@@ -77,8 +77,32 @@ def run_detail(request: HttpRequest, project_id: int, run_id: int) -> HttpRespon
         "tradeoffs": tradeoff.threshold_tradeoffs(run) if run.state == Run.State.TRAINED else [],
         "can_start": project.current_membership.has_role(Role.ANNOTATOR),
         **_growth_context(run, project),
+        **_stale_context(run, project),
     }
     return render(request, "classifiers/run_detail.html", context)
+
+
+def _stale_context(run: Run, project) -> dict:
+    """The run's predictions whose labels moved or were deleted since, with the path each stands for now."""
+    from classifiers.staleness import run_stale_predictions
+    from corpora.models import Document
+    from taxonomies.selectors import taxonomy_tree
+
+    count, found = run_stale_predictions(run=run, limit=50)
+    if not count:
+        return {"stale_count": 0, "stale_rows": []}
+    tree = taxonomy_tree(taxonomy=project.taxonomy)
+    names = dict(Document.objects.filter(pk__in=[p.document_id for p, _ in found]).values_list("pk", "external_id"))
+    rows = [
+        {
+            "prediction": prediction,
+            "document": names.get(prediction.document_id) or f"#{prediction.document_id}",
+            "reason": stale.reason,
+            "now": " | ".join(tree.path_label(p[-1]) for p in stale.current_paths) if stale.current_paths else "",
+        }
+        for prediction, stale in found
+    ]
+    return {"stale_count": count, "stale_rows": rows}
 
 
 def _growth_context(run: Run, project) -> dict:

@@ -208,7 +208,11 @@ def corpus_import_enqueue(
     _check_fractions(test_fraction, dev_fraction)
     split_map = _check_split_map(split_map)
     token = uuid.uuid4().hex
-    size = upload_save(upload_name(token), upload)
+    try:
+        size = upload_save(upload_name(token), upload)
+    except BaseException:
+        upload_delete(upload_name(token))  # a full disk must not leave a truncated file behind
+        raise
     params = {
         "upload": token,
         "file_name": clean_file_name(upload.name),

@@ -1,4 +1,5 @@
-"""Cross-cutting HTTP behaviour: security headers and a clear 503 when SQLite stays locked."""
+"""Cross-cutting HTTP behaviour: security headers, a clear 503 when SQLite stays locked, 507/503 on full or
+read-only storage."""
 
 from __future__ import annotations
 
@@ -8,6 +9,15 @@ from django.conf import settings
 from django.db import OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
+
+from htc_app.storage_faults import storage_fault
+
+
+def _error_response(request: HttpRequest, status: int, message: str, template: str, **context) -> HttpResponse:
+    """The API's JSON error shape under /api/, an HTML page elsewhere."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": message, "errors": [{"field": None, "message": message}]}, status=status)
+    return HttpResponse(render_to_string(template, {"message": message, **context}, request=request), status=status)
 
 
 class SecurityHeadersMiddleware:
@@ -37,13 +47,30 @@ class DatabaseBusyMiddleware:
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if isinstance(exception, OperationalError) and "locked" in str(exception).lower():
-            if request.path.startswith("/api/"):
-                # The API's error shape, so clients parse it like any other refusal.
-                message = "The database is busy; try again in a few seconds."
-                body = {"detail": message, "errors": [{"field": None, "message": message}]}
-                response = JsonResponse(body, status=503)
-            else:
-                response = HttpResponse(render_to_string("busy.html", request=request), status=503)
+            message = "The database is busy; try again in a few seconds."
+            response = _error_response(request, 503, message, "busy.html")
             response["Retry-After"] = "5"
             return response
         return None
+
+
+class StorageFullMiddleware:
+    """A full disk (507) or a read-only filesystem (503) anywhere below a view answers in words, not 500.
+
+    Writes are transactional, so nothing committed before is touched; upload files are removed by the code
+    that wrote them. Under /api/ the body is the API's JSON error shape."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        fault = storage_fault(exception)
+        if fault is None:
+            return None
+        response = _error_response(request, fault.status, fault.message, "storage_error.html")
+        if fault.status == 503:
+            response["Retry-After"] = "60"
+        return response

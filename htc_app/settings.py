@@ -126,6 +126,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "htc_app.middleware.SecurityHeadersMiddleware",
     "htc_app.middleware.DatabaseBusyMiddleware",
+    "htc_app.middleware.StorageFullMiddleware",
 ]
 
 ROOT_URLCONF = "htc_app.urls"
@@ -258,6 +259,10 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LOGIN_URL = "login"
+# Sign-in throttling (login form and API tokens): failures per account / per address within the window.
+HTC_SIGNIN_MAX_FAILURES = env_int("HTC_SIGNIN_MAX_FAILURES", 5)
+HTC_SIGNIN_MAX_FAILURES_PER_ADDRESS = env_int("HTC_SIGNIN_MAX_FAILURES_PER_ADDRESS", 20)
+HTC_SIGNIN_LOCKOUT_SECONDS = env_int("HTC_SIGNIN_LOCKOUT_SECONDS", 900)
 LOGIN_REDIRECT_URL = "projects:list"
 LOGOUT_REDIRECT_URL = "login"
 
@@ -324,6 +329,11 @@ HTC_LLM_MODEL = os.environ.get("HTC_LLM_MODEL", "smollm2-135m-instruct")
 HTC_LLM_ALLOWED_HOSTS = [
     h for h in os.environ.get("HTC_LLM_ALLOWED_HOSTS", "127.0.0.1:8081,localhost:8081").split(",") if h
 ]
+# A prediction job fails when more than this share of its documents got no answer for a transport reason
+# (sustained 429, 5xx, timeout, unreadable or oversized answer); 0 = any such document fails the job.
+HTC_LLM_MAX_FAILED_SHARE = float(os.environ.get("HTC_LLM_MAX_FAILED_SHARE") or 0.0)
+# LLM answers are written in batches of this many documents, so a fatal error or a cancel loses none received.
+HTC_LLM_COMMIT_BATCH = max(1, env_int("HTC_LLM_COMMIT_BATCH", 8))
 # Fernet key for stored API keys, separate from SECRET_KEY; generated into the data dir when unset.
 HTC_FERNET_KEY = os.environ.get("HTC_FERNET_KEY", "")
 

@@ -33,6 +33,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import FileSystemStorage, Storage, storages
 
 from classifiers.engine.atomic import atomic_directory, fsync_tree
+from classifiers.engine.manifest import write_manifest
 
 UPLOADS = "htc_uploads"
 MODELS = "htc_models"
@@ -153,6 +154,7 @@ def model_folder_write(name: str) -> Iterator[ModelWrite]:
     try:
         write = ModelWrite(path=staging)
         yield write
+        write_manifest(staging)  # the engine's checksums cover every file written into the folder (manifest.py)
         files = folder_manifest(staging)
         digest = manifest_hash(files)
         key = f"{name}-{digest[:16]}"

@@ -84,6 +84,20 @@ class Progress:
         self._notify()
         self.flush()
 
+    def cancel_requested(self) -> bool:
+        """Whether a cancel was asked for (read at most every `interval` seconds; no write). For loops that must
+        stop between steps that report no progress, e.g. before every LLM call."""
+        from jobs.models import Job
+
+        now_mono = time.monotonic()
+        if self._cancel_seen or now_mono - self._last_cancel_check < self.interval:
+            return self._cancel_seen
+        self._last_cancel_check = now_mono
+        self._cancel_seen = Job.objects.filter(pk=self.job.pk, cancel_requested=True).exists()
+        return self._cancel_seen
+
+    _cancel_seen = False
+
     @property
     def percent(self) -> int:
         if not self.total:
@@ -196,6 +210,10 @@ class PhasedProgress:
     @property
     def current(self) -> dict | None:
         return self.phases[self.index] if 0 <= self.index < len(self.phases) else None
+
+    def cancel_requested(self) -> bool:
+        """The job's cancel flag (a cheap, throttled read): engine loops ask it before costly steps (LLM calls)."""
+        return self.progress is not None and self.progress.cancel_requested()
 
     # ----- engine side -----
     def note(self, message: str, share: float | None = None) -> None:

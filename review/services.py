@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
 
+from classifiers.staleness import prediction_current_paths
 from corpora.labels import gold_labels_set
 from corpora.models import Document, GoldLabel
 from htc_app.params import id_param
@@ -102,7 +103,11 @@ def correction_record(
             raise ValidationError("There is no prediction to accept.")
         if not prediction.valid or not predicted:
             raise ValidationError("This prediction is not a valid path: correct it instead.")
-        after = _validate_paths(project=project, paths=predicted)
+        stale = prediction_current_paths(prediction=prediction)
+        if stale is not None and stale.current_paths is None:
+            raise ValidationError("A label of this prediction was deleted and none took its place: correct it instead.")
+        # Labels moved or replaced since the run: accepting means the path those labels have now.
+        after = _validate_paths(project=project, paths=stale.current_paths if stale is not None else predicted)
     elif action == Correction.Action.CHANGE:
         after = _validate_paths(project=project, paths=after_paths or [])
     else:

@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from classifiers.models import Prediction, Run
+from classifiers.staleness import prediction_staleness
 from corpora.models import Split
 from htc_app.params import id_param, local_next, page_param
 from projects.models import Role
@@ -32,7 +33,7 @@ from review.services import (
 )
 from review.tasks import review_tasks_for_project
 from taxonomies.models import Node
-from taxonomies.selectors import taxonomy_tree
+from taxonomies.selectors import node_replacements, taxonomy_tree
 
 FILTER_KEYS = ("split", "order", "node", "reviewed", "corrected")
 QUEUE_PAGE_SIZE = 50
@@ -206,6 +207,12 @@ def _item_context(request, project, run, prediction, filters) -> dict:
         for nid in tree.preorder()
     ]
     mine = current_decision(document=prediction.document, annotator=request.user)
+    stale = None
+    if prediction.consistent:
+        stale = prediction_staleness(prediction.paths, tree, node_replacements(taxonomy=project.taxonomy))
+    initial = prediction.paths if prediction.valid else []
+    if stale is not None:
+        initial = stale.current_paths or []  # the picker starts from what the labels are now
     return {
         "project": project,
         "run": run,
@@ -219,10 +226,14 @@ def _item_context(request, project, run, prediction, filters) -> dict:
         "mine": mine,
         "picker": {
             "nodes": picker_nodes,
-            "initial": prediction.paths if prediction.valid else [],
+            "initial": initial,
             "multiPath": project.multi_path,
             "allowInternal": project.allow_internal_labels,
         },
+        "stale": stale,
+        "stale_text": " | ".join(_path_text(tree, p) for p in stale.current_paths)
+        if stale and stale.current_paths
+        else "",
         "query": urlencode(filters),
         "can_review": project.current_membership.has_role(Role.ANNOTATOR),
         "is_owner": project.current_membership.has_role(Role.OWNER),

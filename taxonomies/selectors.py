@@ -143,3 +143,28 @@ def path_labels(*, tree: TreeIndex, sep: str = " > ") -> dict[int, str]:
         node = tree.nodes[nid]
         out[nid] = f"{out[node.parent_id]}{sep}{node.name}" if node.parent_id is not None else node.name
     return out
+
+
+def node_replacements(*, taxonomy: Taxonomy) -> dict[int, int]:
+    """Deleted or merged-away label id -> the label that took its documents (followed to a label that still exists
+    when it was replaced again). Read from the change history: deletes that moved documents, and merges."""
+    from taxonomies.models import TaxonomyChange
+
+    replaced: dict[int, int] = {}
+    for action, details in TaxonomyChange.objects.filter(taxonomy=taxonomy, action__in=["delete", "merge"]).values_list(
+        "action", "details"
+    ):
+        details = details or {}
+        if action == "delete" and details.get("reassign_to"):
+            replaced[int(details["node"])] = int(details["reassign_to"])
+        elif action == "merge" and details.get("target"):
+            replaced[int(details["source"])] = int(details["target"])
+            for pair in details.get("children_merged") or []:
+                replaced[int(pair["source"])] = int(pair["target"])
+    resolved: dict[int, int] = {}
+    for old in replaced:
+        new, hops = replaced[old], 0
+        while new in replaced and hops < len(replaced):
+            new, hops = replaced[new], hops + 1
+        resolved[old] = new
+    return resolved

@@ -176,7 +176,9 @@ def node_add(request: HttpRequest, project_id: int) -> HttpResponse:
     project = _owner_project(request, project_id)
     form = NameForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "A label needs a name of at most 255 characters.")
+        # Say what is wrong with this name (too long, empty, a NUL character), not a generic rule.
+        problems = [str(m) for m in form.errors.get("name", [])] or ["A label needs a name of at most 255 characters."]
+        messages.error(request, "Label name: " + " ".join(problems))
         return redirect(_editor_url(project.pk))
     try:
         parent = _resolve_target(project.taxonomy, form.cleaned_data["parent"])

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
-from rest_framework import status
+from rest_framework import exceptions, status
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
 from api.models import ApiToken
 from api.serializers.tokens import NewTokenSerializer, TokenCreateSerializer, TokenSerializer
-from api.services import token_create, token_revoke
+from api.services import TokenRateLimited, token_create, token_revoke
 
 
 class TokenListView(GenericAPIView):
@@ -29,7 +29,10 @@ class TokenListView(GenericAPIView):
     def post(self, request):
         data = TokenCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        token, key = token_create(user=request.user, name=data.validated_data["name"])
+        try:
+            token, key = token_create(user=request.user, name=data.validated_data["name"])
+        except TokenRateLimited as exc:
+            raise exceptions.Throttled(detail=str(exc)) from None
         token.key = key
         return Response(NewTokenSerializer(token).data, status=status.HTTP_201_CREATED)
 

@@ -4,7 +4,7 @@
 are flushed to disk and the folder is renamed onto `target` with `os.replace`. If the block raises (or the
 process dies), `target` is untouched: an earlier complete model stays, and no new one appears. Leftover
 `*.tmp-*` folders from a killed process are never read (nothing scans for models; runs name their folder)
-and `is_partial_name` lets backups skip them.
+and `is_partial_name` lets backups skip them. Every folder gets a checksum manifest (see manifest.py).
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from classifiers.engine.manifest import write_manifest
 
 TMP_MARK = ".tmp-"
 OLD_MARK = ".old-"
@@ -34,6 +36,7 @@ def atomic_directory(target: str | os.PathLike) -> Iterator[Path]:
     tmp.mkdir()
     try:
         yield tmp
+        write_manifest(tmp)  # checksums of every file, checked before the model is loaded
         fsync_tree(tmp)
         replace_directory(tmp, target)
     except BaseException:

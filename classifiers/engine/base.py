@@ -11,7 +11,8 @@ Contract (scikit-learn style):
 - `save(directory)` writes `config.json` (+ `tensors.safetensors`; subclasses extend `write_files`) into a
   directory that appears only when complete; `load(directory)` reads it back. Nothing is ever unpickled.
 
-`progress(done, total)` is an optional callback; it may raise to cancel.
+`progress(done, total)` is an optional callback; it may raise to cancel (`Cancelled`, or the caller's own
+exception): the torch and embedding loops call it after every training step and every encoding batch.
 """
 
 from __future__ import annotations
@@ -40,6 +41,10 @@ def progress_note(progress: ProgressFn, message: str, share: float | None = None
 
 
 SCORE_EPS = 1e-12
+
+
+class Cancelled(Exception):
+    """The caller asked the engine to stop (a cancel check said so); what finished before is kept by the caller."""
 
 
 class HierarchicalClassifier(BaseEstimator):

@@ -6,6 +6,8 @@ import importlib
 import json
 from pathlib import Path as FsPath
 
+from classifiers.engine.manifest import check_path_params, verify_manifest
+
 # name -> "module:Class"
 STRATEGIES: dict[str, str] = {
     "tfidf": "classifiers.engine.baselines:TfidfLocalClassifier",
@@ -38,6 +40,24 @@ def strategy_class(name: str):
 
 def make_strategy(name: str, **params):
     return strategy_class(name)(**params)
+
+
+def configured_model_paths() -> list[str]:
+    """The operator's encoder folders (HTC_ENCODER_PATH, HTC_EMBEDDING_MODEL_PATH, or the packaged model)."""
+    from classifiers.engine.embeddings import default_encoder_path as embedding_path
+    from classifiers.engine.plm import default_encoder_path
+
+    return [default_encoder_path(), embedding_path()]
+
+
+def load_model(directory: str | FsPath):
+    """Load a run's model folder after checking it: its files must match the checksums written at save
+    (`ModelFilesChanged`: "model files changed since training"), and config values naming files must stay inside
+    the folder or the configured model paths (`ModelPathRefused`)."""
+    verify_manifest(directory)
+    config = json.loads((FsPath(directory) / "config.json").read_text())
+    check_path_params(config, directory, configured_model_paths)
+    return load_estimator(directory)
 
 
 def load_estimator(directory: str | FsPath):

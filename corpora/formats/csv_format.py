@@ -1,15 +1,16 @@
 """CSV and TSV: a header row with a `text` column; optional `id`, `split`, and labels either as `path`
 ("A > B > C", several joined by " | ") or as level columns `level1, level2, ...`. Other columns go to `meta`.
 
-The writer neutralises cells that a spreadsheet would run as a formula (CWE-1236) with a leading `'`; the
-reader removes exactly that prefix again, so an export imports back unchanged.
+The writer neutralises cells that a spreadsheet would run as a formula (CWE-1236) with a leading `'` (and
+doubles a leading `'`), quotes every cell holding a CR, an LF, a quote or the delimiter, and marks the file as
+htc's own export with a last header column `htc_export`. Only in a file with that mark does the reader remove
+the added `'` again, so an export imports back unchanged while a `'` in anyone else's file is kept as written.
 """
 
 from __future__ import annotations
 
 import bisect
 import csv
-import io
 import re
 from collections.abc import Iterable, Iterator
 from typing import BinaryIO
@@ -33,16 +34,29 @@ from corpora.formats.registry import ExportRow, register_reader, register_writer
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 LEVEL_COLUMN = re.compile(r"level(\d+)")
+EXPORT_MARK = "htc_export"  # last header column of htc's own CSV exports: their `'` prefixes are htc's
 
 
 def neutralise_cell(value: str) -> str:
-    """Prefix a cell that a spreadsheet would treat as a formula with `'`."""
-    return "'" + value if value.startswith(FORMULA_STARTS) else value
+    """Prefix with `'` a cell that a spreadsheet would treat as a formula, or that starts with `'` itself (so
+    `restore_cell` can tell the added prefix from one that was there)."""
+    return "'" + value if value.startswith((*FORMULA_STARTS, "'")) else value
 
 
 def restore_cell(value: str) -> str:
-    """Undo `neutralise_cell` (only a `'` followed by a formula start is removed)."""
-    return value[1:] if value.startswith("'") and value[1:2] and value[1:].startswith(FORMULA_STARTS) else value
+    """Undo `neutralise_cell` (a `'` followed by a formula start or another `'` loses that first `'`)."""
+    return value[1:] if value.startswith("'") and value[1:].startswith((*FORMULA_STARTS, "'")) else value
+
+
+def csv_line(cells: Iterable[str], delimiter: str = ",") -> str:
+    """One CSV record ending in LF; a cell is quoted when it holds a CR, an LF, a quote or the delimiter
+    (the csv module leaves a bare CR unquoted when the line ends in LF, which no strict reader accepts)."""
+    out = []
+    for cell in cells:
+        if any(ch in cell for ch in ("\r", "\n", '"', delimiter)):
+            cell = '"' + cell.replace('"', '""') + '"'
+        out.append(cell)
+    return delimiter.join(out) + "\n"
 
 
 class _LineTracker:
@@ -120,6 +134,13 @@ def _read_delimited(stream: BinaryIO, source: str, delimiter: str, split_map=Non
         except StopIteration:
             return None
         except csv.Error as exc:
+            if "field larger than field limit" in str(exc):
+                raise FormatError(
+                    source,
+                    f"a field is longer than {csv.field_size_limit() - 1:,} characters "
+                    "(the document size limit, HTC_MAX_DOCUMENT_CHARS)",
+                    line_no=tracker.record_line,
+                ) from None
             found = _diagnose_quotes(tracker.record, delimiter)
             if found:
                 raise FormatError(source, found[2], line_no=found[0], column=found[1]) from None
@@ -130,8 +151,9 @@ def _read_delimited(stream: BinaryIO, source: str, delimiter: str, split_map=Non
         header_row = next_row()
     if header_row is None:
         return
-    header = [restore_cell(c).strip().lower() for c in header_row]
+    header = [c.strip().lower() for c in header_row]
     header = ["path" if h == "paths" else h for h in header]  # "paths" is a common spelling of the label column
+    ours = bool(header) and header[-1] == EXPORT_MARK  # htc's own export: undo its `'` prefixes
     header_line = tracker.record_line
     seen: set[str] = set()
     for col, name in enumerate(header, start=1):
@@ -145,7 +167,7 @@ def _read_delimited(stream: BinaryIO, source: str, delimiter: str, split_map=Non
     levels = sorted((int(m.group(1)), i) for i, h in enumerate(header) if (m := LEVEL_COLUMN.fullmatch(h)))
     if [n for n, _ in levels] != list(range(1, len(levels) + 1)):
         raise FormatError(source, "level columns must be numbered level1, level2, ... without gaps", header_line)
-    known = {"id", "text", "split", "path"} | {header[i] for _, i in levels}
+    known = {"id", "text", "split", "path", EXPORT_MARK} | {header[i] for _, i in levels}
     extra = [(name, i) for i, name in enumerate(header) if name not in known and name]
 
     parse = _PathCells()
@@ -158,7 +180,7 @@ def _read_delimited(stream: BinaryIO, source: str, delimiter: str, split_map=Non
             message = f"{len(row)} fields, but the header has {len(header)}"
             yield RecordError(source, line_no, message, column=column)
             continue
-        yield _record_from_row(source, line_no, row, col_of, levels, extra, split_map, parse)
+        yield _record_from_row(source, line_no, row, col_of, levels, extra, split_map, parse, restore=ours)
 
 
 class _PathCells:
@@ -185,8 +207,11 @@ class _PathCells:
         return found
 
 
-def _record_from_row(source, line_no, row, col_of, levels, extra, split_map, parse) -> Record | RecordError:
-    cells = [restore_cell(c) if c[:1] == "'" else c for c in row]  # only a leading quote can need undoing
+def _record_from_row(
+    source, line_no, row, col_of, levels, extra, split_map, parse, *, restore: bool
+) -> Record | RecordError:
+    # Only htc's own exports get their `'` prefixes removed; only a leading quote can need undoing.
+    cells = [restore_cell(c) if c[:1] == "'" else c for c in row] if restore else row
     text = cells[col_of["text"]]
     if not text.strip():
         return RecordError(source, line_no, "empty text", field="text")
@@ -235,19 +260,19 @@ def read_tsv(stream: BinaryIO, source: str, *, split_map=None) -> Iterator[Recor
 @register_writer("csv", "text/csv; charset=utf-8", "csv")
 def write_csv(rows: Iterable[ExportRow], depth: int, *, generated_column: bool = False) -> Iterator[str]:
     """CSV with columns id, text, split, path (all paths) and level1..level<depth> (when there is one path),
-    then `generated` ("yes" for LLM-written documents) when `generated_column`."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    then `generated` ("yes" for LLM-written documents) when `generated_column`, then the `htc_export` mark."""
     extra = ["generated"] if generated_column else []
-    writer.writerow(["id", "text", "split", "path"] + [f"level{i}" for i in range(1, depth + 1)] + extra)
+    chunk = [
+        csv_line(["id", "text", "split", "path"] + [f"level{i}" for i in range(1, depth + 1)] + extra + [EXPORT_MARK])
+    ]
     for n, row in enumerate(rows, start=1):
         path = PATHS_SEPARATOR.join(PATH_SEPARATOR.join(p) for p in row.paths)
         levels = list(row.paths[0]) if len(row.paths) == 1 else []
         levels += [""] * (depth - len(levels))
         mark = ["yes" if row.generated else ""] if generated_column else []
-        writer.writerow([neutralise_cell(c) for c in [row.id, row.text, row.split, path, *levels[:depth], *mark]])
+        cells = [row.id, row.text, row.split, path, *levels[:depth], *mark]
+        chunk.append(csv_line([neutralise_cell(c) for c in cells] + [""]))
         if n % 200 == 0:
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-    yield buffer.getvalue()
+            yield "".join(chunk)
+            chunk = []
+    yield "".join(chunk)

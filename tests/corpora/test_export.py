@@ -47,13 +47,13 @@ def filled(make_project, build_tree, import_bytes):
 
 def test_csv_export_neutralises_formula_cells(filled):
     out = list(csv.reader(io.StringIO(export(filled, "csv"))))
-    assert out[0] == ["id", "text", "split", "path", "level1", "level2"]
+    assert out[0] == ["id", "text", "split", "path", "level1", "level2", "htc_export"]
     by_id = {row[0]: row for row in out[1:]}
     assert by_id["f1"][1] == '\'=HYPERLINK("http://evil")'
-    assert "'-f2" in by_id and by_id["'-f2"][3] == "Sci > Space | Rec" and by_id["'-f2"][4:] == ["", ""]
+    assert "'-f2" in by_id and by_id["'-f2"][3] == "Sci > Space | Rec" and by_id["'-f2"][4:6] == ["", ""]
     assert by_id["f3"][1] == '\'@mention +1 "quoted"'
-    assert by_id["f4"][1] == "'\tstarts with a tab" and by_id["f4"][4:] == ["Rec", ""]
-    assert by_id["f1"][4:] == ["Sci", "Med"]
+    assert by_id["f4"][1] == "'\tstarts with a tab" and by_id["f4"][4:6] == ["Rec", ""]
+    assert by_id["f1"][4:6] == ["Sci", "Med"]
     # No cell of the export starts with a formula character.
     assert not any(cell.startswith(("=", "+", "-", "@", "\t", "\r")) for row in out for cell in row)
 

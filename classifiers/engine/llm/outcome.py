@@ -28,6 +28,7 @@ class DocOutcome:
     calls: int = 0
     cached: bool = False
     truncated: bool = False  # an answer stopped at max_tokens
+    answered: bool = True  # False: never asked (the run stopped first); nothing about it is known
 
     @property
     def raw(self) -> str:
@@ -55,6 +56,12 @@ class DocOutcome:
         if self.truncated:
             reason = f"{reason} (the answer was cut off at max_tokens)"
         self.invalid = {"raw": self.raw, "reason": reason, "level": level}
+
+    def skip(self) -> None:
+        """The document was not asked because the run stopped (cancel, or a fatal error on another call)."""
+        self.answered = False
+        self.valid = False
+        self.path = ()
 
     def fail(self, reason: str) -> None:
         self.valid = False

@@ -6,6 +6,7 @@ See `strategies.py` for what `predict` returns per document.
 from __future__ import annotations
 
 import hashlib
+import threading
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -14,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from classifiers.engine.base import HierarchicalClassifier, ProgressFn
+from classifiers.engine.base import Cancelled, HierarchicalClassifier, ProgressFn
 from classifiers.engine.hierarchy import Hierarchy, Path, as_multi
 from classifiers.engine.llm import prompts as P
 from classifiers.engine.llm.client import LLMAuthError, LLMCallError, LLMClient
@@ -82,9 +83,26 @@ class LLMStrategy(HierarchicalClassifier):
         self.price_out_per_1k = price_out_per_1k
 
     # ----- runtime (never saved) -----
-    def set_runtime(self, *, api_key: str | None = None, allowed_hosts=None, cache_dir=None, sleep=None, client=None):
-        """Secrets and machine-local settings; none of them is a parameter, so none is saved or cloned."""
+    def set_runtime(
+        self,
+        *,
+        api_key: str | None = None,
+        allowed_hosts=None,
+        cache_dir=None,
+        sleep=None,
+        client=None,
+        should_stop=None,
+        keep_partial: bool | None = None,
+    ):
+        """Secrets and machine-local settings; none of them is a parameter, so none is saved or cloned.
+
+        `should_stop()` is a cancel check, asked a few times a second while documents are classified.
+        `keep_partial`: after a refused key, return the answers received (`stopped_` says why) instead of raising."""
         rt = self.__dict__.setdefault("_runtime", {})
+        if should_stop is not None:
+            rt["should_stop"] = should_stop
+        if keep_partial is not None:
+            rt["keep_partial"] = bool(keep_partial)
         for key, value in {"api_key": api_key, "allowed_hosts": allowed_hosts, "cache_dir": cache_dir}.items():
             if value is not None:
                 rt[key] = value
@@ -181,31 +199,68 @@ class LLMStrategy(HierarchicalClassifier):
         return out
 
     def _run(self, texts: Sequence[str], *, progress: ProgressFn, api_key: str | None) -> list[DocOutcome]:
+        """Classify every text on the thread pool. Stops early, keeping every answer already received, when the
+        runtime `should_stop()` says so (`stopped_ = "cancelled"`) or the endpoint refuses the key
+        (`stopped_` = the reason); the documents never asked come back with `answered = False`."""
         if api_key is not None:
             self.set_runtime(api_key=api_key)
+        rt = self.__dict__.setdefault("_runtime", {})
         client = self.client()
         before = client.usage_dict()
         started = time.monotonic()
         outcomes: list[DocOutcome | None] = [None] * len(texts)
         total = len(texts)
         workers = max(1, min(int(self.concurrency), total or 1))
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="llm") as pool:
-            pending = {pool.submit(self._classify_safe, str(t), client): i for i, t in enumerate(texts)}
-            done_count = 0
-            try:
-                while pending:
-                    finished, _ = wait(pending, return_when=FIRST_COMPLETED)
-                    for fut in finished:
-                        outcomes[pending.pop(fut)] = fut.result()  # re-raises LLMAuthError
+        should_stop = rt.get("should_stop")
+        stop = threading.Event()
+        rt["stop_event"] = stop  # checked before every call (see `_ask`)
+        self.stopped_ = ""
+        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="llm")
+        pending = {pool.submit(self._classify_safe, str(t), client): i for i, t in enumerate(texts)}
+        done_count = 0
+        fatal: LLMAuthError | None = None
+        try:
+            while pending:
+                # With a cancel check, wake up a few times a second to look at it even while calls are slow.
+                finished, _ = wait(pending, timeout=0.25 if should_stop else None, return_when=FIRST_COMPLETED)
+                for fut in finished:
+                    index = pending.pop(fut)
+                    try:
+                        outcomes[index] = fut.result()
+                    except LLMAuthError as exc:
+                        self.stopped_ = self.stopped_ or f"{exc.kind}: {exc}"
+                        fatal = fatal or exc
+                        stop.set()
+                        continue
+                    if outcomes[index].answered:
                         done_count += 1
-                    if progress is not None:
-                        progress(done_count, total)
-            except BaseException:
-                for fut in pending:
-                    fut.cancel()
-                raise
+                if progress is not None and finished:
+                    progress(done_count, total)
+                if not stop.is_set() and should_stop is not None and should_stop():
+                    self.stopped_ = "cancelled"
+                    stop.set()
+                if stop.is_set():
+                    # Calls in flight are abandoned (their threads finish on their own); nothing new starts.
+                    for fut in pending:
+                        fut.cancel()
+                    break
+        except BaseException:
+            stop.set()  # the progress callback raised (or an unexpected error): start no more calls
+            raise
+        finally:
+            pool.shutdown(wait=not stop.is_set(), cancel_futures=True)
+            if stop.is_set():
+                for fut, index in pending.items():
+                    if fut.done() and not fut.cancelled() and fut.exception() is None:
+                        outcomes[index] = fut.result()  # answered while we were stopping: keep it
+        for i, outcome in enumerate(outcomes):
+            if outcome is None:
+                outcomes[i] = skipped = DocOutcome()
+                skipped.skip()
         self._record(outcomes, client, before, time.monotonic() - started)
         self.__dict__.setdefault("_runtime", {})["last"] = (self._memo_key(texts), outcomes)
+        if fatal is not None and not rt.get("keep_partial"):
+            raise fatal  # the records above (answered_, raw_outputs_, ...) still say what was received
         return outcomes  # type: ignore[return-value]
 
     def _memo_key(self, texts: Sequence[str]) -> tuple[str, str]:
@@ -216,9 +271,14 @@ class LLMStrategy(HierarchicalClassifier):
         try:
             self._classify(text, client, outcome)
         except LLMAuthError:
+            stop = self.__dict__.get("_runtime", {}).get("stop_event")
+            if stop is not None:
+                stop.set()  # from this worker at once: no other document is asked with a refused key
             raise
         except LLMCallError as exc:
             outcome.fail(f"{exc.kind}: {exc}")
+        except Cancelled:
+            outcome.skip()
         return outcome
 
     def _classify(self, text: str, client: LLMClient, outcome: DocOutcome) -> None:
@@ -232,6 +292,7 @@ class LLMStrategy(HierarchicalClassifier):
         self.repaired_ = [o.repaired for o in outcomes]
         self.invalid_ = [o.invalid for o in outcomes]
         self.failed_ = [o.failed for o in outcomes]
+        self.answered_ = [o.answered for o in outcomes]
         self.match_how_ = [o.how for o in outcomes]
         self.tokens_ = [
             {"prompt": o.prompt_tokens, "completion": o.completion_tokens, "calls": o.calls, "cached": o.cached}
@@ -242,7 +303,7 @@ class LLMStrategy(HierarchicalClassifier):
         n = max(1, len(outcomes))
         self.stats_ = {
             **delta,
-            "documents": len(outcomes),
+            "documents": sum(1 for o in outcomes if o.answered),
             "invalid": sum(1 for o in outcomes if o.invalid),
             "failed": sum(1 for o in outcomes if o.failed),
             "inconsistent": sum(1 for o in outcomes if not o.consistent),
@@ -263,6 +324,9 @@ class LLMStrategy(HierarchicalClassifier):
         return {int(k): str(v) for k, v in self.label_descriptions.items() if v}
 
     def _ask(self, client: LLMClient, user: str, schema: dict, outcome: DocOutcome) -> str:
+        stop = self.__dict__.get("_runtime", {}).get("stop_event")
+        if stop is not None and stop.is_set():
+            raise Cancelled("The run stopped before this call.")
         result = client.complete(
             P.messages_for(self._templates()["system"], user),
             schema=schema if self.constrained else None,
