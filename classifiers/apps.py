@@ -16,5 +16,6 @@ class ClassifiersConfig(AppConfig):
             encoder_path=settings.HTC_ENCODER_PATH,
             embedding_model_path=settings.HTC_EMBEDDING_MODEL_PATH,
             torch_threads=settings.HTC_TORCH_THREADS,
+            device=settings.HTC_DEVICE,
             llm_allowed_hosts=settings.HTC_LLM_ALLOWED_HOSTS,
         )

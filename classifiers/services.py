@@ -287,11 +287,23 @@ def run_train(*, run: Run, progress: ProgressFn = None) -> Run:
         run.state = Run.State.TRAINED
         run.taxonomy_version = taxonomy.version  # the tree the model actually learned
         run.stats = {**run.stats, "train_documents": len(texts), "dev_documents": len(dev[0]) if dev else 0}
+        device = estimator_device(estimator)
+        if device:
+            run.stats["device"] = device  # shown on the run page
         if multipath is not None:
             run.stats["multipath"] = multipath
         run.stats.update(hooks.after_fit(run=run, estimator=estimator, doc_ids=doc_ids, hierarchy=hierarchy))
         run.save(update_fields=["model_dir", "train_seconds", "state", "taxonomy_version", "stats"])
     return run
+
+
+def estimator_device(estimator) -> str | None:
+    """The device a fitted estimator ran on ("cpu", "cuda", ...), looking into a weak run's base strategy."""
+    for candidate in (estimator, getattr(estimator, "estimator_", None)):
+        device = getattr(candidate, "device_", None) if candidate is not None else None
+        if device:
+            return str(device)
+    return None
 
 
 def run_job_start(*, run: Run, kind: str, split: str, actor):

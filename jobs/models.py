@@ -85,6 +85,15 @@ class Job(models.Model):
         end = self.finished_at or timezone.now()
         return max(0.0, (end - self.started_at).total_seconds())
 
+    @property
+    def remaining_seconds(self) -> float | None:
+        """A running job's estimated seconds left, by its pace so far (elapsed x steps left / steps done);
+        None before the first step is reported, once it has finished, or without a step count."""
+        if self.state != self.State.RUNNING or not self.progress_total or not self.progress_done:
+            return None
+        left = max(0, self.progress_total - self.progress_done)
+        return self.elapsed_seconds * left / self.progress_done
+
 
 class WorkerPresence(models.Model):
     """A running `htc_worker`: which queues it serves and its device, refreshed while it runs (so the app can

@@ -6,6 +6,7 @@ from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 
 from jobs.models import Job
+from jobs.templatetags.jobs_tags import elapsed
 
 
 def job_list_for_project(*, project, state: str | None = None) -> QuerySet[Job]:
@@ -64,7 +65,8 @@ def _time(value) -> str:
 def job_status(*, job: Job) -> dict:
     """The JSON every job view reads (the progress bar, the job page's table, a run page's state): one source.
 
-    {id, state, state_label, active, percent, done, total, message, error, elapsed_seconds, partial, phases,
+    {id, state, state_label, active, percent, done, total, message, error, elapsed_seconds, remaining_seconds
+    (None when unknown), remaining_text, partial, phases,
     progress_text, created_at, started_at, finished_at, attempt, target: {type, id, url, state, state_label},
     result: [[key, value], ...]}"""
     import json
@@ -83,6 +85,7 @@ def job_status(*, job: Job) -> dict:
             "state_label": state[1] if state else None,
         }
     result = [[str(k), v if isinstance(v, str) else json.dumps(v)] for k, v in sorted((job.result or {}).items())]
+    remaining = job.remaining_seconds
     return {
         "id": job.pk,
         "state": job.state,
@@ -94,6 +97,8 @@ def job_status(*, job: Job) -> dict:
         "message": job.display_message,
         "error": job.error,
         "elapsed_seconds": round(job.elapsed_seconds, 1),
+        "remaining_seconds": None if remaining is None else round(remaining, 1),
+        "remaining_text": "" if remaining is None else f"about {elapsed(remaining)} left",
         "partial": job.partial,
         "queue": job.queue,
         "worker": job.worker,

@@ -34,6 +34,12 @@ from classifiers.engine.flat_paths import (
 )
 from classifiers.engine.hierarchy import Hierarchy, Path, as_multi
 
+#: embed's label-name prior: flat logits + weight x cosine(document, path text) / PRIOR_TEMPERATURE.
+PRIOR_TEMPERATURE = 0.05
+PRIOR_WEIGHT_GRID = (0.0, 0.0625, 0.125, 0.25, 0.5, 1.0, 2.0)
+PRIOR_WEIGHT_ONE_SHOT = 1.0
+PRIOR_FIT_ROWS = 2000
+
 
 # ----- shared tree arithmetic -----
 def sibling_groups(hierarchy: Hierarchy) -> list[tuple[int, list[int]]]:
@@ -139,6 +145,7 @@ class LocalLogisticClassifier(HierarchicalClassifier):
         if self.is_flat:
             progress_note(progress, "Fitting the logistic regression over the label paths")
             self.flat_ = self._fit_flat(X, paths)
+            self._fit_prior(X, paths)
             self.flat_groups_: dict[int, dict[str, Any]] = {}
             if progress:
                 progress(1, 1)
@@ -179,6 +186,66 @@ class LocalLogisticClassifier(HierarchicalClassifier):
         group["intercept"] = np.asarray(lr.intercept_, dtype=np.float32)
         return group
 
+    # ----- label-name prior (flat mode, subclasses that define `_prior_vectors`) -----
+    def _prior_vectors(self, nodes: Sequence[int]) -> np.ndarray | None:
+        """Unit-length label vectors of the paths ending at `nodes`, in the feature space; None: no prior."""
+        return None
+
+    def _fit_prior(self, X, paths: list[list[Path]]) -> None:
+        """Attach the zero-shot prior to `flat_` ("prior": path vectors, "prior_weight": its fitted weight)."""
+        flat = self.flat_
+        flat["prior"], flat["prior_weight"] = None, 0.0
+        weight = getattr(self, "prior_weight", 0)
+        if self.is_flat is False or weight in (0, 0.0, None, "none") or flat["coef"] is None:
+            return
+        vectors = self._prior_vectors(flat["classes"])
+        if vectors is None:
+            return
+        flat["prior"] = np.asarray(vectors, dtype=np.float32)
+        if weight == "auto":
+            flat["prior_weight"] = self._fitted_prior_weight(X, paths, flat["prior"])
+        else:
+            flat["prior_weight"] = float(weight)
+
+    def _fitted_prior_weight(self, X, paths: list[list[Path]], prior: np.ndarray) -> float:
+        """The prior's weight by held-out log-likelihood over stratified folds of the training documents.
+
+        Needs two documents of every path; with fewer (K = 1) the weight is `PRIOR_WEIGHT_ONE_SHOT`, which
+        a held-out split cannot measure (the held-out document's path would be unseen by the regression)."""
+        from sklearn.model_selection import StratifiedKFold
+
+        rows, labels = path_training_rows(paths)
+        labels_arr = np.asarray(labels)
+        classes, counts = np.unique(labels_arr, return_counts=True)
+        if counts.min() < 2:
+            return PRIOR_WEIGHT_ONE_SHOT
+        rows_arr = np.asarray(rows)
+        if len(rows_arr) > PRIOR_FIT_ROWS:  # a seeded subsample keeps the folds cheap on large sets
+            pick = np.random.RandomState(0).choice(len(rows_arr), PRIOR_FIT_ROWS, replace=False)
+            rows_arr, labels_arr = rows_arr[pick], labels_arr[pick]
+            classes, counts = np.unique(labels_arr, return_counts=True)
+            if counts.min() < 2 or len(classes) < 2:
+                return 0.0
+        col = {int(c): k for k, c in enumerate(self.flat_["classes"])}
+        folds = StratifiedKFold(n_splits=int(min(5, counts.min())), shuffle=True, random_state=0)
+        lr_logits = np.zeros((len(rows_arr), len(col)))
+        for train_idx, test_idx in folds.split(rows_arr, labels_arr):
+            lr = self._make_lr().fit(X[rows_arr[train_idx]], labels_arr[train_idx])
+            logits = _lr_logits(X[rows_arr[test_idx]], np.asarray(lr.coef_), np.asarray(lr.intercept_))
+            full = np.full((len(test_idx), len(col)), -1e4)
+            for k, c in enumerate(lr.classes_):
+                full[:, col[int(c)]] = logits[:, k]
+            lr_logits[test_idx] = full
+        cos = np.asarray(X[rows_arr] @ prior.T, dtype=np.float64) / PRIOR_TEMPERATURE
+        target = np.asarray([col[int(c)] for c in labels_arr])
+        best_w, best_nll = 0.0, np.inf
+        for w in PRIOR_WEIGHT_GRID:
+            proba = softmax(lr_logits + w * cos)
+            nll = -np.mean(np.log(np.clip(proba[np.arange(len(target)), target], 1e-12, None)))
+            if nll < best_nll - 1e-9:
+                best_w, best_nll = float(w), nll
+        return best_w
+
     def _group_proba(self, X, group: dict[str, Any]) -> np.ndarray:
         """P(child | parent) in the order of group["children"], (n_docs, n_children)."""
         children = group["children"]
@@ -192,12 +259,12 @@ class LocalLogisticClassifier(HierarchicalClassifier):
             else:  # single child, or nothing seen in training
                 out[:] = 1.0 / len(children)
             return out
-        logits = np.asarray(X @ group["coef"].T, dtype=np.float64) + group["intercept"]
-        if logits.shape[1] == 1:  # binary LR: one weight vector for classes[1]
-            p1 = 1.0 / (1.0 + np.exp(-logits[:, 0]))
-            proba = np.stack([1.0 - p1, p1], axis=1)
-        else:
-            proba = softmax(logits)
+        logits = _lr_logits(X, group["coef"], group["intercept"])
+        if group.get("prior") is not None and group.get("prior_weight"):
+            logits = logits + float(group["prior_weight"]) * (
+                np.asarray(X @ group["prior"].T, dtype=np.float64) / PRIOR_TEMPERATURE
+            )
+        proba = softmax(logits)
         for k, c in enumerate(classes):
             out[:, col[c]] = proba[:, k]
         return out
@@ -255,7 +322,11 @@ class LocalLogisticClassifier(HierarchicalClassifier):
             for p, g in self.groups_.items()
         }
         if self.is_flat:
-            flat = {"children": [int(c) for c in self.flat_["children"]], "classes": list(self.flat_["classes"])}
+            flat = {
+                "children": [int(c) for c in self.flat_["children"]],
+                "classes": list(self.flat_["classes"]),
+                "prior_weight": float(self.flat_.get("prior_weight") or 0.0),
+            }
             overrides = {
                 str(p): {"children": [int(c) for c in g["children"]], "classes": [int(c) for c in g["classes"]]}
                 for p, g in self.flat_groups_.items()
@@ -272,6 +343,8 @@ class LocalLogisticClassifier(HierarchicalClassifier):
             if g["coef"] is not None:
                 out[f"coef.{key}"] = g["coef"]
                 out[f"intercept.{key}"] = g["intercept"]
+            if g.get("prior") is not None:
+                out[f"prior.{key}"] = g["prior"]
         return out
 
     def load_state(self, state: dict[str, Any], tensors: dict[str, np.ndarray], directory: FsPath) -> None:
@@ -293,7 +366,18 @@ def _group_from_state(g: dict[str, Any], tensors: dict[str, np.ndarray], key: st
         "classes": [int(c) for c in g["classes"]],
         "coef": tensors.get(f"coef.{key}"),
         "intercept": tensors.get(f"intercept.{key}"),
+        "prior": tensors.get(f"prior.{key}"),
+        "prior_weight": float(g.get("prior_weight") or 0.0),
     }
+
+
+def _lr_logits(X, coef: np.ndarray, intercept: np.ndarray) -> np.ndarray:
+    """Multinomial logits of a fitted logistic regression; a binary one (one weight vector, for classes[1])
+    becomes the equivalent two columns [0, z]."""
+    z = np.asarray(X @ np.asarray(coef).T, dtype=np.float64) + np.asarray(intercept, dtype=np.float64)
+    if z.shape[1] == 1:
+        return np.concatenate([np.zeros_like(z), z], axis=1)
+    return z
 
 
 class TfidfLocalClassifier(LocalLogisticClassifier):
@@ -474,7 +558,13 @@ class EmbeddingLocalClassifier(LocalLogisticClassifier):
     `mode="flat"` beats the per-parent `"local"` classifiers (K = 1 / 4 / 16: +0.05 / +0.06 / +0.06), 256 tokens (the
     encoder's own max_seq_length) beat 128 by +0.07 / +0.06 / +0.07 (the From/Subject/Organization headers fill much of 128),
     and C = 1 beats 10 by up to 0.02 at K = 16 with flat. Models saved before `mode` existed load as local with
-    their saved C and max_length."""
+    their saved C and max_length.
+
+    Label-name prior (flat mode): the regression's logits plus `prior_weight` x cosine(document, whole path
+    text) / 0.05, i.e. the zero-shot classifier's logits (zeroshot.py; `label_texts` add descriptions and
+    terms). `prior_weight="auto"` fits the weight by held-out log-likelihood over stratified folds of the
+    training documents (so it fades when the regression no longer needs it, and never hurts by much), or uses
+    1.0 when some path has a single document (K = 1); 0 turns the prior off."""
 
     strategy_name = "embed"
     supports_growth = True
@@ -490,6 +580,9 @@ class EmbeddingLocalClassifier(LocalLogisticClassifier):
         max_iter: int = 1000,
         decode: str = "top_down",
         mode: str = "flat",
+        prior_weight: float | str = "auto",
+        label_texts: dict | None = None,
+        device: str = "auto",
     ):
         self.C = C
         self.max_length = max_length
@@ -499,11 +592,22 @@ class EmbeddingLocalClassifier(LocalLogisticClassifier):
         self.max_iter = max_iter
         self.decode = decode
         self.mode = mode
+        self.prior_weight = prior_weight
+        self.label_texts = label_texts
+        self.device = device
 
     def _embedder(self):
         from classifiers.engine.embeddings import SentenceEmbedder
 
-        return SentenceEmbedder(self.model_path, self.max_length, self.batch_size, cache_dir=self.cache_dir)
+        return SentenceEmbedder(
+            self.model_path, self.max_length, self.batch_size, cache_dir=self.cache_dir, device=self.device
+        )
+
+    def _prior_vectors(self, nodes: Sequence[int]) -> np.ndarray | None:
+        from classifiers.engine.zeroshot import path_texts
+
+        texts = path_texts(self.hierarchy_, self.label_texts)
+        return self._embedder().encode([texts[int(n)] for n in nodes])
 
     def _fit_features(self, texts, progress):
         # Encoding is most of the training time: report it (it used to sit at 0 % with no message).

@@ -1,6 +1,6 @@
 """The engine's configuration, handed over by its caller: the engine reads no environment variable or setting.
 
-The app reads HTC_ENCODER_PATH, HTC_EMBEDDING_MODEL_PATH, HTC_TORCH_THREADS and HTC_LLM_ALLOWED_HOSTS once, in
+The app reads HTC_ENCODER_PATH, HTC_EMBEDDING_MODEL_PATH, HTC_TORCH_THREADS, HTC_DEVICE and HTC_LLM_ALLOWED_HOSTS once, in
 `htc_app/settings.py`, and `ClassifiersConfig.ready()` passes them to `configure`; a script that uses the engine
 alone calls `configure(...)` itself or keeps the defaults (the packaged all-MiniLM-L6-v2, torch's own thread
 count, the local LLM server).
@@ -23,6 +23,8 @@ class EngineConfig:
     torch_threads: int = 0
     #: host:port pairs an LLM base URL may name over plain http or on a private address.
     llm_allowed_hosts: tuple[str, ...] = DEFAULT_ALLOWED_HOSTS
+    #: What a torch strategy's `device="auto"` means: "auto" (CUDA, then MPS, then the CPU) or a device name.
+    device: str = "auto"
 
 
 _current = EngineConfig()

@@ -20,7 +20,7 @@ from classifiers.engine.config import apply_torch_threads, engine_config, packag
 
 ProgressFn = Callable[[int, int], None] | None
 
-_MODELS: dict[str, tuple[object, object, str]] = {}
+_MODELS: dict[tuple[str, str], tuple[object, object, str]] = {}
 _LOCK = threading.Lock()
 
 
@@ -40,19 +40,27 @@ def _pooling_mode(model_dir: FsPath) -> str:
     return "mean"
 
 
-def load_encoder(model_path: str | None = None) -> tuple[object, object, str]:
-    """(tokenizer, model, pooling) for a local directory, loaded once per process."""
+def pooling_mode(model_path: str | None = None) -> str:
+    """The pooling the encoder directory declares ("mean" unless its sentence-transformers config says CLS)."""
+    return _pooling_mode(FsPath(model_path or default_encoder_path()))
+
+
+def load_encoder(model_path: str | None = None, device: str = "cpu") -> tuple[object, object, str]:
+    """(tokenizer, model, pooling) for a local directory on `device`, loaded once per process and device."""
     path = str(FsPath(model_path or default_encoder_path()).resolve())
     apply_torch_threads()
+    key = (path, str(device))
     with _LOCK:
-        if path not in _MODELS:
+        if key not in _MODELS:
             from transformers import AutoModel, AutoTokenizer
 
             tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
             model = AutoModel.from_pretrained(path, local_files_only=True)
             model.eval()
-            _MODELS[path] = (tokenizer, model, _pooling_mode(FsPath(path)))
-        return _MODELS[path]
+            if str(device) != "cpu":
+                model.to(device)
+            _MODELS[key] = (tokenizer, model, _pooling_mode(FsPath(path)))
+        return _MODELS[key]
 
 
 class EmbeddingCache:
@@ -64,8 +72,9 @@ class EmbeddingCache:
         self._seen: set[str] = set()
 
     @staticmethod
-    def key(model_path: str, max_length: int, text: str) -> bytes:
-        return hashlib.sha1(f"{model_path}\x00{max_length}\x00{text}".encode()).digest()
+    def key(model_path: str, max_length: int, text: str, chunks: int = 1) -> bytes:
+        length = f"{max_length}" if int(chunks) <= 1 else f"{max_length}x{int(chunks)}"
+        return hashlib.sha1(f"{model_path}\x00{length}\x00{text}".encode()).digest()
 
     def _refresh(self) -> None:
         from safetensors.numpy import load_file
@@ -103,14 +112,44 @@ class EmbeddingCache:
 _CACHES: dict[str, EmbeddingCache] = {}
 
 
-class SentenceEmbedder:
-    """Encodes texts into L2-normalised float32 vectors (n, dim)."""
+def _special_framing(tokenizer) -> tuple[list[int], list[int]]:
+    """The special token ids a tokenizer puts before and after a single text ([CLS] / [SEP] for BERT)."""
+    inner = tokenizer("hello", add_special_tokens=False)["input_ids"]
+    full = tokenizer("hello", add_special_tokens=True)["input_ids"]
+    for start in range(len(full) - len(inner) + 1):
+        if full[start : start + len(inner)] == inner:
+            return list(full[:start]), list(full[start + len(inner) :])
+    return [], []
 
-    def __init__(self, model_path: str | None = None, max_length: int = 128, batch_size: int = 32, cache_dir=None):
+
+class SentenceEmbedder:
+    """Encodes texts into L2-normalised float32 vectors (n, dim).
+
+    `chunks` > 1: a text is the mean of the pooled embeddings of its first `chunks` windows of `max_length`
+    tokens (special tokens included), normalised; 1 embeds the first window only. `device`: "auto" (CUDA,
+    then MPS, then CPU), or a device name; vectors always come back as CPU numpy arrays."""
+
+    def __init__(
+        self,
+        model_path: str | None = None,
+        max_length: int = 128,
+        batch_size: int = 32,
+        cache_dir=None,
+        chunks: int = 1,
+        device: str = "auto",
+    ):
         self.model_path = str(FsPath(model_path or default_encoder_path()).resolve())
         self.max_length = int(max_length)
         self.batch_size = int(batch_size)
         self.cache_dir = cache_dir
+        self.chunks = max(1, int(chunks or 1))
+        self.device = device
+
+    @property
+    def device_name(self) -> str:
+        from classifiers.engine.devices import resolve_device
+
+        return resolve_device(self.device)
 
     @property
     def dimension(self) -> int:
@@ -125,7 +164,7 @@ class SentenceEmbedder:
         cache = None
         if self.cache_dir:
             cache = _CACHES.setdefault(str(self.cache_dir), EmbeddingCache(self.cache_dir))
-            keys = [EmbeddingCache.key(self.model_path, self.max_length, t) for t in texts]
+            keys = [EmbeddingCache.key(self.model_path, self.max_length, t, self.chunks) for t in texts]
             todo = []
             for i, vec in enumerate(cache.get_many(keys)):
                 if vec is None:
@@ -143,31 +182,65 @@ class SentenceEmbedder:
             progress(len(texts), len(texts))
         return out
 
+    def _windows(self, tokenizer, texts: list[str]) -> tuple[list[list[int]], list[int]]:
+        """Token ids of every window (special tokens included) and the text each window belongs to."""
+        head, tail = _special_framing(tokenizer)
+        budget = max(1, self.max_length - len(head) - len(tail))
+        cut = [t[: budget * self.chunks * 24] for t in texts]  # a token covers far fewer than 24 characters
+        ids = tokenizer(cut, add_special_tokens=False, truncation=True, max_length=budget * self.chunks)["input_ids"]
+        windows: list[list[int]] = []
+        owner: list[int] = []
+        for i, row in enumerate(ids):
+            pieces = [row[s : s + budget] for s in range(0, len(row), budget)] or [[]]
+            for piece in pieces[: self.chunks]:
+                windows.append(head + list(piece) + tail)
+                owner.append(i)
+        return windows, owner
+
     def _encode_uncached(self, texts: list[str], progress: ProgressFn, *, done0: int, total: int) -> np.ndarray:
         import torch
 
-        tokenizer, model, pooling = load_encoder(self.model_path)
+        from classifiers.engine.devices import autocast
+
+        device = self.device_name
+        tokenizer, model, pooling = load_encoder(self.model_path, device)
+        hidden_size = model.config.hidden_size
+        if self.chunks > 1:
+            windows, owner = self._windows(tokenizer, texts)
+        else:
+            windows, owner = None, list(range(len(texts)))
+        n_items = len(owner)
         # Length-sorted batches waste little on padding; a cheap character-length proxy is enough.
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        out = np.zeros((len(texts), model.config.hidden_size), dtype=np.float32)
-        with torch.inference_mode():
+        lengths = [len(w) for w in windows] if windows is not None else [len(t) for t in texts]
+        order = sorted(range(n_items), key=lambda i: lengths[i])
+        pooled = np.zeros((n_items, hidden_size), dtype=np.float32)
+        with torch.inference_mode(), autocast(device):
             for start in range(0, len(order), self.batch_size):
                 idx = order[start : start + self.batch_size]
-                batch = tokenizer(
-                    [texts[i] for i in idx],
-                    padding=True,
-                    truncation=True,
-                    max_length=self.max_length,
-                    return_tensors="pt",
-                )
-                hidden = model(**batch).last_hidden_state
+                if windows is None:
+                    batch = tokenizer(
+                        [texts[i] for i in idx],
+                        padding=True,
+                        truncation=True,
+                        max_length=self.max_length,
+                        return_tensors="pt",
+                    )
+                else:
+                    batch = tokenizer.pad({"input_ids": [windows[i] for i in idx]}, return_tensors="pt")
+                batch = {k: v.to(device) for k, v in batch.items()}
+                hidden = model(**batch).last_hidden_state.float()
                 if pooling == "cls":
                     vec = hidden[:, 0]
                 else:
                     mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
                     vec = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
                 vec = torch.nn.functional.normalize(vec, p=2, dim=1)
-                out[idx] = vec.float().numpy()
+                pooled[idx] = vec.float().cpu().numpy()
                 if progress:
-                    progress(done0 + min(start + self.batch_size, len(order)), total)
-        return out
+                    progress(done0 + round(len(texts) * min(start + self.batch_size, n_items) / n_items), total)
+        if windows is None:
+            return pooled
+        out = np.zeros((len(texts), hidden_size), dtype=np.float32)
+        np.add.at(out, np.asarray(owner), pooled)
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        return (out / np.where(norms > 0, norms, 1.0)).astype(np.float32)

@@ -123,6 +123,10 @@ def _update_flat(old_estimator, new_hierarchy: Hierarchy, texts, paths, progress
             flat["classes"] = flat["classes"][:1]
         else:
             flat["coef"], flat["intercept"] = flat["coef"][kept], flat["intercept"][kept]
+            if flat.get("prior") is not None:
+                flat["prior"] = flat["prior"][kept]
+    if flat["coef"] is None:
+        flat["prior"] = None
     est.flat_ = flat
     changed = set(changed_groups(old_h, new_hierarchy))
     groups = {}

@@ -32,6 +32,7 @@ from torch import nn
 from classifiers.engine import hiericrf_chain as chain_lib
 from classifiers.engine.base import HierarchicalClassifier, ProgressFn
 from classifiers.engine.crf import LinearChainCRF
+from classifiers.engine.devices import autocast, resolve_device
 from classifiers.engine.hierarchy import Hierarchy, Path, as_multi
 
 TRANSITION_MODES = ("soft", "hard")
@@ -85,6 +86,7 @@ class HierICRFClassifier(HierarchicalClassifier):
         label_init: str = "tokens",
         use_hier_mean: bool = False,
         prompt_prefix: str = "It was",
+        device: str = "auto",
     ):
         self.encoder_path = encoder_path
         self.iter_num = iter_num
@@ -106,6 +108,7 @@ class HierICRFClassifier(HierarchicalClassifier):
         self.label_init = label_init
         self.use_hier_mean = use_hier_mean
         self.prompt_prefix = prompt_prefix
+        self.device = device
 
     # ----- construction -----
     def _build(self, hierarchy: Hierarchy, terminals: Sequence[Path]) -> Any:
@@ -148,6 +151,14 @@ class HierICRFClassifier(HierarchicalClassifier):
             return
         self.allowed_, self.start_allowed_ = torch.from_numpy(allowed), torch.from_numpy(start)
 
+    def _to_device(self, device: str) -> None:
+        """Move the network and the transition constraints to `device` (batches follow per step)."""
+        self.device_ = device
+        self.net_.to(device)
+        if self.allowed_ is not None:
+            self.allowed_ = self.allowed_.to(device)
+            self.start_allowed_ = self.start_allowed_.to(device)
+
     def _init_verbalizer(self, plm: Any) -> None:
         """Label vectors from the label names; `use_hier_mean`: parent = 0.75 itself + 0.25 mean(children)."""
         from classifiers.engine.verbalizer import label_name_vectors
@@ -181,8 +192,10 @@ class HierICRFClassifier(HierarchicalClassifier):
         seed_everything(int(self.seed))
         plm = self._build(hierarchy, chain_lib.terminal_paths(hierarchy, (gold[i] for i in keep)))
         self._init_verbalizer(plm)
+        self._to_device(resolve_device(self.device))
         ids = self.prompt_.encode([str(texts[i]) for i in keep])
         tags = torch.tensor([chain_lib.chain_sequence(gold[i], self.chain_) for i in keep], dtype=torch.long)
+        tags = tags.to(self.device_)
         net = self.net_
         if self.freeze_encoder:
             net.encoder.requires_grad_(False)
@@ -235,10 +248,12 @@ class HierICRFClassifier(HierarchicalClassifier):
         from classifiers.engine.plm import collate
 
         input_ids, attention = collate(ids_list, self.prompt_.tokenizer.pad_token_id or 0)
-        emissions = self.net_.emissions(input_ids, attention, self.prompt_.mask_positions)
-        # Summed over the batch, as the reference does.
+        device = self.device_
+        with autocast(str(device)):
+            emissions = self.net_.emissions(input_ids.to(device), attention.to(device), self.prompt_.mask_positions)
+        # Summed over the batch, as the reference does (the CRF in float32).
         return self.net_.crf.neg_log_likelihood(
-            emissions, tags, allowed=self.allowed_, start_allowed=self.start_allowed_
+            emissions.float(), tags, allowed=self.allowed_, start_allowed=self.start_allowed_
         )
 
     def _exact_accuracy(self, texts: Sequence[str], paths: Sequence) -> float:
@@ -258,10 +273,12 @@ class HierICRFClassifier(HierarchicalClassifier):
         out = np.zeros((len(ids), len(self.chain_), len(self.hierarchy_)), dtype=np.float32)
         batches = length_sorted_batches([len(x) for x in ids], int(self.eval_batch_size))
         self.net_.eval()
-        with torch.inference_mode():
+        device = self.device_
+        with torch.inference_mode(), autocast(str(device)):
             for done, rows in enumerate(batches, start=1):
                 input_ids, attention = collate([ids[r] for r in rows], self.prompt_.tokenizer.pad_token_id or 0)
-                out[rows] = self.net_.emissions(input_ids, attention, self.prompt_.mask_positions).numpy()
+                emissions = self.net_.emissions(input_ids.to(device), attention.to(device), self.prompt_.mask_positions)
+                out[rows] = emissions.float().cpu().numpy()
                 if progress:
                     progress(done, len(batches))
         self._cache = (key, out)
@@ -271,10 +288,10 @@ class HierICRFClassifier(HierarchicalClassifier):
         """Viterbi over the whole chain; the path is read from the first D tags (one path per document)."""
         if not len(texts):
             return []
-        emissions = torch.from_numpy(self._emissions(texts, progress))
+        emissions = torch.from_numpy(self._emissions(texts, progress)).to(self.device_)
         with torch.inference_mode():
             tags, _ = self.net_.crf.viterbi(emissions, allowed=self.allowed_, start_allowed=self.start_allowed_)
-        return [[chain_lib.path_from_tags(row, self.hierarchy_)] for row in tags.tolist()]
+        return [[chain_lib.path_from_tags(row, self.hierarchy_)] for row in tags.cpu().tolist()]
 
     def predict_scores(self, texts: Sequence[str], *, progress: ProgressFn = None) -> list[np.ndarray]:
         """Per level (in `hierarchy_.levels` order): CRF marginals (or emission softmax) at that level's first
@@ -282,14 +299,14 @@ class HierICRFClassifier(HierarchicalClassifier):
         h = self.hierarchy_
         if not len(texts):
             return [np.zeros((0, len(level))) for level in h.levels]
-        emissions = torch.from_numpy(self._emissions(texts, progress))
+        emissions = torch.from_numpy(self._emissions(texts, progress)).to(self.device_)
         with torch.inference_mode():
             if self.score_source == "marginals":
                 probs = self.net_.crf.marginals(emissions, allowed=self.allowed_, start_allowed=self.start_allowed_)
-                per_level = [probs[:, d, level].double().numpy() for d, level in enumerate(h.levels)]
+                per_level = [probs[:, d, level].double().cpu().numpy() for d, level in enumerate(h.levels)]
             else:
                 per_level = [
-                    torch.softmax(emissions[:, d, level].double(), 1).numpy() for d, level in enumerate(h.levels)
+                    torch.softmax(emissions[:, d, level].double(), 1).cpu().numpy() for d, level in enumerate(h.levels)
                 ]
         out = []
         for s in per_level:
@@ -300,7 +317,11 @@ class HierICRFClassifier(HierarchicalClassifier):
 
     # ----- persistence -----
     def state_json(self) -> dict[str, Any]:
-        return {"chain": self.chain_, "terminal_paths": [list(p) for p in self.terminal_paths_]}
+        return {
+            "chain": self.chain_,
+            "terminal_paths": [list(p) for p in self.terminal_paths_],
+            "device": str(getattr(self, "device_", "cpu")),
+        }
 
     def state_tensors(self) -> dict[str, np.ndarray]:
         """The whole network's weights; the encoder's are left out when it was frozen (reloaded from its path)."""
@@ -320,6 +341,7 @@ class HierICRFClassifier(HierarchicalClassifier):
         expected_missing = {k for k in missing if self.freeze_encoder and k.startswith("encoder.")}
         if unexpected or set(missing) - expected_missing - _optional_buffers(self.net_):
             raise ValueError(f"saved weights do not fit the model (missing {missing[:3]}, unexpected {unexpected[:3]})")
+        self._to_device(resolve_device(self.device, fallback=True))  # loads on any machine, wherever trained
         self.net_.eval()
 
 

@@ -13,7 +13,8 @@ Stable API (other modules import these names; keep them backwards compatible):
 - `states_at(hidden, positions) -> Tensor[batch, n_masks, hidden]`, `mean_pool(hidden, attention_mask)`.
 - `label_name_vectors(plm, hierarchy, mode)` (one vector per node from its name) and
   `mix_children_mean(vectors, hierarchy, own=1, children=1)` (bottom-up parent/children mixing).
-- `seed_everything(seed)`, `optimizer_groups(...)`, `linear_schedule(optimizer, total_steps)`: the training recipe.
+- `seed_everything(seed)`, `optimizer_groups(...)`, `linear_schedule(optimizer, total_steps, warmup_steps=0)`: the
+  training recipe.
 
 Nothing here imports Django or any app.
 """
@@ -376,10 +377,19 @@ def optimizer_groups(
     return groups
 
 
-def linear_schedule(optimizer: torch.optim.Optimizer, total_steps: int) -> torch.optim.lr_scheduler.LambdaLR:
-    """Linear decay from the initial learning rates to 0 over `total_steps`, no warm-up."""
+def linear_schedule(
+    optimizer: torch.optim.Optimizer, total_steps: int, warmup_steps: int = 0
+) -> torch.optim.lr_scheduler.LambdaLR:
+    """Linear warm-up from 0 over `warmup_steps` (none by default), then linear decay to 0 at `total_steps`."""
     total = max(1, int(total_steps))
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: max(0.0, (total - step) / total))
+    warm = max(0, min(int(warmup_steps), total - 1))
+
+    def factor(step: int) -> float:
+        if step < warm:
+            return (step + 1) / (warm + 1)
+        return max(0.0, (total - step) / max(1, total - warm))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
 def mask_tokens_for_mlm(

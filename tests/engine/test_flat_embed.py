@@ -10,10 +10,12 @@ from classifiers.engine.growth import update_for_new_labels
 from classifiers.engine.hierarchy import Hierarchy
 
 VECTORS: dict[str, np.ndarray] = {}
+PRIOR: dict[str, np.ndarray] = {}  # node name -> label vector; empty: no prior
 
 
 class VecEmbed(EmbeddingLocalClassifier):
-    """The embed estimator with fixed vectors instead of the encoder (texts are keys of VECTORS)."""
+    """The embed estimator with fixed vectors instead of the encoder (texts are keys of VECTORS; label vectors
+    of the prior come from PRIOR)."""
 
     def _fit_features(self, texts, progress):
         return self._features(texts, progress)
@@ -21,8 +23,13 @@ class VecEmbed(EmbeddingLocalClassifier):
     def _features(self, texts, progress):
         return np.stack([VECTORS[t] for t in texts])
 
+    def _prior_vectors(self, nodes):
+        if not PRIOR:
+            return None
+        return np.stack([PRIOR[self.hierarchy_.names[int(n)]] for n in nodes])
 
-def _skewed(seed: int = 0, k: int = 1, n_test: int = 40):
+
+def _skewed(seed: int = 0, k: int = 1, n_test: int = 40, noise: float = 0.2):
     """Parent A with 5 leaves, B with 1 (like comp and alt in 20 Newsgroups); K training documents per leaf.
 
     Every leaf is a direction of its own, so a flat classifier sees balanced classes, while the local root
@@ -35,7 +42,7 @@ def _skewed(seed: int = 0, k: int = 1, n_test: int = 40):
         texts, paths = [], []
         for j, path in enumerate(leaves):
             for i in range(per_leaf):
-                v = np.eye(8)[j] + rng.normal(0, 0.2, 8)
+                v = np.eye(8)[j] + rng.normal(0, noise, 8)
                 VECTORS[f"{prefix}{j}.{i}"] = (v / np.linalg.norm(v)).astype(np.float32)
                 texts.append(f"{prefix}{j}.{i}")
                 paths.append([path])
@@ -115,3 +122,52 @@ def test_growth_on_a_flat_model_keeps_untouched_paths_and_learns_the_new_leaf(tm
     new.save(tmp_path / "grown")
     loaded = VecEmbed.load(tmp_path / "grown")
     assert np.allclose(loaded.predict_scores(xte)[1], new_s2)
+
+
+def _prior_run(k: int, labels: list[int], weight, seeds=range(4), noise: float = 0.45):
+    """Mean exact-path accuracy and fitted weights of VecEmbed with the prior of leaf j = direction labels[j]."""
+    names = [f"a{i}" for i in range(5)] + ["b"]
+    PRIOR.clear()
+    PRIOR.update({n: np.eye(8)[labels[j]].astype(np.float32) for j, n in enumerate(names)})
+    accs, weights = [], []
+    try:
+        for seed in seeds:
+            h, xtr, ytr, xte, yte = _skewed(100 + seed, k=k, noise=noise)
+            est = VecEmbed(prior_weight=weight).fit(xtr, ytr, h)
+            accs.append(_exact(est, xte, yte))
+            weights.append(est.flat_["prior_weight"])
+    finally:
+        PRIOR.clear()
+    return float(np.mean(accs)), weights
+
+
+def test_the_label_prior_helps_at_one_shot():
+    true = list(range(6))
+    with_prior, weights = _prior_run(1, true, "auto")
+    without, _ = _prior_run(1, true, 0)
+    assert weights == [1.0] * 4  # one document per path: the one-shot default
+    assert with_prior >= without + 0.05
+
+
+def test_the_fitted_prior_weight_follows_whether_the_prior_is_right():
+    true, wrong = list(range(6)), [1, 2, 3, 4, 5, 0]  # wrong: every leaf named after another leaf's direction
+    right_acc, right_w = _prior_run(8, true, "auto")
+    wrong_acc, wrong_w = _prior_run(8, wrong, "auto")
+    without, _ = _prior_run(8, true, 0)
+    assert min(right_w) > 0 and max(wrong_w) <= 0.0625
+    assert right_acc >= without - 0.01
+    assert wrong_acc >= without - 0.03  # a misleading prior is (nearly) switched off
+    assert _prior_run(8, wrong, 1.0)[0] < wrong_acc  # forced on, it would have hurt
+
+
+def test_the_prior_round_trips(tmp_path):
+    PRIOR.update({n: np.eye(8)[j].astype(np.float32) for j, n in enumerate([f"a{i}" for i in range(5)] + ["b"])})
+    try:
+        h, xtr, ytr, xte, _ = _skewed(7, k=1, noise=0.45)
+        est = VecEmbed().fit(xtr, ytr, h)
+    finally:
+        PRIOR.clear()
+    est.save(tmp_path / "prior")
+    loaded = VecEmbed.load(tmp_path / "prior")
+    assert loaded.flat_["prior_weight"] == 1.0
+    assert np.allclose(loaded.predict_scores(xte)[1], est.predict_scores(xte)[1])

@@ -91,7 +91,17 @@ def hierarchy() -> Hierarchy:
 
 
 def tiny(path: str, **params) -> HierVerbClassifier:
-    defaults = dict(encoder_path=path, max_length=24, batch_size=4, epochs=2, lr=1e-3, lr_verbalizer=1e-2, seed=3)
+    """The [MASK]-state verbalizer (features="mask") unless `features` says otherwise."""
+    defaults = dict(
+        encoder_path=path,
+        features="mask",
+        max_length=24,
+        batch_size=4,
+        epochs=2,
+        lr=1e-3,
+        lr_verbalizer=1e-2,
+        seed=3,
+    )
     return HierVerbClassifier(**{**defaults, **params})
 
 
@@ -304,15 +314,143 @@ def test_hierverb_on_minilm_matches_or_beats_the_embedding_baseline_on_few_shots
     train, train_paths = make(4, 1)
     test, test_paths = make(10, 2)
     embed = EmbeddingLocalClassifier(max_length=32).fit(train, train_paths, h)
-    params = dict(max_length=32, lr=2e-4, lr_verbalizer=1e-3, seed=550)
-    zero_shot = HierVerbClassifier(**params, epochs=0).fit(train, train_paths, h)
+    params = dict(max_length=32, lr=2e-4, lr_verbalizer=1e-3, seed=550, epochs=5)
+    zero_shot = HierVerbClassifier(**{**params, "epochs": 0}).fit(train, train_paths, h)
     clf = HierVerbClassifier(**params).fit(train, train_paths, h)
-    assert not clf.has_mlm_head_  # MiniLM ships no MLM head: learned transform, "prompt" label init
+    assert not clf.has_mlm_head_ and clf.features_ == "pooled"  # MiniLM ships no MLM head: its pooled state
 
     def accuracy(model):
         return float(np.mean([p[0] == g for p, g in zip(model.predict(test), test_paths, strict=True)]))
 
     hierverb_acc, embed_acc, zero_acc = accuracy(clf), accuracy(embed), accuracy(zero_shot)
-    assert zero_acc >= 3 / 9, zero_acc  # label-name init alone: well above chance (1/9)
+    assert zero_acc >= 3 / 9, zero_acc  # path-text init alone (the zero-shot classifier): well above chance (1/9)
     assert hierverb_acc >= embed_acc, (hierverb_acc, embed_acc)
     assert hierverb_acc >= 0.95, (hierverb_acc, embed_acc)
+
+
+# ----- pooled features (sentence encoders) -----
+def test_features_auto_pools_without_an_mlm_head_and_uses_mask_states_with_one(tiny_mlm, tiny_encoder, hierarchy):
+    texts, paths = corpus(hierarchy, 1, seed=0)
+    pooled = tiny(tiny_encoder, features="auto", epochs=0).fit(texts, paths, hierarchy)
+    masked = tiny(tiny_mlm, features="auto", epochs=0).fit(texts, paths, hierarchy)
+    assert pooled.features_ == "pooled" and pooled.prompt_ is None and pooled.decode_ == "top_down"
+    assert masked.features_ == "mask" and masked.prompt_ is not None and masked.decode_ == "argmax"
+    # pooled: the text alone, no prompt
+    assert pooled._encode(["goal oven"])[0] == load_plm(tiny_encoder).tokenizer("goal oven")["input_ids"]
+
+
+def test_pooled_label_vectors_are_the_path_text_embeddings(tiny_encoder, hierarchy):
+    from classifiers.engine.zeroshot import path_texts
+
+    texts, paths = corpus(hierarchy, 1, seed=0)
+    clf = tiny(tiny_encoder, features="pooled", epochs=0).fit(texts, paths, hierarchy)
+    ids = clf._encode(path_texts(hierarchy))
+    for node in range(len(hierarchy)):
+        x = torch.tensor([ids[node]])
+        with torch.no_grad():
+            expected = clf.net_.pooled(x, torch.ones_like(x))[0]
+        assert torch.allclose(clf.net_.path_vectors[node].detach(), expected, atol=1e-5)
+        level = hierarchy.depth[node] - 1
+        assert torch.allclose(clf.net_.label_vectors[level][hierarchy.level_pos[node]].detach(), expected, atol=1e-5)
+
+
+def test_pooled_training_round_trips_and_is_seeded(tiny_encoder, hierarchy, tmp_path):
+    texts, paths = corpus(hierarchy, 3, seed=1)
+    clf = tiny(tiny_encoder, features="pooled", epochs=2).fit(texts, paths, hierarchy)
+    again = tiny(tiny_encoder, features="pooled", epochs=2).fit(texts, paths, hierarchy)
+    test_texts, _ = corpus(hierarchy, 2, seed=2)
+    scores = clf.predict_scores(test_texts)
+    assert [s.shape for s in scores] == [(8, 2), (8, 4)]
+    assert np.allclose(scores[1].sum(1), 1.0, atol=1e-5)
+    assert np.array_equal(scores[1], again.predict_scores(test_texts)[1])
+    clf.save(tmp_path / "pooled")
+    loaded = HierVerbClassifier.load(tmp_path / "pooled")
+    assert loaded.features_ == "pooled" and loaded.device_ == "cpu"
+    for a, b in zip(scores, loaded.predict_scores(test_texts), strict=True):
+        assert np.allclose(a, b, atol=1e-6)
+    assert loaded.predict(test_texts) == clf.predict(test_texts)
+
+
+def test_pooled_lora_keeps_the_base_encoder(tiny_encoder, hierarchy, tmp_path):
+    texts, paths = corpus(hierarchy, 2, seed=1)
+    clf = tiny(tiny_encoder, features="pooled", lora=True, lora_r=4, lora_alpha=8, epochs=1).fit(
+        texts, paths, hierarchy
+    )
+    clf.save(tmp_path / "lora")
+    loaded = HierVerbClassifier.load(tmp_path / "lora")
+    for a, b in zip(clf.predict_scores(texts), loaded.predict_scores(texts), strict=True):
+        assert np.allclose(a, b, atol=1e-6)
+
+
+def test_epochs_auto_scale_down_as_documents_per_path_grow(tiny_encoder, hierarchy):
+    from classifiers.engine.verbalizer import auto_epochs
+
+    assert [auto_epochs(k) for k in (1, 4, 16, 64, 500)] == [40, 25, 15, 8, 4]
+    one = [hierarchy.path_from_names(["sports", "football"]), hierarchy.path_from_names(["cooking", "soup"])]
+    assert HierVerbClassifier().epochs_for(one) == 40
+    assert HierVerbClassifier().epochs_for(one * 16) == 15
+    assert HierVerbClassifier(epochs=3).epochs_for(one * 16) == 3
+
+
+def test_warm_up_then_linear_decay():
+    from classifiers.engine.plm import linear_schedule
+
+    param = torch.nn.Parameter(torch.zeros(1))
+    optimizer = torch.optim.SGD([param], lr=1.0)
+    schedule = linear_schedule(optimizer, 10, warmup_steps=2)
+    rates = []
+    for _ in range(10):
+        rates.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        schedule.step()
+    assert rates[0] < rates[1] < rates[2] == pytest.approx(1.0)
+    assert all(a > b for a, b in zip(rates[2:], rates[3:], strict=False))
+
+
+MINILM_WORDS = {
+    ("qzv", "football"): "The striker scored a goal and the football fans cheered in the stadium.",
+    ("qzv", "cooking"): "Knead the dough, add flour and sugar, and bake the cake in a hot oven.",
+    ("wxk", "astronomy"): "The telescope observed a distant galaxy, planets and stars in the night sky.",
+    ("wxk", "medicine"): "The doctor prescribed antibiotics to treat the patient's infection in hospital.",
+    ("jfp", "politics"): "Parliament voted on the new law after the election campaign of the party.",
+    ("jfp", "music"): "The guitarist played a song on stage while the drummer kept the rhythm.",
+}
+
+
+@pytest.mark.slow
+def test_pooled_hierverb_before_any_training_step_is_the_zero_shot_classifier():
+    """Step 0 of the sentence-encoder verbalizer: the whole-path vectors are the path-text embeddings and the
+    features the encoder's own pooling, so its scores are zero-shot's (fails if the initialisation changes)."""
+    from classifiers.engine.zeroshot import ZeroShotClassifier
+
+    h = Hierarchy.from_paths([list(k) for k in MINILM_WORDS])
+    texts = list(MINILM_WORDS.values()) + ["A long match: the goalkeeper saved a penalty. " * 5]
+    paths = [h.path_from_names(list(k)) for k in MINILM_WORDS] + [h.path_from_names(["qzv", "football"])]
+    clf = HierVerbClassifier(epochs=0, max_length=64).fit(texts, paths, h)
+    zs = ZeroShotClassifier(max_length=64).fit([], [], h)
+    assert clf.features_ == "pooled"
+    for a, b in zip(clf.predict_scores(texts), zs.predict_scores(texts), strict=True):
+        assert np.allclose(a, b, atol=1e-4)
+    assert clf.predict(texts) == zs.predict(texts)
+
+
+@pytest.mark.slow
+def test_pooled_hierverb_learns_from_one_step_because_it_starts_from_the_label_paths():
+    """Level-1 names are meaningless; one short epoch on one document per leaf at a tiny learning rate.
+    Started from zero or random vectors it would be at chance (1/6); from the path texts it is near perfect."""
+    h = Hierarchy.from_paths([list(k) for k in MINILM_WORDS])
+    train = list(MINILM_WORDS.values())
+    paths = [h.path_from_names(list(k)) for k in MINILM_WORDS]
+    test_docs = {
+        ("qzv", "football"): "The referee showed a red card after the foul in the second half of the match.",
+        ("qzv", "cooking"): "Simmer the sauce, chop the onions and season the soup before serving dinner.",
+        ("wxk", "astronomy"): "Astronomers measured the orbit of the comet around the sun.",
+        ("wxk", "medicine"): "Nurses gave the patient a vaccine and checked the blood pressure.",
+        ("jfp", "politics"): "The minister resigned after the parliament debate on taxes.",
+        ("jfp", "music"): "The orchestra performed a symphony and the pianist played a concerto.",
+    }
+    clf = HierVerbClassifier(epochs=1, max_length=64, lr=1e-6, lr_verbalizer=1e-5, batch_size=6).fit(train, paths, h)
+    predicted = clf.predict(list(test_docs.values()))
+    gold = [[h.path_from_names(list(k))] for k in test_docs]
+    exact = float(np.mean([p == g for p, g in zip(predicted, gold, strict=True)]))
+    assert exact >= 5 / 6

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.urls import reverse
 
@@ -67,6 +69,24 @@ def test_status_json_reports_progress(client, running_job):
     assert (data["state"], data["percent"], data["done"], data["total"]) == ("running", 25, 1, 4)
     assert data["message"] == "one of four" and data["error"] == "" and data["partial"] is False
     assert data["elapsed_seconds"] >= 0
+
+
+def test_a_running_job_estimates_its_remaining_time_from_its_pace(client, running_job):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    Job.objects.filter(pk=running_job.pk).update(started_at=timezone.now() - timedelta(seconds=60))
+    job = Job.objects.get(pk=running_job.pk)
+    assert job.remaining_seconds == pytest.approx(180, abs=3)  # one of four steps in a minute: three minutes left
+    client.force_login(running_job.project.owner_user)
+    assert client.get(urls(running_job)["status"]).json()["remaining_seconds"] == pytest.approx(180, abs=3)
+    assert re.search(r"about (2m 5\ds|3m \ds) left", client.get(urls(running_job)["detail"]).content.decode())
+    Job.objects.filter(pk=running_job.pk).update(progress_done=0)
+    assert Job.objects.get(pk=running_job.pk).remaining_seconds is None  # no pace yet
+    assert client.get(urls(running_job)["status"]).json()["remaining_seconds"] is None
+    Job.objects.filter(pk=running_job.pk).update(progress_done=4, state=Job.State.SUCCEEDED)
+    assert Job.objects.get(pk=running_job.pk).remaining_seconds is None
 
 
 def test_viewer_sees_jobs_but_cannot_cancel(client, running_job, quick_user):
