@@ -143,7 +143,8 @@ class AutoClassifier(HierarchicalClassifier):
                 row["status"] = "skipped: no labelled training documents"
                 continue
             if strategy == "hierverb":
-                epochs = float(params.get("epochs", 5))
+                probe = cls(**params)  # epochs="auto" scales with the documents per path (verbalizer.auto_epochs)
+                epochs = float(probe.epochs_for(tr_paths) if hasattr(probe, "epochs_for") else params.get("epochs", 5))
                 # a warm embedding cache makes embed's timing far too low for an estimate: time the encoder itself
                 per_doc = max(forward_seconds or 0.0, _probe_forward_seconds(tr_texts), DEFAULT_FORWARD_SECONDS)
                 estimate = per_doc * FINE_TUNE_FACTOR * epochs * len(tr_texts) + per_doc * len(ev_texts)

@@ -37,6 +37,7 @@ from classifiers.engine.hierarchy import Hierarchy, Path, as_multi
 #: embed's label-name prior: flat logits + weight x cosine(document, path text) / PRIOR_TEMPERATURE.
 PRIOR_TEMPERATURE = 0.05
 PRIOR_WEIGHT_GRID = (0.0, 0.0625, 0.125, 0.25, 0.5, 1.0, 2.0)
+PRIOR_LR_SCALES = (1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
 PRIOR_WEIGHT_ONE_SHOT = 1.0
 PRIOR_FIT_ROWS = 2000
 
@@ -238,13 +239,17 @@ class LocalLogisticClassifier(HierarchicalClassifier):
             lr_logits[test_idx] = full
         cos = np.asarray(X[rows_arr] @ prior.T, dtype=np.float64) / PRIOR_TEMPERATURE
         target = np.asarray([col[int(c)] for c in labels_arr])
-        best_w, best_nll = 0.0, np.inf
-        for w in PRIOR_WEIGHT_GRID:
-            proba = softmax(lr_logits + w * cos)
-            nll = -np.mean(np.log(np.clip(proba[np.arange(len(target)), target], 1e-12, None)))
-            if nll < best_nll - 1e-9:
-                best_w, best_nll = float(w), nll
-        return best_w
+        # A regression fitted on few documents is under-confident: held-out log-likelihood would reward any sharp
+        # prior for sharpening alone. So the regression's own scale is fitted beside the weight, and the weight
+        # that counts is relative to it (argmax of s x LR + w x prior = argmax of LR + (w / s) x prior).
+        best_ratio, best_nll = 0.0, np.inf
+        for scale in PRIOR_LR_SCALES:
+            for w in PRIOR_WEIGHT_GRID:
+                proba = softmax(scale * lr_logits + w * cos)
+                nll = -np.mean(np.log(np.clip(proba[np.arange(len(target)), target], 1e-12, None)))
+                if nll < best_nll - 1e-9:
+                    best_ratio, best_nll = float(w) / scale, nll
+        return best_ratio
 
     def _group_proba(self, X, group: dict[str, Any]) -> np.ndarray:
         """P(child | parent) in the order of group["children"], (n_docs, n_children)."""
@@ -563,8 +568,9 @@ class EmbeddingLocalClassifier(LocalLogisticClassifier):
     Label-name prior (flat mode): the regression's logits plus `prior_weight` x cosine(document, whole path
     text) / 0.05, i.e. the zero-shot classifier's logits (zeroshot.py; `label_texts` add descriptions and
     terms). `prior_weight="auto"` fits the weight by held-out log-likelihood over stratified folds of the
-    training documents (so it fades when the regression no longer needs it, and never hurts by much), or uses
-    1.0 when some path has a single document (K = 1); 0 turns the prior off."""
+    training documents, jointly with a scale of the regression's logits (so the prior is not chosen merely to
+    sharpen an under-confident regression; the weight kept is relative to that scale): it fades when the
+    regression no longer needs it. With a single document on some path (K = 1) it is 1.0; 0 turns it off."""
 
     strategy_name = "embed"
     supports_growth = True
