@@ -9,7 +9,8 @@ import pytest
 from classifiers.models import Run
 from classifiers.services import run_create
 from jobs.models import Job
-from jobs.services import job_create, run_job_inline
+from jobs.runner import run_job_inline
+from jobs.services import job_create
 from tests.engine.test_verbalizer import write_tiny_checkpoint
 
 pytestmark = pytest.mark.django_db

@@ -12,7 +12,8 @@ import pytest
 from classifiers.models import Prediction
 from classifiers.services import run_create, run_train
 from jobs.models import Job
-from jobs.services import job_create, run_job_inline
+from jobs.runner import run_job_inline
+from jobs.services import job_create
 from tests.endpoints.fake_llm import FakeLLM
 
 GOOD = '{"label": "Football"}'
