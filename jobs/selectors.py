@@ -6,7 +6,6 @@ from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 
 from jobs.models import Job
-from jobs.templatetags.jobs_tags import elapsed
 
 
 def job_list_for_project(*, project, state: str | None = None) -> QuerySet[Job]:
@@ -20,6 +19,13 @@ def job_list_for_project(*, project, state: str | None = None) -> QuerySet[Job]:
 def job_get(*, project, job_id: int) -> Job:
     """The job if it belongs to the project; 404 otherwise."""
     return get_object_or_404(Job.objects.select_related("created_by"), project=project, pk=job_id)
+
+
+def format_seconds(seconds: float | int | None) -> str:
+    """Seconds as "42s" or "3m 5s" (the same format the progress poller writes)."""
+    s = max(0, round(float(seconds or 0)))
+    minutes, rest = divmod(s, 60)
+    return f"{minutes}m {rest}s" if minutes else f"{rest}s"
 
 
 def job_phases(job: Job) -> list[dict]:
@@ -98,7 +104,7 @@ def job_status(*, job: Job) -> dict:
         "error": job.error,
         "elapsed_seconds": round(job.elapsed_seconds, 1),
         "remaining_seconds": None if remaining is None else round(remaining, 1),
-        "remaining_text": "" if remaining is None else f"about {elapsed(remaining)} left",
+        "remaining_text": "" if remaining is None else f"about {format_seconds(remaining)} left",
         "partial": job.partial,
         "queue": job.queue,
         "worker": job.worker,

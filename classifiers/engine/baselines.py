@@ -29,6 +29,7 @@ from classifiers.engine.flat_paths import (
     ROOT,
     apply_group_overrides,
     node_prob_to_levels,
+    path_texts,
     path_training_rows,
     paths_to_levels,
 )
@@ -610,8 +611,6 @@ class EmbeddingLocalClassifier(LocalLogisticClassifier):
         )
 
     def _prior_vectors(self, nodes: Sequence[int]) -> np.ndarray | None:
-        from classifiers.engine.zeroshot import path_texts
-
         texts = path_texts(self.hierarchy_, self.label_texts)
         return self._embedder().encode([texts[int(n)] for n in nodes])
 

@@ -8,6 +8,7 @@ groups keep their probabilities exactly.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import numpy as np
@@ -15,6 +16,38 @@ import numpy as np
 from classifiers.engine.hierarchy import Hierarchy, Path
 
 ROOT = -1  # the parent of the top-level nodes in a sibling group
+
+
+def readable(name: str) -> str:
+    """Label names like "comp.sys.mac.hardware" or "machine_learning" read better with spaces."""
+    return re.sub(r"[._/\-]+", " ", str(name)).strip() or str(name)
+
+
+def path_text(hierarchy: Hierarchy, node: int) -> str:
+    """The whole path to `node` as words: "comp graphics" for comp > comp.graphics (a child's name that
+    repeats its parent's as a prefix is not repeated), "sports football" for sports > football."""
+    words: list[str] = []
+    previous = ""
+    for n in hierarchy.path_to(node):
+        name = str(hierarchy.names[n])
+        if previous and name.lower().startswith(previous.lower()) and len(name) > len(previous):
+            rest = name[len(previous) :]
+            if rest[0] in "._/- >:":
+                name = rest
+        words.append(readable(name))
+        previous = str(hierarchy.names[n])
+    return " ".join(w for w in words if w)
+
+
+def path_texts(hierarchy: Hierarchy, label_texts: dict | None = None, *, with_path: bool = True) -> list[str]:
+    """One text per node (index order): its whole path text (or its own name when not `with_path`), then
+    ": <label text>" (description, terms) when `label_texts` has one for the node."""
+    extra = {int(k): str(v) for k, v in (label_texts or {}).items() if v}
+    out = []
+    for node in range(len(hierarchy)):
+        base = path_text(hierarchy, node) if with_path else readable(hierarchy.names[node])
+        out.append(f"{base}: {extra[node]}" if extra.get(node) else base)
+    return out
 
 
 def node_prob_to_levels(node_prob: np.ndarray, hierarchy: Hierarchy) -> list[np.ndarray]:

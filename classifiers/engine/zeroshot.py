@@ -19,7 +19,6 @@ No training documents are used: `fit` only embeds the label texts.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from pathlib import Path as FsPath
 from typing import Any
@@ -28,43 +27,13 @@ import numpy as np
 
 from classifiers.engine.base import HierarchicalClassifier, ProgressFn
 from classifiers.engine.baselines import ROOT, conditionals_to_levels, sibling_groups, softmax
-from classifiers.engine.flat_paths import paths_to_levels
+from classifiers.engine.flat_paths import path_text, path_texts, paths_to_levels, readable
 from classifiers.engine.hierarchy import Hierarchy
+
+__all__ = ["ZeroShotClassifier", "flat_path_proba", "path_text", "path_texts", "readable"]
 
 SCORINGS = ("flat", "top_down")
 STATE_VERSION = 2  # 1: "parent > name" texts, top-down only (models saved before flat scoring)
-
-
-def readable(name: str) -> str:
-    """Label names like "comp.sys.mac.hardware" or "machine_learning" read better with spaces."""
-    return re.sub(r"[._/\-]+", " ", str(name)).strip() or str(name)
-
-
-def path_text(hierarchy: Hierarchy, node: int) -> str:
-    """The whole path to `node` as words: "comp graphics" for comp > comp.graphics (a child's name that
-    repeats its parent's as a prefix is not repeated), "sports football" for sports > football."""
-    words: list[str] = []
-    previous = ""
-    for n in hierarchy.path_to(node):
-        name = str(hierarchy.names[n])
-        if previous and name.lower().startswith(previous.lower()) and len(name) > len(previous):
-            rest = name[len(previous) :]
-            if rest[0] in "._/- >:":
-                name = rest
-        words.append(readable(name))
-        previous = str(hierarchy.names[n])
-    return " ".join(w for w in words if w)
-
-
-def path_texts(hierarchy: Hierarchy, label_texts: dict | None = None, *, with_path: bool = True) -> list[str]:
-    """One text per node (index order): its whole path text (or its own name when not `with_path`), then
-    ": <label text>" (description, terms) when `label_texts` has one for the node."""
-    extra = {int(k): str(v) for k, v in (label_texts or {}).items() if v}
-    out = []
-    for node in range(len(hierarchy)):
-        base = path_text(hierarchy, node) if with_path else readable(hierarchy.names[node])
-        out.append(f"{base}: {extra[node]}" if extra.get(node) else base)
-    return out
 
 
 def flat_path_proba(docs: np.ndarray, path_vectors: np.ndarray, temperature: float) -> np.ndarray:

@@ -8,9 +8,9 @@ register = template.Library()
 @register.filter
 def elapsed(seconds: float | int | None) -> str:
     """Seconds as "42s" or "3m 5s" (the same format the progress poller writes)."""
-    s = max(0, round(float(seconds or 0)))
-    minutes, rest = divmod(s, 60)
-    return f"{minutes}m {rest}s" if minutes else f"{rest}s"
+    from jobs.selectors import format_seconds
+
+    return format_seconds(seconds)
 
 
 @register.filter
