@@ -1,3 +1,3 @@
-"""Classifier configurations, runs, predictions, pseudo-labels, evaluations. Owns those tables. May import: its engine
-(classifiers/engine, which imports nothing of ours), models and selectors of taxonomies and corpora for reading,
-endpoints.services, jobs.services; other apps' tables are written only through their services."""
+"""Classifier configurations, runs, predictions, pseudo-labels, evaluations; owns those tables. Its engine
+(classifiers/engine) imports nothing of ours. May import taxonomies and corpora models and selectors for reading,
+endpoints.services, jobs, htc_app; other apps' tables are written only through their services (corpora.labels)."""

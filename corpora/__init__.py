@@ -1,2 +1,3 @@
-"""Corpora, documents and gold labels: the import pipeline, splits, browsing and export. Owns those tables.
-May import: projects, taxonomies (services and selectors), jobs.services, htc_app helpers."""
+"""Corpora, documents and gold labels: the import pipeline, splits, search, browse and export; owns those tables and
+writes them for other apps through labels.py. May import projects, taxonomies (services, selectors, models),
+jobs, htc_app, and classifiers and review selectors for the document page."""

@@ -1,2 +1,3 @@
-"""Background jobs: the Job row (state, progress, lease, cancel), dispatch, the worker and the reaper. Owns Job.
-May import: projects; apps register their job handlers with jobs.registry, jobs imports none of them."""
+"""Background jobs: the Job row (state, progress, lease, cancel, queue), dispatch, the worker and the reaper; owns Job
+and WorkerPresence. May import projects and htc_app; apps register their handlers with jobs.registry, and jobs
+imports none of them."""

@@ -1,2 +1,3 @@
-"""The review queue, corrections with provenance, review tasks ("which child?"), agreement. Owns Correction and
-ReviewTask. May import: classifiers, corpora and taxonomies selectors and services (gold labels through corpora)."""
+"""The review queue, corrections with provenance, review tasks ("which child?"), agreement; owns Correction and
+ReviewTask. May import classifiers, corpora and taxonomies models and selectors for reading; gold labels are
+written through corpora.labels, runs through classifiers.services."""

@@ -1,3 +1,3 @@
 """The versioned label tree: Taxonomy, Node, TaxonomyChange; create / rename / move / merge / delete / split, formats,
-enrichment terms. Owns those tables. May import: corpora models for reading gold labels, review.tasks for the
-review task a split opens."""
+enrichment terms; owns those tables. May import corpora models for reading and corpora.labels for moving gold
+labels, review.tasks for the task a split opens, classifiers.coldstart to start enrichment jobs."""
