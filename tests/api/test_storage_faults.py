@@ -49,7 +49,7 @@ def test_a_token_read_succeeds_when_its_last_used_time_cannot_be_written(api):
 def test_an_api_upload_on_a_full_disk_is_507_in_the_json_error_shape(api):
     client, base = api
     before = (Corpus.objects.count(), Document.objects.count())
-    with failing_writes("corpora_document"):
+    with failing_writes("corpora_corpus"):
         response = client.post(base + "corpora/", {"file": SimpleUploadedFile("new.csv", CSV)}, format="multipart")
     assert response.status_code == 507
     body = response.json()
@@ -59,7 +59,7 @@ def test_an_api_upload_on_a_full_disk_is_507_in_the_json_error_shape(api):
 
 def test_a_page_upload_on_a_full_disk_is_507_with_a_clear_message(world, client):
     client.force_login(world["users"]["annotator"])
-    with failing_writes("corpora_document"):
+    with failing_writes("corpora_corpus"):
         response = client.post(f"/projects/{world['project'].pk}/upload/", {"file": SimpleUploadedFile("new.csv", CSV)})
     assert response.status_code == 507
     assert b"disk is full" in response.content and b"was not saved" in response.content
@@ -92,7 +92,7 @@ def test_a_background_upload_that_hits_enospc_leaves_no_file(world, api, setting
 
 def test_a_read_only_database_is_503_with_retry_after(api):
     client, base = api
-    with failing_writes("corpora_document", message="attempt to write a readonly database"):
+    with failing_writes("corpora_corpus", message="attempt to write a readonly database"):
         response = client.post(base + "corpora/", {"file": SimpleUploadedFile("new.csv", CSV)}, format="multipart")
     assert response.status_code == 503 and "read-only" in response.json()["detail"]
     assert response["Retry-After"]
