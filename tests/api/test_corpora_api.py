@@ -44,6 +44,22 @@ def test_upload_errors_name_file_line_and_field_and_write_nothing(world, api):
     assert (Corpus.objects.count(), Document.objects.count()) == before
 
 
+def test_upload_maps_split_names_and_refuses_a_bad_mapping(world, api):
+    client, base = api
+    data = b"id,text,split\nm1,first,train_subset\nm2,second,heldout\n"
+    bad = client.post(
+        base + "corpora/", {"file": SimpleUploadedFile("s.csv", data), "split_map": "heldout=later"}, format="multipart"
+    )
+    assert bad.status_code == 400 and Document.objects.filter(external_id="m1").count() == 0
+    fields = {"file": SimpleUploadedFile("s.csv", data), "split_map": "train_subset=train, heldout=test"}
+    response = client.post(base + "corpora/", fields, format="multipart")
+    assert response.status_code == 201
+    assert dict(Document.objects.filter(external_id__in=["m1", "m2"]).values_list("external_id", "split")) == {
+        "m1": "train",
+        "m2": "test",
+    }
+
+
 def test_a_missing_file_is_a_400_on_the_file_field(world, api):
     client, base = api
     response = client.post(base + "corpora/", {"name": "x"}, format="multipart")
