@@ -205,7 +205,9 @@ def render() -> None:
         "three seeds does not fit the shared two-core CPU. K = documents per leaf path (the engine's sampler; `seeds`",
         "lists the sampling seeds averaged). 256 tokens everywhere. `fit s` / `predict s` are wall seconds on "
         + "; ".join(machines)
-        + " shared with other jobs, so they are upper bounds; embed and zeroshot read cached test embeddings.",
+        + " shared with other jobs, so they are upper bounds (zeroshot flat's predict s is the uncached encoding of"
+        " the 1,000 test documents while about nine engineers shared the two cores); embed and top_down zeroshot read"
+        " the cached test embeddings, and embed prior auto's fit s includes encoding its training documents.",
         "",
         "- zeroshot `flat` (the default now): cosine of the document with every whole path text, one softmax over",
         "  all root-to-node paths, per-level max-marginals; `top_down`: a softmax per sibling group.",

@@ -3,7 +3,8 @@
 A flat model gives a probability per gold path, named by its last node (`ends`). Per-level scores are
 max-marginals (`paths_to_levels`). A growth update keeps the flat model and composes a local classifier
 for each changed sibling group on top of it (`apply_group_overrides`), so paths outside the changed
-groups keep their probabilities exactly.
+groups keep their probabilities exactly. `path_texts` names every path in words ("comp graphics"): what
+zeroshot embeds, and where embed's prior and hierverb's pooled verbalizer start from.
 """
 
 from __future__ import annotations
