@@ -14,7 +14,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
-from classifiers.adapters import label_texts_for
+from classifiers.adapters import gold_paths_for, label_texts_for
 from classifiers.engine import registry
 from classifiers.engine.hierarchy import Hierarchy
 from classifiers.strategies import StrategyHooks, llm_cache_dir
@@ -116,6 +116,14 @@ def pseudo_labels_store(*, run, doc_ids: list[int], estimator, hierarchy: Hierar
         "generated_examples": len(estimator.given_),
         "nodes_with_mined_terms": sum(1 for t in estimator.terms_.values() if t),
     }
+    # Gold labels are never used for training, but where pseudo-labelled documents carry them (an evaluation corpus),
+    # the share of pseudo-labels that equal a gold path says how good the training signal was.
+    gold = gold_paths_for([r.document_id for r in rows], hierarchy) if rows else []
+    checked = [(r, g) for r, g in zip(rows, gold, strict=True) if g]
+    if checked:
+        right = sum(1 for r, g in checked if tuple(r.path) in {tuple(int(hierarchy.ids[n]) for n in p) for p in g})
+        stats["with_gold"] = len(checked)
+        stats["accuracy"] = right / len(checked)
     if estimator.scorer_stats_:
         stats["llm"] = {k: v for k, v in estimator.scorer_stats_.items() if isinstance(v, (int, float))}
     return stats

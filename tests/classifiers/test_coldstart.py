@@ -115,6 +115,11 @@ def test_weak_run_records_exactly_the_documents_above_the_threshold(corpus_proje
     run.refresh_from_db()
     assert run.state == Run.State.TRAINED
     assert run.stats["pseudo_labels"]["count"] == len(keep) and run.stats["pseudo_labels"]["below_threshold"] == 0
+    # the corpus carries gold labels (never trained on): the pseudo-labels' accuracy against them is on record
+    gold = {d.pk: [int(n) for n in d.gold_labels.values_list("node__pk", flat=True)] for d in docs}
+    right = sum(1 for pk, (path, _) in expected.items() if path[-1] in gold[pk])
+    assert run.stats["pseudo_labels"]["with_gold"] == len(keep)
+    assert run.stats["pseudo_labels"]["accuracy"] == pytest.approx(right / len(keep))
 
 
 def test_weak_run_threshold_defaults_to_the_setting(corpus_project, settings):
@@ -150,6 +155,8 @@ def test_weak_run_pages_show_the_pseudo_labelled_documents(corpus_project, owner
     client = client_for(owner)
     page = client.get(f"/projects/{corpus_project.pk}/classifiers/runs/{run.pk}/").content.decode()
     assert 'id="run-pseudo-labels"' in page and f"{len(labels)} documents" in page
+    run.refresh_from_db()
+    assert f"exact-path accuracy {run.stats['pseudo_labels']['accuracy']:.3f}" in page
     listing = client.get(f"/projects/{corpus_project.pk}/classifiers/runs/{run.pk}/pseudo-labels/").content.decode()
     assert all(p.document.external_id in listing for p in labels)
     doc = labels[0].document
