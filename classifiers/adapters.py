@@ -32,19 +32,30 @@ def hierarchy_for_taxonomy(taxonomy) -> Hierarchy:
     return Hierarchy.from_edges(rows.values_list("pk", "name", "parent_id"))
 
 
-def gold_paths_for(documents: Sequence, hierarchy: Hierarchy) -> list[list[Path]]:
+def gold_paths_for(documents: Sequence, hierarchy: Hierarchy, *, reviewed_project=None) -> list[list[Path]]:
     """Gold paths (node indices of `hierarchy`) per document (a Document or its id), in the order given.
 
-    A gold label whose node is not in the hierarchy (deleted since the run was trained) is left out."""
+    By default the uploaded gold (corpora.GoldLabel, which review never changes). With `reviewed_project`, a
+    document whose current label comes from review (agreed annotators or adjudicated, review/labels.py) has that
+    label instead. A label whose node is not in the hierarchy (deleted since the run was trained) is left out."""
     from corpora.models import GoldLabel
 
     doc_ids = [d if isinstance(d, int) else d.pk for d in documents]
     by_doc: dict[int, list[Path]] = {pk: [] for pk in doc_ids}
+    reviewed: dict[int, list[int]] = {}
+    if reviewed_project is not None:
+        from review.labels import reviewed_label_ids
+
+        reviewed = reviewed_label_ids(project=reviewed_project, document_ids=doc_ids)
     for chunk in chunks(doc_ids, 5000):
         for doc_id, node_id in GoldLabel.objects.filter(document_id__in=chunk).values_list("document_id", "node_id"):
+            if doc_id in reviewed:
+                continue
             index = hierarchy.index.get(node_id)
             if index is not None:
                 by_doc[doc_id].append(hierarchy.path_to(index))
+    for doc_id, node_ids in reviewed.items():
+        by_doc[doc_id] = [hierarchy.path_to(hierarchy.index[n]) for n in node_ids if n in hierarchy.index]
     return [sorted(by_doc[pk]) for pk in doc_ids]
 
 
@@ -61,20 +72,25 @@ def path_of(node_ids: Sequence[int], hierarchy: Hierarchy) -> Path | None:
         return None
 
 
-def documents_for(doc_ids: Sequence[int], hierarchy: Hierarchy) -> tuple[list[int], list[str], list[list[Path]]]:
-    """Ids still present, their texts and gold paths, in the order given (documents deleted since are skipped)."""
+def documents_for(
+    doc_ids: Sequence[int], hierarchy: Hierarchy, *, reviewed_project=None
+) -> tuple[list[int], list[str], list[list[Path]]]:
+    """Ids still present, their texts and gold paths (the reviewed labels with `reviewed_project`, see
+    gold_paths_for), in the order given (documents deleted since are skipped)."""
     from corpora.models import Document
 
     texts: dict[int, str] = {}
     for chunk in chunks(list(doc_ids), 5000):
         texts.update(Document.objects.filter(pk__in=chunk).values_list("id", "text"))
     kept = [pk for pk in doc_ids if pk in texts]
-    return kept, [texts[pk] for pk in kept], gold_paths_for(kept, hierarchy)
+    return kept, [texts[pk] for pk in kept], gold_paths_for(kept, hierarchy, reviewed_project=reviewed_project)
 
 
-def texts_and_paths(doc_ids: Sequence[int], hierarchy: Hierarchy) -> tuple[list[str], list[list[Path]]]:
+def texts_and_paths(
+    doc_ids: Sequence[int], hierarchy: Hierarchy, *, reviewed_project=None
+) -> tuple[list[str], list[list[Path]]]:
     """Texts and gold paths of documents in the order given (documents deleted since are skipped)."""
-    _, texts, paths = documents_for(doc_ids, hierarchy)
+    _, texts, paths = documents_for(doc_ids, hierarchy, reviewed_project=reviewed_project)
     return texts, paths
 
 

@@ -200,6 +200,11 @@ def run_job_choices(run, *, has_predictions: bool) -> list[tuple[str, str]]:
 class RunJobForm(forms.Form):
     kind = forms.ChoiceField(choices=[])
     split = forms.ChoiceField(choices=[("test", "test"), ("dev", "dev"), ("train", "train"), ("all", "all")])
+    labels = forms.ChoiceField(
+        choices=[("uploaded", "against the uploaded gold (frozen)"), ("reviewed", "against reviewed labels")],
+        initial="uploaded",
+        required=False,
+    )
 
     def __init__(self, *args, run=None, has_predictions: bool = True, **kwargs) -> None:
         super().__init__(*args, **kwargs)

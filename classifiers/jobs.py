@@ -148,11 +148,13 @@ def _run_phases(job, progress, *, train: str | None, predict: bool, evaluate: bo
             result.update({"run_id": run.pk, "split": split, "predicted": written})
         if evaluate:
             phased.phase("evaluate")
-            evaluation = services.run_evaluate(run=run, split=split)
+            labels = job.params.get("labels", "uploaded")
+            evaluation = services.run_evaluate(run=run, split=split, labels=labels)
             result.update(
                 {
                     "run_id": run.pk,
                     "split": split,
+                    "labels": labels,
                     "documents": evaluation.document_count,
                     "exact_path_accuracy": evaluation.metrics.get("exact_path_accuracy"),
                 }

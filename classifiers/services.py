@@ -16,6 +16,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 
 from classifiers.adapters import (
     MULTIPATH_FILE,
@@ -243,6 +244,11 @@ def run_child_create(
     )
 
 
+def run_trains_on_reviewed_labels(run: Run) -> bool:
+    """Whether the run trains on the reviewed labels (a "retrain with corrections" run) instead of uploaded gold."""
+    return (run.stats or {}).get("labels") == "reviewed"
+
+
 def run_train(*, run: Run, progress: ProgressFn = None) -> Run:
     """Fit the run's strategy on its sampled documents and save the model as `run-<id>` in the model storage.
 
@@ -253,8 +259,14 @@ def run_train(*, run: Run, progress: ProgressFn = None) -> Run:
         taxonomy = run.project.taxonomy
         taxonomy.refresh_from_db(fields=["version"])
         hierarchy = hierarchy_for_taxonomy(taxonomy)
-        doc_ids, texts, paths = documents_for(run.train_document_ids, hierarchy)
-        dev = texts_and_paths(run.dev_document_ids, hierarchy) if run.dev_document_ids else None
+        # A "retrain with corrections" run learns the reviewed labels; every other run the uploaded gold.
+        reviewed = run.project if run_trains_on_reviewed_labels(run) else None
+        doc_ids, texts, paths = documents_for(run.train_document_ids, hierarchy, reviewed_project=reviewed)
+        dev = (
+            texts_and_paths(run.dev_document_ids, hierarchy, reviewed_project=reviewed)
+            if run.dev_document_ids
+            else None
+        )
         started = time.perf_counter()
         hooks = strategy_hooks(run.strategy)
         estimator = registry.make_strategy(run.strategy, **hooks.estimator_params(run.params, hierarchy))
@@ -306,16 +318,26 @@ def estimator_device(estimator) -> str | None:
     return None
 
 
-def run_job_start(*, run: Run, kind: str, split: str, actor):
+#: What an evaluation scores against: the uploaded gold as frozen (default), or the reviewed labels.
+EVALUATION_LABELS = ("uploaded", "reviewed")
+
+
+def run_job_start(*, run: Run, kind: str, split: str, actor, labels: str = "uploaded"):
     """Queue a job on `run` (train, predict, evaluate, pipeline, update_labels) for the pages and the API.
 
-    The job's params name only the run and the split; returns the Job row (dispatched on commit)."""
+    The job's params name only the run, the split and (evaluations against reviewed labels) the labels;
+    returns the Job row (dispatched on commit)."""
     from jobs.services import job_start
 
+    if labels not in EVALUATION_LABELS:
+        raise ValidationError({"labels": f"Unknown labels {labels!r}; use one of {', '.join(EVALUATION_LABELS)}."})
+    params = {"run_id": run.pk, "split": split}
+    if labels != "uploaded":
+        params["labels"] = labels
     return job_start(
         kind=kind,
         project=run.project,
-        params={"run_id": run.pk, "split": split},
+        params=params,
         created_by=actor,
         target_type="run",
         target_id=run.pk,
@@ -354,24 +376,44 @@ def _fit_corrector(estimator, texts: list[str], paths: list[list[Path]], hierarc
 
 
 @transaction.atomic
-def run_evaluate(*, run: Run, split: str) -> Evaluation:
-    """Score the run's stored predictions on a split against the gold paths; upserts and returns the Evaluation."""
+def run_evaluate(*, run: Run, split: str, labels: str = "uploaded") -> Evaluation:
+    """Score the run's stored predictions on a split; upserts and returns the Evaluation.
+
+    `labels` "uploaded" (default) scores against the uploaded gold, which review never changes, so reviewing
+    documents does not move the figures of an unchanged run; "reviewed" scores against each document's current
+    label (review/labels.py: adjudicated, else agreed annotators, else uploaded gold). The evaluation records
+    which (`metrics["labels"]`) and how many documents had a reviewed label (`metrics["reviewed_documents"]`)."""
     from classifiers.engine.metrics import evaluate
 
     if split not in SPLITS:
         raise ValidationError({"split": f"Unknown split {split!r}."})
+    if labels not in EVALUATION_LABELS:
+        raise ValidationError({"labels": f"Unknown labels {labels!r}; use one of {', '.join(EVALUATION_LABELS)}."})
     if not run.model_dir:
         raise ValidationError("This run has not been trained.")
     hierarchy = run_hierarchy(run)
     # LLM-written examples are training material, never evaluated on.
-    rows = Prediction.objects.filter(run=run, document__gold_labels__isnull=False, document__generated=False)
-    rows = rows.distinct()
+    rows = Prediction.objects.filter(run=run, document__generated=False)
     if split != "all":
         rows = rows.filter(document__split=split)
-    rows = list(rows.order_by("document_id").values_list("document_id", "paths", "raw_paths"))
+    reviewed_ids: set[int] = set()
+    if labels == "reviewed":
+        from review.labels import reviewed_label_ids
+
+        reviewed_ids = set(
+            reviewed_label_ids(project=run.project, document_ids=list(rows.values_list("document_id", flat=True)))
+        )
+        rows = rows.filter(Q(document__gold_labels__isnull=False) | Q(document_id__in=reviewed_ids))
+    else:
+        rows = rows.filter(document__gold_labels__isnull=False)
+    rows = list(rows.distinct().order_by("document_id").values_list("document_id", "paths", "raw_paths"))
     if not rows:
         raise ValidationError(f"No predictions with gold labels on the {split} split: predict it first.")
-    gold = gold_paths_for([doc_id for doc_id, _, _ in rows], hierarchy)
+    gold = gold_paths_for(
+        [doc_id for doc_id, _, _ in rows],
+        hierarchy,
+        reviewed_project=run.project if labels == "reviewed" else None,
+    )
 
     def as_paths(id_paths):
         return [p for p in (path_of(ids, hierarchy) for ids in id_paths) if p is not None]
@@ -384,8 +426,10 @@ def run_evaluate(*, run: Run, split: str) -> Evaluation:
         raw_metrics = evaluate(gold, before, hierarchy)
         for key in ("consistency", "p_micro_f1", "exact_path_accuracy"):
             metrics[f"{key}_before_correction"] = float(raw_metrics[key])
+    metrics["labels"] = labels
+    metrics["reviewed_documents"] = len(reviewed_ids & {doc_id for doc_id, _, _ in rows})
     parent = Evaluation.objects.filter(run_id=run.parent_run_id, split=split).first() if run.parent_run_id else None
-    if parent is not None:
+    if parent is not None and parent.metrics.get("labels", "uploaded") == labels:
         for key in ("exact_path_accuracy", "micro_f1", "macro_f1"):
             if key in parent.metrics:
                 metrics[f"{key}_change_vs_parent"] = float(metrics[key]) - float(parent.metrics[key])
@@ -405,6 +449,7 @@ def _json_safe(metrics: dict, hierarchy: Hierarchy) -> dict:
 
 
 __all__ = [
+    "EVALUATION_LABELS",
     "config_create",
     "run_child_create",
     "run_free_name",

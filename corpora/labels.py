@@ -1,4 +1,5 @@
-"""Gold-label and generated-document writes other apps ask for: review decisions (`gold_labels_set`), taxonomy
+"""Gold-label and generated-document writes other apps ask for: a "which child?" refinement after a split
+(`gold_label_refine`; review never writes the uploaded gold otherwise), taxonomy
 merges and deletes (`gold_labels_reassign`), LLM-written examples (`generated_documents_add`).
 
 The corpora app alone writes its tables; this module imports only corpora's models, so taxonomies, review and
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 
+from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.db.models import Min
 
@@ -16,15 +18,24 @@ from corpora.models import Corpus, Document, GoldLabel, Split
 GENERATED_CORPUS = "LLM-generated examples"
 
 
-def gold_labels_set(*, document: Document, node_ids: set[int], source: str) -> None:
-    """Make `node_ids` (deepest nodes) the document's gold labels, every one marked `source`."""
-    existing = set(GoldLabel.objects.filter(document=document).values_list("node_id", flat=True))
-    if existing != node_ids:
-        GoldLabel.objects.filter(document=document).exclude(node_id__in=node_ids).delete()
-        GoldLabel.objects.bulk_create(
-            [GoldLabel(document=document, node_id=n, source=source) for n in node_ids - existing]
-        )
-    GoldLabel.objects.filter(document=document).update(source=source)
+@transaction.atomic
+def gold_label_refine(*, document: Document, node, child) -> bool:
+    """Move a document's gold label from `node` down to `child`, one of its descendants (a "which child?"
+    decision after the label was split). The only write to GoldLabel on behalf of review, and it never loses the
+    uploaded label: that label stays on the new path as an ancestor, and the row says `source="refined"` (the
+    decision itself is a review.Correction). Returns False when the document was not labelled `node`."""
+    if child.pk == node.pk or not child.path_key.startswith(node.path_key):
+        raise ValidationError(f"{child.name!r} is not below {node.name!r}.")
+    label = GoldLabel.objects.filter(document=document, node=node).first()
+    if label is None:
+        return False
+    if GoldLabel.objects.filter(document=document, node=child).exists():
+        label.delete()
+    else:
+        label.node = child
+        label.source = "refined"
+        label.save(update_fields=["node", "source"])
+    return True
 
 
 def gold_labels_reassign(*, from_nodes: models.QuerySet, to_node) -> int:

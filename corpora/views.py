@@ -140,12 +140,18 @@ def document_detail(request: HttpRequest, project_id: int, doc_id: int) -> HttpR
     project = project_for_user(user=request.user, project_id=project_id)
     document, paths = document_get(project=project, doc_id=doc_id)
     from classifiers.selectors import document_predictions, document_pseudo_labels
+    from review.labels import current_label
     from review.selectors import document_history
+    from taxonomies.selectors import taxonomy_tree
 
+    tree = taxonomy_tree(taxonomy=project.taxonomy)
+    label = current_label(document=document, tree=tree)
     context = {
         "project": project,
         "document": document,
         "paths": paths,
+        "current_label": label,
+        "current_texts": [" > ".join(tree.path_names(p[-1])) if p[-1] in tree.nodes else "?" for p in label.paths],
         "predictions": document_predictions(document=document),
         "pseudo_labels": document_pseudo_labels(document=document),
         "decisions": document_history(document=document)[:50],

@@ -13,6 +13,11 @@ from review.models import Correction
 from taxonomies.selectors import taxonomy_tree
 
 
+def export_depth(*, project) -> int:
+    """How many level columns a CSV export has: the depth of the project's taxonomy (at least 1)."""
+    return max(taxonomy_tree(taxonomy=project.taxonomy).max_depth(), 1)
+
+
 def export_rows(*, project, what: str, run=None) -> Iterator[dict]:
     tree = taxonomy_tree(taxonomy=project.taxonomy)
 
@@ -40,17 +45,25 @@ def export_rows(*, project, what: str, run=None) -> Iterator[dict]:
     else:
         qs = Correction.objects.filter(project=project).select_related("document", "annotator", "run").order_by("id")
         for c in qs.iterator(chunk_size=2000):
+            source = "adjudicated" if c.settles else ("undo" if c.action == Correction.Action.UNDO else "annotator")
             yield {
                 "document_id": c.document.external_id,
+                "split": c.document.split,
                 "annotator": c.annotator.username,
                 "created_at": c.created_at.isoformat(),
                 "action": c.action,
+                "source": source,
                 "run": c.run.name if c.run else "",
                 "strategy": c.strategy,
+                # Older rows (before the uploaded gold was kept apart) did not record it: left empty.
+                "uploaded_gold_paths": names(c.gold_paths),
+                "gold_before_paths": c.before_names,
+                "gold_before_source": c.before_source,
                 "predicted_paths": names(c.predicted_paths),
-                "before_paths": c.before_names,
                 "after_paths": c.after_names,
                 "scores": c.predicted_scores,
+                "disagrees_with_gold": c.disagrees_with_gold,
+                "test_split": c.test_split,
                 "superseded": c.superseded_by_id is not None,
                 "settles": c.settles,
                 "provenance": "human",
@@ -62,8 +75,9 @@ def as_jsonl(rows: Iterator[dict]) -> Iterator[str]:
         yield json.dumps(row, ensure_ascii=False) + "\n"
 
 
-def as_csv(rows: Iterator[dict]) -> Iterator[str]:
-    """One line per row; each path also as level columns of its first path; every cell neutralised."""
+def as_csv(rows: Iterator[dict], *, depth: int = 8) -> Iterator[str]:
+    """One line per row; the first decided (or predicted) path also as `depth` level columns (the taxonomy's
+    depth); every cell neutralised."""
     header: list[str] | None = None
     buffer = io.StringIO()
     writer = csv.writer(buffer)
@@ -77,7 +91,7 @@ def as_csv(rows: Iterator[dict]) -> Iterator[str]:
                 flat[key] = json.dumps(value)
             else:
                 flat[key] = str(value)
-        for level in range(1, 9):
+        for level in range(1, depth + 1):
             flat[f"level{level}"] = first_paths[0][level - 1] if first_paths and len(first_paths[0]) >= level else ""
         if header is None:
             header = list(flat)

@@ -1,8 +1,17 @@
 """Corrections: every review decision, with provenance. Nothing is overwritten.
 
+Labels have three sources, each kept in its own table:
+
+- **uploaded gold**: `corpora.GoldLabel`, written by the import (and by taxonomy edits that move labels);
+  review never writes it;
+- **annotator decisions**: `Correction` rows here (who, when, the label before and after, the uploaded gold at
+  that moment, which run's prediction was on screen);
+- **adjudicated**: a `Correction` with `settles` (an owner's decision that settles a conflict).
+
 A later decision by the same annotator on the same document supersedes the earlier one
 (`superseded_by` is set; both rows remain). Decisions of different annotators stand side by side
 for the agreement figures; an owner settles a conflict with a decision marked `settles`.
+The document's current label is derived from these rows by `review.selectors.current_label`.
 """
 
 from __future__ import annotations
@@ -16,6 +25,7 @@ class Correction(models.Model):
         ACCEPT = "accept", "Accept"
         CHANGE = "change", "Change"
         REJECT = "reject", "Reject"
+        UNDO = "undo", "Undo"
 
     project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="corrections")
     document = models.ForeignKey("corpora.Document", on_delete=models.CASCADE, related_name="corrections")
@@ -36,6 +46,23 @@ class Correction(models.Model):
     settles = models.BooleanField(default=False, help_text="An owner's decision that settles a conflict.")
     superseded_by = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     taxonomy_version = models.PositiveIntegerField(default=0)
+    # Provenance of the label that stood before the decision (see review.selectors.current_label).
+    before_source = models.CharField(
+        max_length=16, blank=True, help_text="adjudicated, annotators, uploaded or none ('' on older rows)."
+    )
+    gold_paths = models.JSONField(default=list, blank=True, help_text="The uploaded gold paths at decision time.")
+    disagrees_with_gold = models.BooleanField(
+        default=False, help_text="The decision differs from the uploaded gold: listed for adjudication."
+    )
+    test_split = models.BooleanField(
+        default=False, help_text="The document was in the test split (evaluation keeps the uploaded gold)."
+    )
+    undoes = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", help_text="For action undo."
+    )
+    seen_version = models.PositiveBigIntegerField(
+        null=True, blank=True, help_text="The document's review version (its latest decision id) the reviewer saw."
+    )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:

@@ -10,6 +10,7 @@ from django.core.cache import cache
 from django.db.models import Case, Exists, F, IntegerField, OuterRef, Q, QuerySet, Value, When
 
 from classifiers.models import Prediction
+from corpora.models import GoldLabel
 from review.models import Correction
 from taxonomies.models import Node
 
@@ -32,16 +33,25 @@ def review_queue(
     node: Node | None = None,
     reviewed: bool | None = None,
     corrected_only: bool = False,
+    disagrees_with_gold: bool = False,
 ) -> QuerySet[Prediction]:
     """Predictions of a run in review order.
 
     `node` keeps predictions whose deepest predicted label is the node or one of its descendants;
-    `reviewed` True/False keeps documents with/without a current decision; `corrected_only` keeps
-    predictions a corrector changed.
+    `reviewed` True/False keeps documents with/without a current decision (a withdrawn one does not count);
+    `corrected_only` keeps predictions a corrector changed; `disagrees_with_gold` keeps documents with an
+    uploaded gold label whose predicted deepest label is not one of the document's gold labels.
     """
     if order not in ORDERINGS:
         raise ValueError(f"unknown order {order!r}; choose one of {sorted(ORDERINGS)}")
-    qs = _queue_filtered(run=run, split=split, node=node, reviewed=reviewed, corrected_only=corrected_only)
+    qs = _queue_filtered(
+        run=run,
+        split=split,
+        node=node,
+        reviewed=reviewed,
+        corrected_only=corrected_only,
+        disagrees_with_gold=disagrees_with_gold,
+    )
     ordering = list(ORDERINGS[order])
     if order == "uncertainty" and run.strategy == "cascade":
         # Documents the cascade sent to human review come first (only cascade runs pay for this sort).
@@ -49,7 +59,9 @@ def review_queue(
     return qs.order_by(*ordering)
 
 
-def _queue_filtered(*, run, split=None, node=None, reviewed=None, corrected_only=False) -> QuerySet[Prediction]:
+def _queue_filtered(
+    *, run, split=None, node=None, reviewed=None, corrected_only=False, disagrees_with_gold=False
+) -> QuerySet[Prediction]:
     qs = Prediction.objects.filter(run=run).select_related("document")
     if split is not None:
         qs = qs.filter(document__split=split)
@@ -57,10 +69,15 @@ def _queue_filtered(*, run, split=None, node=None, reviewed=None, corrected_only
         ids = Node.objects.filter(taxonomy_id=node.taxonomy_id, path_key__startswith=node.path_key).values("pk")
         qs = qs.filter(leaf_node__in=ids)
     if reviewed is not None:
-        decided = Correction.objects.filter(document=OuterRef("document_id"), superseded_by__isnull=True)
+        decided = Correction.objects.filter(document=OuterRef("document_id"), superseded_by__isnull=True).exclude(
+            action=Correction.Action.UNDO
+        )
         qs = qs.filter(Exists(decided)) if reviewed else qs.exclude(Exists(decided))
     if corrected_only:
         qs = qs.exclude(raw_paths=[]).exclude(raw_paths=F("paths"))
+    if disagrees_with_gold:
+        gold = GoldLabel.objects.filter(document=OuterRef("document_id"))
+        qs = qs.filter(Exists(gold)).exclude(Exists(gold.filter(node_id=OuterRef("leaf_node"))))
     return qs
 
 
@@ -133,13 +150,21 @@ def review_queue_page(
     node: Node | None = None,
     reviewed: bool | None = None,
     corrected_only: bool = False,
+    disagrees_with_gold: bool = False,
     exclude_documents: QuerySet | None = None,
     exclude_predictions: list[int] | None = None,
 ) -> QueuePage:
     """Up to `size` predictions after `cursor` in queue order (the same order as `review_queue`)."""
     if order not in ORDERINGS:
         raise ValueError(f"unknown order {order!r}; choose one of {sorted(ORDERINGS)}")
-    base = _queue_filtered(run=run, split=split, node=node, reviewed=reviewed, corrected_only=corrected_only)
+    base = _queue_filtered(
+        run=run,
+        split=split,
+        node=node,
+        reviewed=reviewed,
+        corrected_only=corrected_only,
+        disagrees_with_gold=disagrees_with_gold,
+    )
     if exclude_documents is not None:
         base = base.exclude(document_id__in=exclude_documents)
     if exclude_predictions:

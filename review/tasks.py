@@ -1,7 +1,8 @@
 """Review tasks left by taxonomy changes ("which child?" after a split): reads and the decision service.
 
-A decision is an ordinary Correction (who, when, before, after), so it shows in the document's history,
-counts for agreement and becomes the gold label the usual way.
+A decision is an ordinary Correction (who, when, before, after), so it shows in the document's history and
+counts for agreement; it also refines the uploaded label from the split node down to the chosen child
+(corpora.services.gold_label_refine), the one case where review moves an uploaded label, and only downwards.
 """
 
 from __future__ import annotations
@@ -60,8 +61,8 @@ def split_task_next(*, task: ReviewTask, annotator, skipped: list[int] = ()) -> 
 def split_task_decide(*, task: ReviewTask, document: Document, annotator, path: list[int]) -> Correction:
     """Record the annotator's choice of a child for a document of the task; returns the Correction.
 
-    `path` (node ids from the top) must end strictly below the split node. As with every decision, the
-    gold label moves when the current decisions on the document agree."""
+    `path` (node ids from the top) must end strictly below the split node; the document's uploaded label moves
+    down from the split node to that child (marked "refined")."""
     from review.services import correction_record
 
     if document.pk not in set(task.document_ids):
@@ -73,13 +74,19 @@ def split_task_decide(*, task: ReviewTask, document: Document, annotator, path: 
     choices = {n.pk for n in split_task_choices(task=task)}
     if not path or path[-1] not in choices:
         raise ValidationError(f"Choose a label under {node.name!r}.")
-    return correction_record(
+    from corpora.labels import gold_label_refine
+
+    correction = correction_record(
         project=task.project,
         document=document,
         annotator=annotator,
         action=Correction.Action.CHANGE,
         after_paths=[path],
     )
+    # The split left the uploaded label on a node that now has children: refine it to the chosen child (the
+    # uploaded label stays on the path as an ancestor; see corpora.labels.gold_label_refine).
+    gold_label_refine(document=document, node=node, child=Node.objects.get(pk=path[-1]))
+    return correction
 
 
 @transaction.atomic

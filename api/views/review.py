@@ -8,9 +8,15 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 
+from api.exceptions import error_body
 from api.params import bool_param, bool_parameter, int_param, int_parameter, ordering_from, ordering_parameter
 from api.serializers.classifiers import RunSerializer
-from api.serializers.review import CorrectionCreateSerializer, CorrectionSerializer
+from api.serializers.review import (
+    CorrectionCreatedSerializer,
+    CorrectionCreateSerializer,
+    CorrectionSerializer,
+    DecisionConflictSerializer,
+)
 from api.views.base import ProjectScopedView
 from api.views.classifiers import RunStarted
 from classifiers.models import Prediction, Run
@@ -19,7 +25,7 @@ from corpora.models import Document
 from projects.models import Role
 from projects.selectors import project_for_user
 from review.models import Correction
-from review.services import correction_record, correction_undo, run_retrain_with_corrections
+from review.services import DecisionConflict, correction_record, correction_undo, run_retrain_with_corrections
 
 CORRECTION_ORDERING = {"created_at": ["created_at", "id"], "document": ["document_id", "id"], "id": ["id"]}
 
@@ -63,10 +69,12 @@ class CorrectionListView(ProjectScopedView):
     @extend_schema(
         summary="Record a review decision (annotator; `settles` needs the owner role)",
         description="accept: the prediction's paths become the decision; change: `paths` (node ids, root first) "
-        "become it; reject: the prediction is wrong, gold is left as it is. Your earlier decision on the document "
-        "is superseded, never changed.",
+        "become it; reject: the prediction is wrong, the current label is left as it is. Your earlier decision on "
+        "the document is superseded, never changed; the uploaded gold is never changed. The answer includes the "
+        "document's current label (adjudicated, else agreed annotators, else uploaded gold). With `version`, a "
+        "decision made by anyone since that version answers 409 and saves nothing.",
         request=CorrectionCreateSerializer,
-        responses={201: CorrectionSerializer},
+        responses={201: CorrectionCreatedSerializer, 409: DecisionConflictSerializer},
     )
     def post(self, request, project_id: int):
         data = CorrectionCreateSerializer(data=request.data)
@@ -90,16 +98,22 @@ class CorrectionListView(ProjectScopedView):
                 raise ValidationError({"document": f"No document with id {values['document']} in this project."})
         else:
             document = prediction.document
-        correction = correction_record(
-            project=project,
-            document=document,
-            annotator=request.user,
-            action=values["action"],
-            after_paths=values["paths"],
-            prediction=prediction,
-            settles=values["settles"],
-        )
-        return Response(CorrectionSerializer(correction).data, status=status.HTTP_201_CREATED)
+        try:
+            correction = correction_record(
+                project=project,
+                document=document,
+                annotator=request.user,
+                action=values["action"],
+                after_paths=values["paths"],
+                prediction=prediction,
+                settles=values["settles"],
+                seen_version=values["version"],
+            )
+        except DecisionConflict as exc:
+            body = error_body([{"field": "version", "message": exc.messages[0]}])
+            body["latest"] = CorrectionSerializer(exc.latest).data
+            return Response(body, status=status.HTTP_409_CONFLICT)
+        return Response(CorrectionCreatedSerializer(correction).data, status=status.HTTP_201_CREATED)
 
 
 class CorrectionDetailView(ProjectScopedView):
@@ -115,7 +129,8 @@ class CorrectionUndoView(ProjectScopedView):
     serializer_class = CorrectionSerializer
 
     @extend_schema(
-        summary="Undo your own latest decision on a document (annotator): a new decision restores the previous one",
+        summary="Undo your own latest decision on a document (annotator): a new decision of action `undo` withdraws "
+        "it and restores your previous one on that document, if any",
         request=None,
         responses={201: CorrectionSerializer},
     )

@@ -65,7 +65,7 @@ def test_run_detail_lists_evaluations_and_prediction_count(world, token_client, 
     assert body["evaluations"][0]["split"] == "test" and body["evaluations"][0]["metrics"] == {"micro_f1": 0.5}
 
 
-def test_accepting_a_prediction_records_provenance_and_sets_gold(world, token_client, base):
+def test_accepting_a_prediction_records_provenance_and_keeps_uploaded_gold(world, token_client, base):
     client = token_client(world["users"]["annotator"])
     pred = world["preds"][1]
     response = client.post(base + "corrections/", {"prediction": pred.pk, "action": "accept"}, format="json")
@@ -73,7 +73,10 @@ def test_accepting_a_prediction_records_provenance_and_sets_gold(world, token_cl
     body = response.json()
     assert body["annotator"] == "annotator" and body["run"] == world["run"].pk and body["strategy"] == "tfidf"
     assert body["after_names"] == [["Sci", "Bio"]] and body["is_current"] is True
-    assert GoldLabel.objects.get(document=pred.document).source == "correction"
+    assert body["source"] == "annotator" and body["test_split"] is (pred.document.split == "test")
+    gold = list(GoldLabel.objects.filter(document=pred.document).values_list("node_id", "source"))
+    assert all(source == "import" for _, source in gold)  # review never writes the uploaded gold
+    assert body["current_label"]["source"] == "annotators"
 
 
 def test_changing_to_an_invalid_path_is_a_400_and_records_nothing(world, token_client, base):

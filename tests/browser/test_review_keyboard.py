@@ -69,8 +69,7 @@ def test_review_five_documents_by_keyboard(page, live_server, login, owner, proj
     page.keyboard.press("c")
     page.keyboard.press("Backspace")  # show level-2 choices (Bio highlighted)
     page.keyboard.press("ArrowDown")  # Phys (children of Sci: Bio, Phys)
-    page.keyboard.press("Enter")  # choose Phys, its children shown
-    page.keyboard.press("Control+Enter")  # save the path as it stands: Sci > Phys
+    page.keyboard.press("Control+Enter")  # save the highlighted label: Sci > Phys
     # 5: correct at level 3 with type-ahead search.
     expect_doc(4)
     page.keyboard.press("/")

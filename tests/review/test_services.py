@@ -1,4 +1,6 @@
-"""Corrections: provenance, supersession (nothing overwritten), gold sync, undo and conflicts."""
+"""Corrections: provenance, supersession (nothing overwritten), the current label, undo and conflicts.
+
+`current` is the document's current label (review.labels); the uploaded gold (GoldLabel) never changes."""
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -14,16 +16,22 @@ def gold_of(doc):
     return set(GoldLabel.objects.filter(document=doc).values_list("node_id", flat=True))
 
 
-def test_accept_records_prediction_provenance_and_sets_gold(project, owner, reviewed_setup):
+def current(doc):
+    from review.labels import current_label
+
+    return {p[-1] for p in current_label(document=doc).paths}
+
+
+def test_accept_records_prediction_provenance_and_sets_the_current_label(project, owner, reviewed_setup):
     s = reviewed_setup
     pred = s["preds"][1]
     c = correction_record(project=project, document=s["docs"][1], annotator=owner, action="accept", prediction=pred)
     assert c.action == "accept" and c.run == s["run"] and c.strategy == "tfidf"
     assert c.predicted_paths == pred.paths and c.after_paths == pred.paths
-    assert c.before_paths == pred.paths  # nothing decided before: the prediction stood
+    assert c.before_paths == [] and c.before_source == ""  # nothing uploaded or decided before
     assert c.after_names == [["Sci", "Bio", "Gen"]]
-    assert gold_of(s["docs"][1]) == {s["nodes"]["Sci > Bio > Gen"].pk}
-    assert GoldLabel.objects.get(document=s["docs"][1]).source == "correction"
+    assert current(s["docs"][1]) == {s["nodes"]["Sci > Bio > Gen"].pk}
+    assert not GoldLabel.objects.filter(document=s["docs"][1]).exists()  # uploaded gold untouched
 
 
 def test_later_decision_supersedes_earlier_and_both_remain(project, owner, reviewed_setup):
@@ -43,7 +51,7 @@ def test_later_decision_supersedes_earlier_and_both_remain(project, owner, revie
     assert second.before_paths == first.after_paths
     assert Correction.objects.filter(document=doc).count() == 2
     # Stopping at an internal node is allowed by default.
-    assert gold_of(doc) == {s["nodes"]["Sci > Phys"].pk}
+    assert current(doc) == {s["nodes"]["Sci > Phys"].pk}
 
 
 def test_change_to_an_invalid_path_is_refused(project, owner, reviewed_setup):
@@ -67,7 +75,7 @@ def test_reject_keeps_gold(project, owner, reviewed_setup):
     doc = s["docs"][0]
     before = gold_of(doc)
     c = correction_record(project=project, document=doc, annotator=owner, action="reject", prediction=s["preds"][0])
-    assert c.after_paths == [] and gold_of(doc) == before
+    assert c.after_paths == [] and gold_of(doc) == before and current(doc) == before
 
 
 def test_undo_restores_what_stood_before(project, owner, reviewed_setup):
@@ -81,12 +89,12 @@ def test_undo_restores_what_stood_before(project, owner, reviewed_setup):
         prediction=pred,
         after_paths=[s["path"]("Sport > Team")],
     )
-    assert gold_of(doc) == {s["nodes"]["Sport > Team"].pk}
+    assert current(doc) == {s["nodes"]["Sport > Team"].pk}
     undo = correction_undo(correction=c, actor=owner)
     c.refresh_from_db()
     assert c.superseded_by == undo
-    assert undo.after_paths == [s["path"]("Sci > Phys > Astro")]
-    assert gold_of(doc) == {s["nodes"]["Sci > Phys > Astro"].pk}
+    assert undo.action == "undo" and undo.after_paths == []  # withdrawn: the uploaded gold stands again
+    assert current(doc) == gold_of(doc) == {s["nodes"]["Sci > Phys > Astro"].pk}
 
 
 def test_two_annotators_conflict_until_an_owner_settles(project, owner, make_user, add_member, reviewed_setup):
@@ -105,7 +113,7 @@ def test_two_annotators_conflict_until_an_owner_settles(project, owner, make_use
     )
     conflicts = conflicts_for_project(project=project)
     assert [c["document"] for c in conflicts] == [doc]
-    assert gold_of(doc) == {s["nodes"]["Sci > Bio > Gen"].pk}  # the first agreed decision; the conflict changed nothing
+    assert current(doc) == set()  # a conflict and nothing uploaded: no current label until adjudicated
     correction_record(
         project=project,
         document=doc,
@@ -116,7 +124,8 @@ def test_two_annotators_conflict_until_an_owner_settles(project, owner, make_use
         settles=True,
     )
     assert conflicts_for_project(project=project) == []
-    assert gold_of(doc) == {s["nodes"]["Sci > Phys > Quantum"].pk}
+    assert current(doc) == {s["nodes"]["Sci > Phys > Quantum"].pk}
+    assert gold_of(doc) == set()
     assert Correction.objects.filter(document=doc).count() == 3
 
 
@@ -137,8 +146,9 @@ def test_retrain_with_corrections_adds_corrected_non_test_documents(project, own
     )
     new_run, job = run_retrain_with_corrections(run=s["run"], actor=owner)
     assert new_run.parent_run == s["run"] and new_run.strategy == s["run"].strategy
-    # docs[0] is in the test split: corrected, but kept out of training.
-    assert new_run.train_document_ids == sorted([s["docs"][1].pk, s["docs"][2].pk])
+    # docs[0] and docs[2] are in the test split: never trained on, even when the parent run listed one.
+    assert new_run.train_document_ids == [s["docs"][1].pk]
+    assert new_run.stats["labels"] == "reviewed"
     assert job.kind == "pipeline" and job.params == {"run_id": new_run.pk, "split": "test"}
     assert Job.objects.filter(pk=job.pk, state="queued").exists()
 

@@ -126,6 +126,8 @@ ROUTES: list[Route] = [
     Route("review:queue", get="viewer", post=None),
     Route("review:next", get="viewer", post=None, get_status=302),
     Route("review:retrain", get=None, post="annotator"),
+    # Predicts the train split of a trained run (a job), then opens its queue.
+    Route("review:train_split", get=None, post="annotator", objects=lambda w: {"run_id": w.trained_run.pk}),
     Route("review:item", get="viewer", post="annotator", data=lambda w: {"action": "accept"}),
     # The world's decision is the owner's: only its author may undo it (others get a message, no change).
     Route("review:undo", get=None, post="annotator"),
@@ -139,6 +141,13 @@ ROUTES: list[Route] = [
         data=lambda w: {"action": "change", "paths": json.dumps([w.path("Sport > Team > Amateur")])},
     ),
     Route("review:agreement", get="viewer", post=None),
+    # An owner adjudicates a document's label (the task's open document).
+    Route(
+        "review:adjudicate",
+        get=None,
+        post="owner",
+        data=lambda w: {"paths": json.dumps([w.path("Sci > Phys > Astro")])},
+    ),
     Route("review:export", get="viewer", post=None, kwargs={"what": "corrections", "fmt": "csv"}),
     Route("endpoints:settings", get="owner", post="owner", data=_endpoint),
     Route("endpoints:reset", get=None, post="owner"),

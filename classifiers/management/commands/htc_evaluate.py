@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from classifiers.management.commands._common import run_by_name, validation_message
-from classifiers.services import SPLITS, run_evaluate
+from classifiers.services import EVALUATION_LABELS, SPLITS, run_evaluate
 
 SUMMARY = [
     ("micro_f1", "Micro-F1"),
@@ -34,11 +34,17 @@ class Command(BaseCommand):
         parser.add_argument("--split", required=True, choices=SPLITS)
         parser.add_argument("--json", dest="json_file", help="Write all metrics to this JSON file.")
         parser.add_argument("--project", help="Project name, when several projects have a run of that name.")
+        parser.add_argument(
+            "--labels",
+            choices=EVALUATION_LABELS,
+            default="uploaded",
+            help="Score against the uploaded gold as frozen (default) or the reviewed labels.",
+        )
 
     def handle(self, *args, **options) -> None:
         run = run_by_name(options["run"], options["project"])
         try:
-            evaluation = run_evaluate(run=run, split=options["split"])
+            evaluation = run_evaluate(run=run, split=options["split"], labels=options["labels"])
         except ValidationError as exc:
             raise CommandError(validation_message(exc)) from exc
         metrics = evaluation.metrics

@@ -72,24 +72,27 @@ if (dataEl && form) {
     pathsInput.value = JSON.stringify(currentPaths());
   }
 
+  // The picker saves exactly the highlighted node (with its ancestors), whatever key or button saves.
+  function highlightedPath() {
+    const node = options[active];
+    return node ? pathOf(node.id) : [];
+  }
+
   function currentPaths() {
-    const main = path.slice(0, Math.max(level + 1, 0)).filter((id) => byId.has(id));
-    return [main, ...extraPaths].filter((p) => p.length);
+    return [highlightedPath(), ...extraPaths].filter((p) => p.length);
   }
 
   function choose() {
     const node = options[active];
     if (!node) return;
-    path = pathOf(node.id);
     const kids = children.get(node.id) || [];
-    search.value = "";
     if (kids.length) {
+      path = pathOf(node.id);
+      search.value = "";
       level = path.length; // show the children of the chosen node
       active = 0;
       render();
     } else {
-      level = path.length - 1;
-      render();
       submit("change");
     }
   }
@@ -104,21 +107,27 @@ if (dataEl && form) {
 
   function submit(action) {
     actionInput.value = action;
-    // Stop at an internal node: when the list shows children, the chosen path ends one level up.
-    const paths = currentPaths();
-    if (action === "change" && level === path.length) {
-      pathsInput.value = JSON.stringify([path.slice(), ...extraPaths]);
-    } else {
+    if (action === "change") {
+      const paths = currentPaths();
+      if (!paths.length) return; // nothing highlighted: nothing to save
       pathsInput.value = JSON.stringify(paths);
     }
     form.requestSubmit(document.getElementById(action === "accept" ? "btn-accept" : action === "reject" ? "btn-reject" : action === "skip" ? "btn-skip" : "btn-save"));
+  }
+
+  function saveHighlighted() {
+    const node = options[active];
+    if (!node) return;
+    // Without internal labels, Ctrl+Enter on a label with children opens it instead of saving it.
+    if (!data.allowInternal && (children.get(node.id) || []).length) { choose(); return; }
+    submit("change");
   }
 
   search.addEventListener("input", () => { active = 0; render(); });
   search.addEventListener("keydown", (e) => {
     if (e.key === "ArrowDown") { active = Math.min(active + 1, options.length - 1); render(); e.preventDefault(); }
     else if (e.key === "ArrowUp") { active = Math.max(active - 1, 0); render(); e.preventDefault(); }
-    else if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) { submit("change"); e.preventDefault(); }
+    else if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) { saveHighlighted(); e.preventDefault(); }
     else if (e.key === "Enter") { choose(); e.preventDefault(); }
     else if (e.key === "Backspace" && !search.value) { up(); e.preventDefault(); }
     else if (e.key === "Escape") { search.value = ""; search.blur(); render(); }
@@ -128,16 +137,12 @@ if (dataEl && form) {
   form.addEventListener("submit", (e) => {
     const action = e.submitter ? e.submitter.value : actionInput.value;
     actionInput.value = action;
-    if (action === "change" && level === path.length) {
-      pathsInput.value = JSON.stringify([path.slice(), ...extraPaths]);
-    } else if (action === "change") {
-      pathsInput.value = JSON.stringify(currentPaths());
-    }
+    if (action === "change") pathsInput.value = JSON.stringify(currentPaths());
   });
 
   const addBtn = document.getElementById("btn-add-path");
   function addPath() {
-    const p = level === path.length ? path.slice() : path.slice(0, level + 1);
+    const p = highlightedPath();
     if (p.length) extraPaths.push(p);
     path = []; level = 0; active = 0; search.value = ""; render(); search.focus();
   }
