@@ -89,7 +89,8 @@ def measure(name: str, path: Path, base_url: str, n_docs: int, ks: list[int]) ->
             )
             r = out[-1]
             print(
-                f"llm_cost: {name} {label} k={k}: {seconds:.0f} s, {r['prompt']:.0f} + {r['completion']:.0f} tok/doc,"
+                f"llm_cost: {name} {label} k={k}: {seconds:.0f} s, {r['calls']:.2f} calls/doc, "
+                f"{r['prompt']:.0f} + {r['completion']:.0f} tok/doc,"
                 f" failed {r['failed']}",
                 file=sys.stderr,
                 flush=True,
