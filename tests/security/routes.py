@@ -111,7 +111,8 @@ ROUTES: list[Route] = [
     ),
     Route("classifiers:metrics", get="viewer", post=None),
     Route("classifiers:run", get="viewer", post=None),
-    Route("classifiers:run_job", get=None, post="annotator", data=lambda w: {"kind": "predict", "split": "test"}),
+    # The world's run is not trained, so the one job it offers is the whole pipeline.
+    Route("classifiers:run_job", get=None, post="annotator", data=lambda w: {"kind": "pipeline", "split": "test"}),
     # The trained run whose Sport > Team was split since: the update starts a job (queued, not trained here).
     Route(
         "classifiers:run_update",
@@ -151,6 +152,8 @@ ROUTES: list[Route] = [
     Route("review:export", get="viewer", post=None, kwargs={"what": "corrections", "fmt": "csv"}),
     Route("endpoints:settings", get="owner", post="owner", data=_endpoint),
     Route("endpoints:reset", get=None, post="owner"),
+    # Test connection makes one bounded call (nothing listens on the default local port here) and stores nothing.
+    Route("endpoints:test", get=None, post="owner", writes=False),
 ]
 ROUTES_BY_NAME = {r.name: r for r in ROUTES}
 
