@@ -27,7 +27,7 @@ def test_an_llm_dl_run_through_the_job_system_gets_valid_answers_and_counts_toke
     from endpoints.services import endpoint_save
     from htc_app.llm_server import running_llm_server
     from jobs.models import Job
-    from jobs.services import run_job_inline
+    from jobs.runner import run_job_inline
     from tests.classifiers.corpus import documents, load_into
 
     settings.HTC_MODEL_DIR = tmp_path / "models"

@@ -52,4 +52,5 @@ def test_embed_learns_the_synthetic_hierarchy_and_round_trips(tmp_path):
 def test_model_files_are_json_and_safetensors_only(tmp_path):
     h, x_train, y_train, _, _ = _data()
     TfidfLocalClassifier().fit(x_train, y_train, h).save(tmp_path / "m")
-    assert sorted(p.name for p in (tmp_path / "m").iterdir()) == ["config.json", "tensors.safetensors"]
+    names = sorted(p.name for p in (tmp_path / "m").iterdir())
+    assert names == ["MANIFEST.json", "config.json", "tensors.safetensors"]  # the manifest holds their checksums
