@@ -150,7 +150,7 @@ def test_run_page_shows_stages_calibration_and_an_escaped_tradeoff_plot(cascade_
     page = client_for(owner).get(reverse("classifiers:run", args=[cascade_run.project_id, cascade_run.pk]))
     html = page.content.decode()
     assert page.status_code == 200
-    assert "Cascade stages" in html and "ECE before" in html and "<code>1:tfidf</code>" in html
+    assert "Cascade stages" in html and "ECE before" in html and "<code><bdi>1:tfidf</bdi></code>" in html
     assert 'id="tradeoff-1"' in html and 'id="tradeoff-2"' in html  # stage 1 -> 2, stage 2 -> review
     assert "<polyline" in html and "at threshold 0.50" in html
     assert XSS not in html and "&lt;b&gt;bold&lt;/b&gt;" in html
