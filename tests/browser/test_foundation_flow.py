@@ -36,18 +36,18 @@ def test_upload_csv_then_add_rename_and_move_labels(page, live_server, login, ow
     page.wait_for_selector("#taxonomy-tree a:has-text('Arts and sciences')")
 
     # Select Physics, rename it.
-    page.click("#taxonomy-tree a:text-is('Physics')")
+    page.click("#taxonomy-tree a.node-link > bdi:text-is('Physics')")
     page.wait_for_selector("#node-heading:has-text('Physics')")
     page.fill("#rename-name", "Physical sciences")
     page.click("#rename-name + button")
-    page.wait_for_selector("#taxonomy-tree a:text-is('Physical sciences')")
+    page.wait_for_selector("#taxonomy-tree a.node-link > bdi:text-is('Physical sciences')")
 
     # Move it under the new top-level label.
-    page.click("#taxonomy-tree a:text-is('Physical sciences')")
+    page.click("#taxonomy-tree a.node-link > bdi:text-is('Physical sciences')")
     page.wait_for_selector("#node-heading:has-text('Physical sciences')")
     page.select_option("#move-target", label="Arts and sciences")
     page.click("form:has(#move-target) button[type=submit]")
-    page.wait_for_selector("#taxonomy-tree a:text-is('Physical sciences')")
+    page.wait_for_selector("#taxonomy-tree a.node-link > bdi:text-is('Physical sciences')")
 
     moved = Node.objects.get(taxonomy=project.taxonomy, name="Physical sciences")
     arts = Node.objects.get(taxonomy=project.taxonomy, name="Arts and sciences")
