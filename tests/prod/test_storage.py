@@ -10,6 +10,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
+from classifiers.engine.manifest import MANIFEST_NAME, verify_manifest
 from htc_app.storage import (
     READY_FILE,
     STORE_PREFIX,
@@ -104,9 +105,11 @@ def test_object_store_model_is_a_complete_set_under_a_new_key_with_the_manifest_
     ref = write_model("run-7", FILES)
     assert ref.startswith(STORE_PREFIX + "run-7-")
     key = ref[len(STORE_PREFIX) :]
-    assert keys(s3) == sorted(f"models/{key}/{rel}" for rel in [*FILES, READY_FILE])
+    # The engine's checksum manifest (classifiers/engine/manifest.py) travels with the model files.
+    assert keys(s3) == sorted(f"models/{key}/{rel}" for rel in [*FILES, MANIFEST_NAME, READY_FILE])
     ready = json.loads(s3.get_object(Bucket=BUCKET, Key=f"models/{key}/{READY_FILE}")["Body"].read())
-    assert sorted(ready["files"]) == sorted(FILES) and ready["hash"].startswith(key.rsplit("-", 1)[1])
+    assert sorted(ready["files"]) == sorted([*FILES, MANIFEST_NAME])
+    assert ready["hash"].startswith(key.rsplit("-", 1)[1])
     # A retrained model with other content gets another key; the first stays readable meanwhile.
     other = write_model("run-7", {**FILES, "config.json": b'{"strategy": "tfidf", "C": 2}'})
     assert other != ref and model_folder_local(ref).joinpath("config.json").read_bytes() == FILES["config.json"]
@@ -119,7 +122,9 @@ def test_another_machine_downloads_the_model_once_and_reads_it_from_its_cache_by
     assert not (tmp_path / "cache-machine-b").exists() or not any((tmp_path / "cache-machine-b").glob("[0-9a-f]*"))
     local = model_folder_local(ref)
     assert local.parent == tmp_path / "cache-machine-b"
-    assert {p.relative_to(local).as_posix(): p.read_bytes() for p in local.rglob("*") if p.is_file()} == FILES
+    cached = {p.relative_to(local).as_posix(): p.read_bytes() for p in local.rglob("*") if p.is_file()}
+    assert set(cached) == {*FILES, MANIFEST_NAME} and {rel: cached[rel] for rel in FILES} == FILES
+    verify_manifest(local)  # the downloaded copy carries the checksums written when the model was saved
     key = ref[len(STORE_PREFIX) :]
     s3.delete_object(Bucket=BUCKET, Key=f"models/{key}/config.json")  # the cached copy is used from now on
     assert model_folder_local(ref) == local
