@@ -254,18 +254,9 @@ class LLMClient:
         except UnsafeURLError as exc:
             raise LLMCallError("unsafe_url", str(exc)) from None
         except openai.APIStatusError as exc:
-            error = classify_status(exc)
-            if isinstance(error, Retryable):
-                error = LLMCallError(error.kind, error.message, status=error.status)
-            raise error from None
-        except openai.APITimeoutError:
-            raise LLMCallError("timeout", f"The LLM endpoint did not answer within {self.timeout:g} s.") from None
-        except openai.APIConnectionError as exc:
-            if chain_has(exc, UnsafeURLError):
-                raise LLMCallError("unsafe_url", "The base URL was refused by the SSRF guard.") from None
-            if chain_has(exc, ResponseTooLarge):
-                raise self._too_large() from None
-            raise LLMCallError("connection", "Could not connect to the LLM endpoint.") from None
+            raise _final(classify_status(exc)) from None
+        except openai.APIConnectionError as exc:  # timeouts included
+            raise _final(self._transport_error(exc)) from None
         except (openai.APIError, ValueError):
             payload = None
         result = format_for_models_listing(payload)
@@ -403,14 +394,8 @@ class LLMClient:
                 if probed_from is not None and status >= 500:
                     self._restore_format(probed_from)  # it fails whatever the format: not a format problem
                 raise classify_status(exc) from None
-            except openai.APITimeoutError:
-                raise Retryable("timeout", f"The LLM endpoint did not answer within {self.timeout:g} s.") from None
-            except openai.APIConnectionError as exc:
-                if chain_has(exc, UnsafeURLError):
-                    raise LLMCallError("unsafe_url", "The base URL was refused by the SSRF guard.") from None
-                if chain_has(exc, ResponseTooLarge):
-                    raise self._too_large() from None
-                raise Retryable("connection", "Could not connect to the LLM endpoint.") from None
+            except openai.APIConnectionError as exc:  # timeouts included
+                raise self._transport_error(exc) from None
             except (openai.APIError, ValueError):
                 # A body that is not a chat completion (bad JSON, wrong shape): treat as a server fault.
                 raise Retryable("bad_response", "The LLM endpoint returned an unreadable response.") from None
@@ -418,6 +403,19 @@ class LLMClient:
                 self._format_confirmed = True
                 _KNOWN_FORMATS[self._endpoint_key] = mode
             return _result_from(response, mode)
+
+    def _transport_error(self, exc) -> Exception:
+        """What a failed connection means: final when the SSRF guard refused it or the body was too large,
+        else retryable (a timeout or a connection that could not be made)."""
+        import openai
+
+        if isinstance(exc, openai.APITimeoutError):
+            return Retryable("timeout", f"The LLM endpoint did not answer within {self.timeout:g} s.")
+        if chain_has(exc, UnsafeURLError):
+            return LLMCallError("unsafe_url", "The base URL was refused by the SSRF guard.")
+        if chain_has(exc, ResponseTooLarge):
+            return self._too_large()
+        return Retryable("connection", "Could not connect to the LLM endpoint.")
 
     def _too_large(self) -> LLMCallError:
         return LLMCallError(
@@ -469,6 +467,13 @@ class LLMClient:
     def breaker_open(self) -> bool:
         with self._state_lock:
             return self._consecutive_failures >= self.breaker_threshold and time.monotonic() < self._open_until
+
+
+def _final(error: Exception) -> Exception:
+    """A retryable error as a final one (for calls that are never retried, like the probe)."""
+    if isinstance(error, Retryable):
+        return LLMCallError(error.kind, error.message, status=error.status)
+    return error
 
 
 def _result_from(response, mode: str) -> LLMResult:
