@@ -8,7 +8,7 @@ import json
 from collections.abc import Iterator
 
 from classifiers.models import Prediction
-from corpora.formats.csv_format import neutralise_cell
+from htc_app.csvcells import neutralise_cell
 from review.models import Correction
 from taxonomies.selectors import taxonomy_tree
 

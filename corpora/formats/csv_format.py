@@ -1,10 +1,8 @@
 """CSV and TSV: a header row with a `text` column; optional `id`, `split`, and labels either as `path`
 ("A > B > C", several joined by " | ") or as level columns `level1, level2, ...`. Other columns go to `meta`.
 
-The writer neutralises cells that a spreadsheet would run as a formula (CWE-1236) with a leading `'` (and
-doubles a leading `'`), quotes every cell holding a CR, an LF, a quote or the delimiter, and marks the file as
-htc's own export with a last header column `htc_export`. Only in a file with that mark does the reader remove
-the added `'` again, so an export imports back unchanged while a `'` in anyone else's file is kept as written.
+Cells are written and read back by htc_app.csvcells (formula neutralising, quoting, the `htc_export` mark that
+alone lets the reader remove the added `'` again), the same rules as the taxonomy's CSV of paths.
 """
 
 from __future__ import annotations
@@ -31,32 +29,9 @@ from corpora.formats.base import (
     unknown_split_message,
 )
 from corpora.formats.registry import ExportRow, register_reader, register_writer
+from htc_app.csvcells import EXPORT_MARK, csv_line, is_own_export, neutralise_cell, restore_cell
 
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 LEVEL_COLUMN = re.compile(r"level(\d+)")
-EXPORT_MARK = "htc_export"  # last header column of htc's own CSV exports: their `'` prefixes are htc's
-
-
-def neutralise_cell(value: str) -> str:
-    """Prefix with `'` a cell that a spreadsheet would treat as a formula, or that starts with `'` itself (so
-    `restore_cell` can tell the added prefix from one that was there)."""
-    return "'" + value if value.startswith((*FORMULA_STARTS, "'")) else value
-
-
-def restore_cell(value: str) -> str:
-    """Undo `neutralise_cell` (a `'` followed by a formula start or another `'` loses that first `'`)."""
-    return value[1:] if value.startswith("'") and value[1:].startswith((*FORMULA_STARTS, "'")) else value
-
-
-def csv_line(cells: Iterable[str], delimiter: str = ",") -> str:
-    """One CSV record ending in LF; a cell is quoted when it holds a CR, an LF, a quote or the delimiter
-    (the csv module leaves a bare CR unquoted when the line ends in LF, which no strict reader accepts)."""
-    out = []
-    for cell in cells:
-        if any(ch in cell for ch in ("\r", "\n", '"', delimiter)):
-            cell = '"' + cell.replace('"', '""') + '"'
-        out.append(cell)
-    return delimiter.join(out) + "\n"
 
 
 class _LineTracker:
@@ -153,7 +128,7 @@ def _read_delimited(stream: BinaryIO, source: str, delimiter: str, split_map=Non
         return
     header = [c.strip().lower() for c in header_row]
     header = ["path" if h == "paths" else h for h in header]  # "paths" is a common spelling of the label column
-    ours = bool(header) and header[-1] == EXPORT_MARK  # htc's own export: undo its `'` prefixes
+    ours = is_own_export(header)  # htc's own export: undo its `'` prefixes
     header_line = tracker.record_line
     seen: set[str] = set()
     for col, name in enumerate(header, start=1):
