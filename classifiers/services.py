@@ -37,7 +37,7 @@ from classifiers.models import ClassifierConfig, Evaluation, Prediction, Run
 from classifiers.predicting import run_predict
 from classifiers.strategies import strategy_hooks
 from corpora.models import Document, Split
-from htc_app.storage import model_folder_write
+from htc_app.storage import model_folder_discard, model_folder_write
 from jobs.progress import JobCancelled
 
 ProgressFn = Callable[[int, int], None] | None
@@ -290,22 +290,32 @@ def run_train(*, run: Run, progress: ProgressFn = None) -> Run:
         if isinstance(exc, Cancelled):  # the engine's own cancel (a cancel check said stop)
             raise JobCancelled(f"Training of run {run.name!r} was cancelled") from None
         raise
-    with transaction.atomic():
-        # A new model makes earlier predictions and evaluations of this run stale.
-        Prediction.objects.filter(run=run).delete()
-        Evaluation.objects.filter(run=run).delete()
-        run.model_dir = written.ref
-        run.train_seconds = seconds
-        run.state = Run.State.TRAINED
-        run.taxonomy_version = taxonomy.version  # the tree the model actually learned
-        run.stats = {**run.stats, "train_documents": len(texts), "dev_documents": len(dev[0]) if dev else 0}
-        device = estimator_device(estimator)
-        if device:
-            run.stats["device"] = device  # shown on the run page
-        if multipath is not None:
-            run.stats["multipath"] = multipath
-        run.stats.update(hooks.after_fit(run=run, estimator=estimator, doc_ids=doc_ids, hierarchy=hierarchy))
-        run.save(update_fields=["model_dir", "train_seconds", "state", "taxonomy_version", "stats"])
+    had_model = bool(run.model_dir)
+    try:
+        with transaction.atomic():
+            # A new model makes earlier predictions and evaluations of this run stale.
+            Prediction.objects.filter(run=run).delete()
+            Evaluation.objects.filter(run=run).delete()
+            run.model_dir = written.ref
+            run.train_seconds = seconds
+            run.state = Run.State.TRAINED
+            run.taxonomy_version = taxonomy.version  # the tree the model actually learned
+            run.stats = {**run.stats, "train_documents": len(texts), "dev_documents": len(dev[0]) if dev else 0}
+            device = estimator_device(estimator)
+            if device:
+                run.stats["device"] = device  # shown on the run page
+            if multipath is not None:
+                run.stats["multipath"] = multipath
+            run.stats.update(hooks.after_fit(run=run, estimator=estimator, doc_ids=doc_ids, hierarchy=hierarchy))
+            run.save(update_fields=["model_dir", "train_seconds", "state", "taxonomy_version", "stats"])
+    except BaseException:
+        # The model was published but the run could not say so (a full disk, a read-only database): a first
+        # model is removed again, so no folder is left that no run names; an earlier model's run stays usable.
+        if not had_model:
+            model_folder_discard(written.ref)
+        state = Run.State.TRAINED if had_model else Run.State.FAILED
+        Run.objects.filter(pk=run.pk, state=Run.State.TRAINING).update(state=state)
+        raise
     return run
 
 

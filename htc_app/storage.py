@@ -169,6 +169,23 @@ def model_folder_write(name: str) -> Iterator[ModelWrite]:
         shutil.rmtree(staging, ignore_errors=True)
 
 
+def model_folder_discard(ref: str) -> None:
+    """Remove a published model folder that no run names (its run could not be saved); missing is fine."""
+    if not ref:
+        return
+    if not ref.startswith(STORE_PREFIX):
+        shutil.rmtree(ref, ignore_errors=True)
+        return
+    storage, key = models_storage(), ref[len(STORE_PREFIX) :].strip("/")
+    try:
+        files, _digest = _ready_manifest(storage, key)
+    except IncompleteModel:
+        return
+    storage.delete(f"{key}/{READY_FILE}")  # first: a key without it is never loaded
+    for rel in files:
+        storage.delete(f"{key}/{rel}")
+
+
 def _ready_manifest(storage: Storage, key: str) -> tuple[dict[str, dict], str]:
     """The files and content hash a ready model key lists; IncompleteModel when it is not ready or inconsistent."""
     try:

@@ -17,6 +17,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import OperationalError, connection
 
+from htc_app.storage_faults import storage_fault
 from jobs.models import Job
 from jobs.progress import JobCancelled, JobError, JobLeaseLost, Progress
 from jobs.registry import handler_for
@@ -50,6 +51,9 @@ def plain_error(exc: BaseException) -> str:
     """The failure in words a user can act on; tracebacks go to the log, never to the page."""
     if isinstance(exc, JobError):
         return str(exc) or "The job failed."
+    fault = storage_fault(exc)  # a full disk or read-only storage: the words of the 507/503 pages
+    if fault is not None:
+        return fault.message
     if isinstance(exc, ValidationError):
         return " ".join(exc.messages)
     if isinstance(exc, MemoryError):

@@ -19,11 +19,12 @@ FULL = "database or disk is full"
 
 
 @contextmanager
-def failing_writes(table: str, message: str = FULL, verb: str = "INSERT"):
-    """Every `verb` statement on `table` fails as the database does on a full disk (SQLite's words)."""
+def failing_writes(table: str, message: str = FULL, verb: str = "INSERT", match: str = ""):
+    """Every `verb` statement on `table` (that contains `match`) fails as the database does on a full disk
+    (SQLite's words)."""
 
     def wrapper(execute, sql, params, many, context):
-        if sql.lstrip().upper().startswith(verb) and table in sql:
+        if sql.lstrip().upper().startswith(verb) and table in sql and match in sql:
             raise OperationalError(message)
         return execute(sql, params, many, context)
 
