@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 
 from classifiers.cascading import CASCADE, MAX_STAGES, cascade_params_clean
 from classifiers.engine import registry
+from classifiers.selectors import run_possible_jobs
 from classifiers.services import parse_params
 
 MAIN_FIELDS = ("name", "strategy", "shots", "seed", "corrector", "params", "split")
@@ -181,22 +182,6 @@ def run_form_initial(query) -> dict:
     return initial
 
 
-def run_job_choices(run, *, has_predictions: bool) -> list[tuple[str, str]]:
-    """The jobs that can work on this run now: predicting needs a model, evaluating needs predictions."""
-    from classifiers.models import Run
-
-    if run is None:
-        return [("predict", "Predict"), ("evaluate", "Evaluate"), ("pipeline", "Predict and evaluate")]
-    if run.state == Run.State.TRAINING:
-        return []
-    if run.state != Run.State.TRAINED or not run.model_dir:
-        return [("pipeline", "Train, predict and evaluate")]
-    choices = [("predict", "Predict"), ("pipeline", "Predict and evaluate")]
-    if has_predictions:
-        choices.insert(1, ("evaluate", "Evaluate"))
-    return choices
-
-
 class RunJobForm(forms.Form):
     kind = forms.ChoiceField(choices=[])
     split = forms.ChoiceField(choices=[("test", "test"), ("dev", "dev"), ("train", "train"), ("all", "all")])
@@ -206,9 +191,9 @@ class RunJobForm(forms.Form):
         required=False,
     )
 
-    def __init__(self, *args, run=None, has_predictions: bool = True, **kwargs) -> None:
+    def __init__(self, *args, run, has_predictions: bool | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["kind"].choices = run_job_choices(run, has_predictions=has_predictions)
+        self.fields["kind"].choices = run_possible_jobs(run, has_predictions=has_predictions)
 
 
 class RunUpdateForm(forms.Form):

@@ -283,6 +283,49 @@ def document_pseudo_labels(*, document) -> list[dict]:
     return [{"run": p.run, "path": path_text(tree, p.path), "confidence": p.confidence} for p in rows]
 
 
+#: The jobs a person may start on a run (the run page's action list and `POST .../runs/<id>/jobs/`).
+RUN_JOB_KINDS = ("predict", "evaluate", "pipeline")
+
+
+def run_possible_jobs(run: Run, *, has_predictions: bool | None = None) -> list[tuple[str, str]]:
+    """The jobs that can work on this run now, as (kind, label): the one rule behind the run page's action
+    list and the API's run-job endpoint. Predicting needs a kept model (a trained run), evaluating needs that
+    model's stored predictions; a run being trained takes none; a new, failed or cancelled run can only be
+    trained again (the pipeline). `has_predictions` is looked up when not given."""
+    if run.state == Run.State.TRAINING:
+        return []
+    if run.state != Run.State.TRAINED:
+        return [("pipeline", "Train, predict and evaluate")]
+    if not run.model_dir:
+        return []  # "trained" with no model kept: nothing can predict, and there is nothing to evaluate
+    if has_predictions is None:
+        has_predictions = run.predictions.exists()
+    choices = [("predict", "Predict"), ("pipeline", "Predict and evaluate")]
+    if has_predictions:
+        choices.insert(1, ("evaluate", "Evaluate"))
+    return choices
+
+
+def run_job_refusal(run: Run, kind: str, *, has_predictions: bool | None = None) -> str | None:
+    """Why `kind` cannot be started on this run now, in words (None when it can), by `run_possible_jobs`."""
+    if kind not in RUN_JOB_KINDS:
+        return None  # other kinds (train, update_labels) are started by their own use cases
+    possible = [k for k, _ in run_possible_jobs(run, has_predictions=has_predictions)]
+    if kind in possible:
+        return None
+    state = run.get_state_display().lower()
+    if run.state == Run.State.TRAINING:
+        why = "it is being trained"
+    elif run.state != Run.State.TRAINED:
+        why = f"it is {state} and keeps no model; train it again (the pipeline)"
+    elif not run.model_dir:
+        why = "no trained model is kept"
+    else:
+        why = "it has no predictions yet; predict first"
+    offered = ", ".join(possible) if possible else "nothing"
+    return f"This run cannot {kind} now: {why}. It offers: {offered}."
+
+
 def run_pseudo_labels(*, run: Run):
     """A weak run's pseudo-labelled documents, most confident first, with their documents' ids."""
     from classifiers.models import PseudoLabel

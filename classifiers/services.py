@@ -35,6 +35,7 @@ from classifiers.engine.base import Cancelled
 from classifiers.engine.hierarchy import Hierarchy, Path
 from classifiers.models import ClassifierConfig, Evaluation, Prediction, Run
 from classifiers.predicting import run_predict
+from classifiers.selectors import run_job_refusal
 from classifiers.strategies import strategy_hooks
 from corpora.models import Document, Split
 from htc_app.storage import model_folder_discard, model_folder_write
@@ -336,9 +337,14 @@ def run_job_start(*, run: Run, kind: str, split: str, actor, labels: str = "uplo
     """Queue a job on `run` (train, predict, evaluate, pipeline, update_labels) for the pages and the API.
 
     The job's params name only the run, the split and (evaluations against reviewed labels) the labels;
-    returns the Job row (dispatched on commit)."""
+    returns the Job row (dispatched on commit). A job that cannot work on the run now (predicting a run that
+    keeps no model, evaluating one without predictions; `selectors.run_possible_jobs`, the run page's rule too)
+    is refused with a ValidationError on `kind`."""
     from jobs.services import job_start
 
+    refusal = run_job_refusal(run, kind)
+    if refusal is not None:
+        raise ValidationError({"kind": refusal})
     if labels not in EVALUATION_LABELS:
         raise ValidationError({"labels": f"Unknown labels {labels!r}; use one of {', '.join(EVALUATION_LABELS)}."})
     params = {"run_id": run.pk, "split": split}

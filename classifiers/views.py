@@ -151,12 +151,11 @@ def run_update(request: HttpRequest, project_id: int, run_id: int) -> HttpRespon
 def run_job(request: HttpRequest, project_id: int, run_id: int) -> HttpResponse:
     project = project_for_user(user=request.user, project_id=project_id, role=Role.ANNOTATOR)
     run = get_object_or_404(Run, project=project, pk=run_id)
-    form = RunJobForm(request.POST, run=run, has_predictions=run.predictions.exists())
+    form = RunJobForm(request.POST, run=run)
     if not form.is_valid():
-        if "kind" in form.errors and request.POST.get("kind"):
-            messages.error(
-                request, f"This run cannot {request.POST.get('kind')} now (state: {run.get_state_display()})."
-            )
+        refusal = selectors.run_job_refusal(run, request.POST.get("kind", ""))
+        if "kind" in form.errors and refusal:
+            messages.error(request, refusal)
         else:
             messages.error(request, "Choose what to do and on which split.")
     else:

@@ -28,7 +28,7 @@ def world(project, owner, make_user, add_member, build_tree, make_project):
     """Demo project: owner, annotator, viewer and a spare viewer ("extra"); a stranger owning another project.
 
     Taxonomy Sci > {Phys > {Astro, Quantum}, Bio}, Sport > Team; six documents (four train, two test) with
-    gold paths; a run with predictions for every document; one correction (by the owner) and one queued job.
+    gold paths; a trained run (model kept) with predictions for every document; one correction (by the owner) and one queued job.
     """
     from classifiers.models import Prediction, Run
     from corpora.models import Corpus, Document, GoldLabel
@@ -57,7 +57,10 @@ def world(project, owner, make_user, add_member, build_tree, make_project):
         )
         GoldLabel.objects.create(document=doc, node=nodes[key])
         docs.append(doc)
-    run = Run.objects.create(project=project, name="run-1", strategy="tfidf", state=Run.State.TRAINED, created_by=owner)
+    # Trained, with a kept model (its folder is never read here), so it offers predict and evaluate.
+    run = Run.objects.create(
+        project=project, name="run-1", strategy="tfidf", state=Run.State.TRAINED, model_dir="run-1", created_by=owner
+    )
 
     def path(key: str) -> list[int]:
         parts = key.split(" > ")

@@ -56,6 +56,78 @@ def test_a_run_job_predicts_a_split_in_the_background(world, token_client, base)
     assert Job.objects.get(pk=response.json()["id"]).params == {"run_id": world["run"].pk, "split": "dev"}
 
 
+@pytest.mark.parametrize(
+    ("state", "model_dir", "kind"),
+    [
+        (Run.State.NEW, "", "predict"),
+        (Run.State.CANCELLED, "", "predict"),
+        (Run.State.FAILED, "", "evaluate"),
+        (Run.State.TRAINING, "", "pipeline"),
+        (Run.State.TRAINED, "", "predict"),  # "trained" but no model kept
+    ],
+)
+def test_a_run_job_that_cannot_work_on_the_run_is_refused_in_the_error_shape(
+    world, token_client, base, state, model_dir, kind
+):
+    Run.objects.filter(pk=world["run"].pk).update(state=state, model_dir=model_dir)
+    jobs = Job.objects.count()
+    response = token_client(world["users"]["annotator"]).post(
+        base + f"runs/{world['run'].pk}/jobs/", {"kind": kind, "split": "test"}, format="json"
+    )
+    assert response.status_code == 400, response.content
+    body = response.json()
+    assert body["errors"][0]["field"] == "kind" and f"cannot {kind} now" in body["detail"]
+    assert Job.objects.count() == jobs
+
+
+def test_evaluating_a_trained_run_without_predictions_is_refused(world, token_client, base):
+    world["run"].predictions.all().delete()
+    response = token_client(world["users"]["annotator"]).post(
+        base + f"runs/{world['run'].pk}/jobs/", {"kind": "evaluate", "split": "test"}, format="json"
+    )
+    assert response.status_code == 400 and "predict first" in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("state", "model_dir", "predictions"),
+    [
+        (Run.State.NEW, "", False),
+        (Run.State.CANCELLED, "", False),
+        (Run.State.FAILED, "", True),
+        (Run.State.TRAINING, "", False),
+        (Run.State.TRAINED, "run-1", False),
+        (Run.State.TRAINED, "run-1", True),
+    ],
+)
+def test_the_api_accepts_exactly_the_actions_the_run_page_offers(
+    world, token_client, client_for, base, state, model_dir, predictions
+):
+    import re
+
+    from django.urls import reverse
+
+    run = world["run"]
+    Run.objects.filter(pk=run.pk).update(state=state, model_dir=model_dir)
+    if not predictions:
+        run.predictions.all().delete()
+    page = client_for(world["users"]["annotator"]).get(reverse("classifiers:run", args=[world["project"].pk, run.pk]))
+    form = re.search(r'<form[^>]*id="run-job-form".*?</form>', page.content.decode(), re.S)
+    offered = (
+        set(re.findall(r'<option value="(\w+)"', re.search(r'<select name="kind".*?</select>', form[0], re.S)[0]))
+        if form
+        else set()
+    )
+    client = token_client(world["users"]["annotator"])
+    accepted = set()
+    for kind in ("predict", "evaluate", "pipeline"):
+        response = client.post(base + f"runs/{run.pk}/jobs/", {"kind": kind, "split": "test"}, format="json")
+        assert response.status_code in (202, 400), response.content
+        if response.status_code == 202:
+            accepted.add(kind)
+            Job.objects.filter(pk=response.json()["id"]).delete()
+    assert accepted == offered
+
+
 def test_run_detail_lists_evaluations_and_prediction_count(world, token_client, base):
     from classifiers.models import Evaluation
 
