@@ -20,7 +20,9 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from classifiers.adapters import hierarchy_for_taxonomy, label_texts_for
+from classifiers.engine.base import progress_note
 from classifiers.engine.hierarchy import Hierarchy
+from jobs.progress import PhasedProgress
 
 ProgressFn = Callable[[int, int], None] | None
 MAX_ERRORS_SHOWN = 20
@@ -36,10 +38,24 @@ def llm_client_for(project):
     return LLMClient(**kwargs, cache_dir=FsPath(settings.HTC_DATA_DIR) / "llm_cache")
 
 
-def _stage(progress: ProgressFn, name: str):
-    """`progress.stage(name)` for a StagedProgress, the callable itself otherwise."""
-    stage = getattr(progress, "stage", None)
-    return stage(name) if stage is not None else progress
+def taxonomy_enrich_phases(*, corpus: bool = True, llm: bool = False) -> list[tuple[str, str, float]]:
+    """The named, weighted phases of an enrichment job (jobs.progress.PhasedProgress): scoring the corpus
+    (encoding most of it) and asking the LLM take the time, storing the terms next to none."""
+    phases = []
+    if corpus:
+        phases.append(("corpus", "Scoring the corpus zero-shot and mining terms", 0.6 if llm else 0.95))
+    if llm:
+        phases.append(("llm", "Asking the LLM for terms", 0.35 if corpus else 0.95))
+    phases.append(("store", "Storing the terms", 0.05))
+    return phases
+
+
+EXAMPLES_PHASES = [("llm", "Asking the LLM for examples", 0.95), ("store", "Storing the examples", 0.05)]
+
+
+def _phase(progress: PhasedProgress | None, key: str) -> PhasedProgress | None:
+    """Start phase `key` of the job's phased progress; returns the engine callback (None without a job)."""
+    return progress.phase(key) if progress is not None else None
 
 
 def _corpus_texts(project, max_documents: int, seed: int) -> list[str]:
@@ -94,7 +110,7 @@ def taxonomy_enrich(
     max_llm_calls: int = 500,
     rounds: int = 2,
     seed: int = 550,
-    progress: ProgressFn = None,
+    progress: PhasedProgress | None = None,
 ) -> dict[str, Any]:
     """Find class-indicative terms for every label and store them in Node.terms.
 
@@ -102,7 +118,8 @@ def taxonomy_enrich(
     refined `rounds` times (the label texts enriched with the terms found, then scored and mined again).
     `llm`: terms the project's LLM lists for each label given its parent path and siblings (at most
     `max_llm_calls` calls; invalid answers store nothing and are reported). Terms a person gave are kept
-    unless `replace_edited`. Returns a summary (documents, nodes updated and kept, LLM usage and errors)."""
+    unless `replace_edited`. `progress`: the job's phases (`taxonomy_enrich_phases`), reported as they run.
+    Returns a summary (documents, nodes updated and kept, LLM usage and errors)."""
     from taxonomies.terms import taxonomy_enrich_terms
 
     if not corpus and not llm:
@@ -123,13 +140,15 @@ def taxonomy_enrich(
             max_documents=int(max_documents),
             rounds=max(1, min(int(rounds), 5)),
             seed=seed,
-            progress=_stage(progress, "Scoring the corpus zero-shot"),
+            progress=_phase(progress, "corpus"),
         )
     asked: dict[int, list[str]] = {}
     if llm:
         from classifiers.engine.llm.enrich import ask_terms
 
         client = llm_client_for(project)
+        asking = _phase(progress, "llm")
+        progress_note(asking, f"one call per label, {min(len(hierarchy), int(max_llm_calls)):,} labels")
         try:
             batch = ask_terms(
                 client,
@@ -138,7 +157,7 @@ def taxonomy_enrich(
                 k=int(top_k),
                 max_calls=int(max_llm_calls),
                 seed=seed,
-                progress=_stage(progress, "Asking the LLM for terms"),
+                progress=asking,
             )
         finally:
             client.close()
@@ -151,6 +170,7 @@ def taxonomy_enrich(
             )
         summary["llm"] = batch.summary()
         summary["llm_errors"] = _errors_by_path(hierarchy, batch.errors)
+    _phase(progress, "store")
     source = "mined+llm" if corpus and llm else "mined" if corpus else "llm"
     combined: dict[int, list[str]] = {}
     for v in range(len(hierarchy)):
@@ -178,11 +198,12 @@ def examples_generate(
     per_leaf: int = 3,
     max_llm_calls: int = 500,
     seed: int = 550,
-    progress: ProgressFn = None,
+    progress: PhasedProgress | None = None,
 ) -> dict[str, Any]:
     """Ask the project's LLM for `per_leaf` short documents per leaf path and store them as generated
     documents (train split, labelled with their path). Leaves that already have that many are skipped,
-    so a retried job does not write twice. Returns a summary (documents written, LLM usage, errors)."""
+    so a retried job does not write twice. `progress`: the job's phases (EXAMPLES_PHASES). Returns a summary
+    (documents written, LLM usage, errors)."""
     from classifiers.engine.llm.enrich import ask_examples
     from corpora.models import GoldLabel
 
@@ -198,6 +219,8 @@ def examples_generate(
         have[node_id] = have.get(node_id, 0) + 1
     todo = [leaf for leaf in hierarchy.leaves if have.get(int(hierarchy.ids[leaf]), 0) < int(per_leaf)]
     client = llm_client_for(project)
+    asking = _phase(progress, "llm")
+    progress_note(asking, f"one call per leaf path, {min(len(todo), int(max_llm_calls)):,} leaves")
     try:
         batch = ask_examples(
             client,
@@ -206,10 +229,11 @@ def examples_generate(
             n=int(per_leaf),
             max_calls=int(max_llm_calls),
             seed=seed,
-            progress=_stage(progress, "Asking the LLM for examples"),
+            progress=asking,
         )
     finally:
         client.close()
+    _phase(progress, "store")
     written = _store_examples(
         project=project, actor=actor, hierarchy=hierarchy, batch=batch.results, model=client.model
     )

@@ -57,42 +57,6 @@ def enrich_resource(params: dict) -> str:
     return "compute" if params.get("corpus", True) else "default"
 
 
-class StagedProgress:
-    """Feeds engine-style `callback(done, total)` reports of successive stages into one job Progress.
-
-    Each stage's total is added to what earlier stages did, so the bar moves forward across stages."""
-
-    def __init__(self, progress):
-        self.progress = progress
-        self.base = 0  # work done by finished stages
-        self.done = 0  # work done in the current stage
-        self.total = 0
-        self.message = ""
-
-    def stage(self, message: str) -> StagedProgress:
-        self.base += max(self.done, self.total)
-        self.done = 0
-        self.total = 0
-        self.message = message
-        if self.progress is not None and self.base:
-            self.progress.set_done(self.base)  # a stage that under-reported still counts as finished
-        return self
-
-    def cancel_requested(self) -> bool:
-        """The job's cancel flag (a cheap, throttled read): engine loops ask it before costly steps."""
-        return self.progress is not None and self.progress.cancel_requested()
-
-    def __call__(self, done: int, total: int) -> None:
-        if self.progress is None:
-            return
-        if total != self.total:
-            self.total = total
-            self.progress.set_total(self.base + max(total, done))
-        step = done - self.done
-        self.done = done
-        self.progress.advance(max(step, 0), message=self.message)
-
-
 def _run(job) -> Run:
     return Run.objects.select_related("project__taxonomy").get(pk=job.params["run_id"], project_id=job.project_id)
 
@@ -223,19 +187,23 @@ ENRICH_OPTIONS = ("top_k", "corpus", "llm", "replace_edited", "max_documents", "
 @job_handler("taxonomy_enrich", resource=enrich_resource)
 def taxonomy_enrich_handler(job, progress) -> dict:
     """Mine (and/or ask the LLM for) terms per label; job.params holds only the non-secret options."""
-    from classifiers.coldstart import taxonomy_enrich
+    from classifiers.coldstart import taxonomy_enrich, taxonomy_enrich_phases
 
     options = {k: v for k, v in job.params.items() if k in ENRICH_OPTIONS}
-    return taxonomy_enrich(project=job.project, actor=job.created_by, progress=StagedProgress(progress), **options)
+    phased = PhasedProgress(
+        progress, taxonomy_enrich_phases(corpus=bool(options.get("corpus", True)), llm=bool(options.get("llm", False)))
+    )
+    return taxonomy_enrich(project=job.project, actor=job.created_by, progress=phased, **options)
 
 
 @job_handler("examples_generate")
 def examples_generate_handler(job, progress) -> dict:
     """Ask the LLM for example documents per leaf path (leaves that already have enough are skipped)."""
-    from classifiers.coldstart import examples_generate
+    from classifiers.coldstart import EXAMPLES_PHASES, examples_generate
 
     options = {k: v for k, v in job.params.items() if k in ("per_leaf", "max_llm_calls")}
-    return examples_generate(project=job.project, actor=job.created_by, progress=StagedProgress(progress), **options)
+    phased = PhasedProgress(progress, EXAMPLES_PHASES)
+    return examples_generate(project=job.project, actor=job.created_by, progress=phased, **options)
 
 
 @job_target("taxonomy")

@@ -20,7 +20,13 @@ from typing import Any
 
 import numpy as np
 
-from classifiers.engine.base import HierarchicalClassifier, ProgressFn, decode_scores, path_confidence
+from classifiers.engine.base import (
+    HierarchicalClassifier,
+    ProgressFn,
+    decode_scores,
+    path_confidence,
+    progress_note,
+)
 from classifiers.engine.baselines import sibling_groups
 from classifiers.engine.hierarchy import Hierarchy, Path
 
@@ -85,14 +91,20 @@ def enrich_zero_shot(
     params = {k: v for k, v in (zeroshot_params or {}).items() if k != "label_texts"}
     base = {int(k): str(v) for k, v in (label_texts or {}).items() if v}
     scorer = ZeroShotClassifier(**params, label_texts=base).fit([], [], hierarchy)
+    # Encoding takes most of the time; the rounds of scoring and mining share the rest.
+    progress_note(progress, f"Encoding {len(texts):,} documents", share=0.8)
     docs = scorer.embed_documents(texts, progress=progress)
     terms: dict[int, list[str]] = {}
     scores: list[np.ndarray] = []
-    for r in range(max(1, int(rounds))):
+    rounds = max(1, int(rounds))
+    progress_note(progress, f"Scoring the labels and mining terms ({rounds} round{'s' if rounds != 1 else ''})", 1.0)
+    for r in range(rounds):
         if r:
             scorer = ZeroShotClassifier(**params, label_texts=merge_label_texts(base, terms)).fit([], [], hierarchy)
         scores = scorer.scores_for_embeddings(docs)
         terms = mine_terms(texts, scores, hierarchy, top_k=top_k, min_df=min_df)
+        if progress is not None:
+            progress(r + 1, rounds)
     return terms, scores
 
 
@@ -267,19 +279,11 @@ class WeakSupervisionClassifier(HierarchicalClassifier):
             candidates = sorted(int(i) for i in rng.choice(candidates, size=int(self.max_scored), replace=False))
         pool = [texts[i] for i in candidates]
         base_texts = dict((self.zeroshot_params or {}).get("label_texts") or {})
-        # One bar for both halves: scoring the pool, then training the base strategy (scaled to the same size).
-        half = max(1, len(pool))
-
-        def scoring(done: int, total: int) -> None:
-            if progress is not None:
-                progress(min(half, round(half * done / max(1, total))), 2 * half)
-
-        def training(done: int, total: int) -> None:
-            if progress is not None:
-                progress(half + min(half, round(half * done / max(1, total))), 2 * half)
-
+        # Two named steps on the caller's progress: scoring the pool (half of the time), then training the base
+        # strategy on the pseudo-labels (the rest); the base's own notes ("Encoding ...") nest inside the second.
         scorer = self._make_scorer(hierarchy, base_texts)
-        scores = self._score(scorer, pool, scoring) if pool else []
+        progress_note(progress, f"Pseudo-labelling: scoring {len(pool):,} documents with {self.scorer}", share=0.5)
+        scores = self._score(scorer, pool, progress) if pool else []
         self.terms_: dict[int, list[str]] = {}
         if self.enrich and pool and scores:
             self.terms_ = mine_terms(pool, scores, hierarchy, top_k=self.top_k_terms)
@@ -313,8 +317,10 @@ class WeakSupervisionClassifier(HierarchicalClassifier):
         if not train_idx:
             raise ValueError("no document could be pseudo-labelled")
         self.estimator_ = make_strategy(self.base, **{**BASE_DEFAULTS.get(self.base, {}), **(self.base_params or {})})
-        self.estimator_.fit([texts[i] for i in train_idx], train_paths, hierarchy, progress=training)
-        training(1, 1)
+        progress_note(progress, f"Training {self.base} on {len(train_idx):,} pseudo-labelled documents", share=1.0)
+        self.estimator_.fit([texts[i] for i in train_idx], train_paths, hierarchy, progress=progress)
+        if progress is not None:
+            progress(1, 1)
         return self
 
     def _blending(self) -> bool:

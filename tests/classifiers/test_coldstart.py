@@ -9,6 +9,7 @@ from jobs.models import Job
 from jobs.runner import run_job_inline
 from jobs.services import job_create
 from taxonomies.models import Node, TaxonomyChange
+from tests.classifiers.conftest import assert_phased
 from tests.classifiers.corpus import WORDS
 
 pytestmark = pytest.mark.django_db
@@ -219,3 +220,21 @@ def test_weak_run_from_the_command_line(corpus_project, owner, keyword_scorer):
     assert PseudoLabel.objects.filter(run=run).count() == run.stats["pseudo_labels"]["count"] > 0
     below = sum(p.confidence < 0.65 for p in PseudoLabel.objects.filter(run=run))
     assert below == run.stats["pseudo_labels"]["below_threshold"]  # the min_fraction fallback is on record
+
+
+def test_a_weak_run_job_names_its_pseudo_labelling_and_training_steps(corpus_project, owner, keyword_scorer, reports):
+    from classifiers.services import run_create
+
+    _give_terms(corpus_project, owner)
+    params = {"scorer": "keyword-test", "base": "tfidf", "base_params": {"min_df": 1}, "threshold": 0.5}
+    params["enrich"] = False
+    run = run_create(project=corpus_project, strategy="weak", params=params, name="weak", actor=owner)
+    job = job_create(
+        kind="train", project=corpus_project, params={"run_id": run.pk}, target_type="run", target_id=run.pk
+    )
+    job = run_job_inline(job, show_progress=False)
+    messages = assert_phased(job, reports, ["train"])
+    scoring = [i for i, m in enumerate(messages) if "Pseudo-labelling: scoring" in m and "with keyword-test" in m]
+    training = [i for i, m in enumerate(messages) if "Training tfidf on" in m and "pseudo-labelled documents" in m]
+    assert scoring and training and scoring[0] < training[0]
+    assert job.percent == 100

@@ -185,14 +185,33 @@ def test_label_texts_shape_the_verbalizers_starting_label_vectors():
     assert torch.allclose(plain[h.index["Science"]], rich[h.index["Science"]])
 
 
-def test_weak_pipeline_reports_one_forward_moving_progress(keyword_scorer):
+class _Listener:
+    """A progress callback that listens to notes (as the jobs' phased progress does): (note, share) and reports."""
+
+    def __init__(self):
+        self.events: list[tuple] = []
+
+    def note(self, message: str, share: float | None = None) -> None:
+        self.events.append(("note", message, share))
+
+    def __call__(self, done: int, total: int) -> None:
+        self.events.append(("report", done, total))
+
+
+def test_weak_pipeline_names_its_two_steps_and_reports_each_forward(keyword_scorer):
     h, texts = _two_topics()
-    seen: list[tuple[int, int]] = []
+    listener = _Listener()
     WeakSupervisionClassifier(base="tfidf", base_params={"min_df": 1}, scorer="keyword-test", enrich=False).fit(
-        texts, [[]] * len(texts), h, progress=lambda done, total: seen.append((done, total))
+        texts, [[]] * len(texts), h, progress=listener
     )
-    assert seen and {total for _, total in seen} == {2 * len(texts)}
-    assert [d for d, _ in seen] == sorted(d for d, _ in seen) and seen[-1] == (2 * len(texts), 2 * len(texts))
+    notes = [(message, share) for kind, message, share in listener.events if kind == "note"]
+    assert notes[0] == (f"Pseudo-labelling: scoring {len(texts):,} documents with keyword-test", 0.5)
+    training = [i for i, (m, _) in enumerate(notes) if m.startswith("Training tfidf on ")]
+    assert training and notes[training[0]][1] == 1.0  # the rest of the caller's phase
+    reports = [(done, total) for kind, done, total in listener.events if kind == "report"]
+    assert reports and reports[-1][0] == reports[-1][1]  # ends finished
+    for (done, total), (next_done, next_total) in zip(reports, reports[1:], strict=False):
+        assert total != next_total or next_done >= done  # forward within a step (a new total is a new step)
 
 
 def test_per_class_selection_keeps_the_most_confident_share_of_every_predicted_path():
