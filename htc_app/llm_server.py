@@ -130,6 +130,13 @@ STATUS_FILE = "llm_server.json"  # under HTC_DATA_DIR: what the endpoint page sh
 BACKOFF_FIRST = 1.0
 BACKOFF_MAX = 60.0
 HEALTHY_RESET = 120.0  # seconds up before a later crash starts the back-off from the beginning again
+# A running server is probed with GET /v1/models every HEALTH_INTERVAL seconds, each probe bounded by
+# HEALTH_TIMEOUT; HEALTH_FAILURES misses in a row mean it hangs (alive, not answering) and it is restarted.
+# llama-cpp-python answers /v1/models only between completions (one lock serves both), so the timeout leaves
+# room for a completion or two in progress and a single miss changes nothing but the state shown.
+HEALTH_INTERVAL = 20.0
+HEALTH_TIMEOUT = 30.0
+HEALTH_FAILURES = 3
 
 
 def status_path(data_dir: str | Path) -> Path:
@@ -151,8 +158,12 @@ class LLMSupervisor:
     doubles with every crash in a row (BACKOFF_FIRST up to BACKOFF_MAX seconds), and writes its state to
     HTC_DATA_DIR/llm_server.json on every change. `tick()` is called about once a second by htc_serve.
 
-    States: starting, running, restarting (waiting out the back-off), external (another server answers on the
-    port), stopped."""
+    A running server is also probed (`health`, GET /v1/models bounded by `health_timeout`) every
+    `health_interval` seconds: a process that is alive but misses `health_failures` probes in a row hangs, and is
+    killed and restarted with the same back-off.
+
+    States: starting, running, unresponsive (alive, missed the last health probe(s)), restarting (waiting out the
+    back-off), external (another server answers on the port), stopped."""
 
     def __init__(
         self,
@@ -165,6 +176,10 @@ class LLMSupervisor:
         popen: Callable[..., subprocess.Popen] | None = None,
         ready: Callable[[str], bool] | None = None,
         startup_timeout: float = 180.0,
+        health: Callable[[str], bool] | None = None,
+        health_interval: float = HEALTH_INTERVAL,
+        health_timeout: float = HEALTH_TIMEOUT,
+        health_failures: int = HEALTH_FAILURES,
     ):
         self.command = command
         self.base_url = base_url
@@ -174,6 +189,12 @@ class LLMSupervisor:
         self.popen = popen or (lambda cmd: subprocess.Popen(cmd, start_new_session=True))
         self.ready = ready or (lambda url: server_ready(url, timeout=1.0))
         self.startup_timeout = startup_timeout
+        self.health_timeout = float(health_timeout)
+        self.health = health or (lambda url: server_ready(url, timeout=self.health_timeout))
+        self.health_interval = float(health_interval)
+        self.health_failures = max(1, int(health_failures))
+        self.missed = 0  # health probes missed in a row
+        self.checked_at = 0.0
         self.proc: subprocess.Popen | None = None
         self.state = "stopped"
         self.message = ""
@@ -197,15 +218,18 @@ class LLMSupervisor:
             if self.proc is not None and self.proc.poll() is not None:
                 self._died(self.proc.returncode)
             elif self.ready(self.base_url):
-                self._set("running", f"Running at {self.base_url} (pid {self.proc.pid if self.proc else '?'}).")
+                self.missed, self.checked_at = 0, now
+                self._set("running", self._running_message())
             elif now - self.started_at > self.startup_timeout:
                 self.log(f"The local LLM server did not answer within {self.startup_timeout:g} s; restarting it.")
                 stop_process(self.proc)
                 self._died(self.proc.returncode if self.proc else None)
-        elif self.state == "running":
+        elif self.state in ("running", "unresponsive"):
             if self.proc is not None and self.proc.poll() is not None:
                 self._died(self.proc.returncode)
-            elif now - self.started_at > HEALTHY_RESET:
+            elif now - self.checked_at >= self.health_interval:
+                self._check_health()
+            elif self.state == "running" and now - self.started_at > HEALTHY_RESET:
                 self.crashes_in_row = 0
         elif self.state == "restarting" and now >= self.retry_at:
             self.restarts += 1
@@ -217,6 +241,36 @@ class LLMSupervisor:
             stop_process(self.proc)
         self._set("stopped", "Stopped with htc.")
 
+    def _check_health(self) -> None:
+        """One bounded probe of a running server; a hang (alive, `health_failures` misses in a row) restarts it."""
+        answered = self.health(self.base_url)
+        self.checked_at = self.clock()
+        if answered:
+            self.missed = 0
+            self._set("running", self._running_message())
+            return
+        self.missed += 1
+        if self.proc is not None and self.proc.poll() is not None:
+            self._died(self.proc.returncode)
+            return
+        probe = f"GET {self.base_url}/models did not answer within {self.health_timeout:g} s"
+        if self.missed < self.health_failures:
+            self._set(
+                "unresponsive",
+                f"{probe} ({self.missed} of {self.health_failures} checks in a row; the process is alive). "
+                f"It is restarted after {self.health_failures} missed checks.",
+            )
+            return
+        self.log(f"The local LLM server hangs: {probe} {self.missed} times in a row; restarting it.")
+        stop_process(self.proc)
+        self._died(
+            self.proc.returncode if self.proc else None,
+            why=f"The local LLM server hung ({probe} {self.missed} times in a row, process alive) and was stopped",
+        )
+
+    def _running_message(self) -> str:
+        return f"Running at {self.base_url} (pid {self.proc.pid if self.proc else '?'})."
+
     # ----- state -----
     def _spawn(self) -> None:
         self.proc = self.popen(self.command)
@@ -224,13 +278,14 @@ class LLMSupervisor:
         again = f" (restart {self.restarts})" if self.restarts else ""
         self._set("starting", f"Starting at {self.base_url}{again}.")
 
-    def _died(self, code) -> None:
+    def _died(self, code, why: str | None = None) -> None:
         self.crashes_in_row += 1
+        self.missed = 0
         self.backoff = min(BACKOFF_MAX, BACKOFF_FIRST * 2 ** (self.crashes_in_row - 1))
         self.retry_at = self.clock() + self.backoff
         self._set(
             "restarting",
-            f"The local LLM server stopped (exit code {code}); restarting in {self.backoff:g} s "
+            f"{why or f'The local LLM server stopped (exit code {code})'}; restarting in {self.backoff:g} s "
             f"(crash {self.crashes_in_row} in a row, {self.restarts} restart{'s' if self.restarts != 1 else ''} "
             "so far). LLM calls fail until it is back.",
         )
@@ -247,7 +302,9 @@ class LLMSupervisor:
             "state": self.state,
             "message": self.message,
             "base_url": self.base_url,
-            "pid": self.proc.pid if self.proc is not None and self.state in ("starting", "running") else None,
+            "pid": self.proc.pid
+            if self.proc is not None and self.state in ("starting", "running", "unresponsive")
+            else None,
             "restarts": self.restarts,
             "backoff_seconds": self.backoff if self.state == "restarting" else 0,
             "updated_at": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),

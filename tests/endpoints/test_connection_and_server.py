@@ -143,3 +143,109 @@ def test_the_endpoint_page_shows_the_local_servers_state(project, owner, setting
     sup.tick()
     html = client_for(owner).get(reverse("endpoints:settings", args=[project.pk])).content.decode()
     assert "Local LLM server: restarting." in html and "exit code -11" in html
+
+
+# A stand-in LLM server process: answers GET /v1/models until the flag file exists, then hangs (alive, silent).
+HANGING_SERVER = """
+import json, os, sys, time
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+port, flag = int(sys.argv[1]), sys.argv[2]
+
+class Handler(BaseHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        while os.path.exists(flag):
+            time.sleep(0.05)
+        body = json.dumps({"object": "list", "data": [{"id": "fake", "object": "model"}]}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+HTTPServer(("127.0.0.1", port), Handler).serve_forever()
+"""
+
+
+def _tick_until(sup, state: str, seconds: float = 30.0) -> list[str]:
+    import time
+
+    seen = []
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        seen.append(sup.tick())
+        if seen[-1] == state:
+            return seen
+        time.sleep(0.05)
+    raise AssertionError(f"never {state}: {seen[-5:]}")
+
+
+@pytest.mark.django_db
+def test_the_supervisor_restarts_a_server_that_hangs_and_the_endpoint_page_says_so(
+    project, owner, settings, client_for, tmp_path
+):
+    from htc_app.llm_server import free_port
+
+    settings.HTC_DATA_DIR = tmp_path
+    port, flag = free_port(), tmp_path / "hang"
+    sup = LLMSupervisor(
+        [sys.executable, "-c", HANGING_SERVER, str(port), str(flag)],
+        base_url=f"http://127.0.0.1:{port}/v1",
+        data_dir=tmp_path,
+        log=lambda line: None,
+        health_interval=0.1,
+        health_timeout=0.3,
+        health_failures=3,
+    )
+    try:
+        sup.start()
+        _tick_until(sup, "running")
+        first = sup.proc
+        for _ in range(5):  # it answers its health probes: nothing happens
+            assert sup.tick() == "running"
+        flag.touch()  # the process lives on but stops answering
+        seen = _tick_until(sup, "restarting")
+        assert "unresponsive" in seen
+        assert first.poll() is not None, "the hung process was not stopped"
+        status = status_read(tmp_path)
+        assert "hung" in status["message"] and "3 times in a row" in status["message"]
+        assert f"restarting in {BACKOFF_FIRST:g} s" in status["message"]
+        page = client_for(owner).get(reverse("endpoints:settings", args=[project.pk])).content.decode()
+        assert "Local LLM server: restarting." in page and "did not answer within 0.3 s" in page
+        flag.unlink()
+        _tick_until(sup, "running")
+        assert sup.proc is not first and sup.proc.poll() is None and sup.restarts == 1
+    finally:
+        sup.stop()
+    assert sup.proc.poll() is not None
+
+
+def test_one_missed_health_probe_shows_unresponsive_and_an_answer_clears_it(tmp_path):
+    now = [0.0]
+    up = {"ready": False}
+    answers = iter([False, True])
+    sup = LLMSupervisor(
+        ["x"],
+        base_url="http://127.0.0.1:8081/v1",
+        data_dir=tmp_path,
+        log=lambda line: None,
+        clock=lambda: now[0],
+        popen=lambda cmd: FakeProc(7),
+        ready=lambda url: up["ready"],
+        health=lambda url: next(answers),
+        health_interval=10,
+        health_failures=3,
+    )
+    sup.start()
+    up["ready"] = True
+    assert sup.tick() == "running"
+    now[0] += 5
+    assert sup.tick() == "running"  # no probe before the interval
+    now[0] += 5
+    assert sup.tick() == "unresponsive"
+    assert "1 of 3 checks in a row" in status_read(tmp_path)["message"]
+    now[0] += 10
+    assert sup.tick() == "running" and sup.restarts == 0
