@@ -175,9 +175,12 @@ TEST_SCHEMA = {
 
 
 def endpoint_test(*, project) -> dict[str, Any]:
-    """One bounded call to the project's endpoint (no retry, no cache, at most TEST_TIMEOUT_SECONDS).
+    """One bounded call to the project's endpoint (no retry, no cache, each request at most TEST_TIMEOUT_SECONDS),
+    after asking the server what it serves (`GET /models`, bounded too).
 
-    Returns {"ok", "base_url", "model", "format" (the response format the client chose), "latency_ms",
+    Returns {"ok", "base_url", "model" (configured), "server_model" (the model the server says answered: the
+    response's `model` field, else the first one `GET /models` lists; "" when it names none), "listed_models",
+    "server" (the server kind the listing shows), "format" (the response format the client chose), "latency_ms",
     "answer" (the first 200 characters), "prompt_tokens", "completion_tokens"} or, when the call failed,
     {"ok": False, "base_url", "model", "error" (kind and message, never the response body), "latency_ms"}."""
     import time
@@ -192,6 +195,12 @@ def endpoint_test(*, project) -> dict[str, Any]:
     started = time.monotonic()
     try:
         client = LLMClient(**kwargs, max_retries=0, use_cache=False, breaker_threshold=1)
+        try:
+            listing = client.probe()
+        except LLMCallError as exc:
+            if exc.kind in ("timeout", "connection", "unsafe_url", "auth"):
+                raise  # the server is not there (or refuses us): no second wait on the chat call
+            listing = None  # no model list (some servers have none): the chat call still tells
         result = client.complete(
             [
                 {"role": "system", "content": 'Answer in JSON: {"answer": "..."}.'},
@@ -205,8 +214,12 @@ def endpoint_test(*, project) -> dict[str, Any]:
         kind = getattr(exc, "kind", type(exc).__name__)
         outcome.update(ok=False, error=f"{kind}: {exc}"[:300])
     else:
+        listed = [m for m in (listing.models if listing is not None else ()) if m][:5]
         outcome.update(
             ok=True,
+            server_model=result.model or (listed[0] if listed else ""),
+            listed_models=listed,
+            server=listing.server if listing is not None and listing.server != "unknown" else "",
             format=result.format_mode,
             answer=(result.text or "")[:200],
             prompt_tokens=result.prompt_tokens,

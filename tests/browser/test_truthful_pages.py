@@ -167,3 +167,25 @@ def test_test_connection_shows_model_format_and_latency(quiet, live_server, logi
         page.wait_for_selector("#endpoint-test-result")
         text = page.text_content("#endpoint-test-result")
     assert "tiny-model" in text and "json_schema" in text and " ms" in text
+
+
+def test_test_connection_shows_the_model_the_server_reports(quiet, live_server, login, owner, project, settings):
+    from endpoints.services import endpoint_save
+    from tests.endpoints.fake_llm import FakeLLM
+
+    page = quiet
+    # llama-cpp-python's listing (owned_by "me" with permissions): it takes json_object, and it serves another
+    # model than the one configured.
+    listing = {"object": "list", "data": [{"id": "served-q4", "object": "model", "owned_by": "me", "permissions": []}]}
+    with FakeLLM(default='{"answer": "OK"}', models=listing, reply_model="served-q4") as fake:
+        settings.HTC_LLM_ALLOWED_HOSTS = [fake.host_port]
+        endpoint_save(project=project, actor=owner, base_url=fake.base_url, model="configured-model", api_key="")
+        login(page, owner)
+        page.goto(f"{live_server.url}/projects/{project.pk}/llm/")
+        page.click("#endpoint-test button[type=submit]")
+        page.wait_for_selector("#endpoint-test-result")
+        assert len(fake.chat_requests()) == 1 and len(fake.model_requests()) == 1
+    assert page.text_content("#endpoint-test-model").strip() == "served-q4"
+    assert "configured: configured-model" in page.text_content("#endpoint-test-result")
+    assert page.text_content("#endpoint-test-format").strip() == "json_object"
+    assert page.text_content("#endpoint-test-latency").strip().endswith(" ms")

@@ -8,7 +8,8 @@ Each script step is one of:
 - ("redirect", location): a 302;
 - ("cut", content): a 200 whose answer stopped at max_tokens (finish_reason "length").
 When the script runs out, `default` (a callable from the request JSON to content, or a string) answers.
-`GET /models` answers `models` (a model list; the default names no server kind) and is recorded too.
+`GET /models` answers `models` (a model list; the default names no server kind) and is recorded too; answers
+name `reply_model` as their model (default: the model the request asked for).
 """
 
 from __future__ import annotations
@@ -29,10 +30,12 @@ class FakeLLM:
         script: list | None = None,
         default: str | Callable[[dict], str] = '{"label": "none"}',
         models: dict | None = None,
+        reply_model: str | None = None,
     ):
         self.script: list = list(script or [])
         self.models = models if models is not None else {"object": "list", "data": [{"id": "fake", "object": "model"}]}
         self.default = default
+        self.reply_model = reply_model  # the `model` its answers name (None: the model the request asked for)
         self.requests: list[dict[str, Any]] = []
         self.lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -119,7 +122,7 @@ class FakeLLM:
                     "id": "chatcmpl-fake",
                     "object": "chat.completion",
                     "created": int(time.time()),
-                    "model": body.get("model", "fake"),
+                    "model": fake.reply_model or body.get("model", "fake"),
                     "choices": [
                         {"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": finish}
                     ],

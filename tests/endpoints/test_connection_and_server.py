@@ -26,8 +26,22 @@ def test_test_connection_makes_one_call_and_reports_model_format_and_latency(pro
         assert len(fake.chat_requests()) == 1
     html = response.content.decode()
     assert response.status_code == 200
-    assert "Connected to" in html and "<code>tiny</code>" in html
-    assert "response format <code>json_schema</code>" in html and " ms (" in html
+    assert "Connected to" in html and "the server answered as model" in html
+    assert '<code id="endpoint-test-model">tiny</code>' in html  # the fake names the model it was asked for
+    assert "configured:" not in html  # ... so no mismatch is flagged
+    assert '<code id="endpoint-test-format">json_schema</code>' in html and " ms</span> (" in html
+
+
+@pytest.mark.django_db
+def test_test_connection_reports_the_model_the_server_names_not_the_configured_one(project, owner, settings):
+    listing = {"object": "list", "data": [{"id": "served-7b", "object": "model", "owned_by": "llamacpp"}]}
+    with FakeLLM(default='{"answer": "OK"}', models=listing, reply_model="served-7b") as fake:
+        _point_at(project, owner, fake, settings)
+        outcome = endpoint_test(project=project)
+    assert outcome["ok"] is True, outcome
+    assert (outcome["model"], outcome["server_model"], outcome["listed_models"]) == ("tiny", "served-7b", ["served-7b"])
+    assert (outcome["server"], outcome["format"]) == ("llama.cpp", "json_schema")
+    assert outcome["latency_ms"] >= 0
 
 
 @pytest.mark.django_db

@@ -99,6 +99,7 @@ class LLMResult:
     attempts: int = 1
     format_mode: str = "text"
     finish_reason: str = ""
+    model: str = ""  # the model the server says answered (the response's `model` field), "" when it names none
 
 
 @dataclass
@@ -490,4 +491,5 @@ def _result_from(response, mode: str) -> LLMResult:
         completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
         format_mode=mode,
         finish_reason=finish_reason,
+        model=str(getattr(response, "model", "") or "")[:200],
     )
