@@ -124,12 +124,31 @@ def metric_keys(evaluations: list[Evaluation]) -> list[str]:
     return [k for k in METRIC_ORDER if k in seen] + sorted(seen - set(METRIC_ORDER))
 
 
+#: What an evaluation of a run that predicted nothing still says truly: how many documents, none predicted.
+COUNT_KEYS = {"n_documents", "n_predicted", "coverage"}
+
+
+def evaluation_predicted_nothing(evaluation: Evaluation | None) -> bool:
+    """Whether no document of the evaluation got a prediction: its scores are not measurements (all 0)."""
+    return evaluation is not None and evaluation.metrics.get("n_predicted") == 0
+
+
 def comparison_table(runs: list[Run], split: str) -> dict:
-    """Runs side by side: {"runs": [...], "rows": [(label, [value per run])], "level_rows": [...]}."""
+    """Runs side by side: {"runs": [...], "rows": [(label, [value per run])], "level_rows": [...],
+    "predicted_nothing": [bool per run]}. A run that predicted nothing shows its counts only (no score)."""
     evaluations = [run_latest_evaluation(run, split) for run in runs]
+    nothing = [evaluation_predicted_nothing(e) for e in evaluations]
     present = [e for e in evaluations if e is not None]
+
+    def value(e: Evaluation | None, empty: bool, key: str):
+        return None if e is None or (empty and key not in COUNT_KEYS) else e.metrics.get(key)
+
     rows = [
-        (METRIC_LABELS.get(key, key.replace("_", " ")), key, [e.metrics.get(key) if e else None for e in evaluations])
+        (
+            METRIC_LABELS.get(key, key.replace("_", " ")),
+            key,
+            [value(e, n, key) for e, n in zip(evaluations, nothing, strict=True)],
+        )
         for key in metric_keys(present)
     ]
     depth = max((len(e.metrics.get("per_level") or []) for e in present), default=0)
@@ -137,11 +156,18 @@ def comparison_table(runs: list[Run], split: str) -> dict:
     for level in range(depth):
         for key, label in (("micro_f1", "Micro-F1"), ("macro_f1", "Macro-F1"), ("accuracy", "Accuracy")):
             values = []
-            for e in evaluations:
-                per_level = (e.metrics.get("per_level") or []) if e else []
+            for e, empty in zip(evaluations, nothing, strict=True):
+                per_level = (e.metrics.get("per_level") or []) if e and not empty else []
                 values.append(per_level[level].get(key) if level < len(per_level) else None)
             level_rows.append((f"Level {level + 1} {label}", f"level{level + 1}_{key}", values))
-    return {"runs": runs, "evaluations": evaluations, "rows": rows, "level_rows": level_rows}
+    return {
+        "runs": runs,
+        "evaluations": evaluations,
+        "rows": rows,
+        "level_rows": level_rows,
+        "predicted_nothing": nothing,
+        "any_predicted_nothing": any(nothing),
+    }
 
 
 def per_level_series(runs: list[Run], split: str, key: str) -> tuple[list[str], list[tuple[str, list[float]]]]:
@@ -150,8 +176,8 @@ def per_level_series(runs: list[Run], split: str, key: str) -> tuple[list[str], 
     depth = 0
     for run in runs:
         evaluation = run_latest_evaluation(run, split)
-        if evaluation is None:
-            continue
+        if evaluation is None or evaluation_predicted_nothing(evaluation):
+            continue  # nothing predicted: no bars of zeros as if it had been measured
         per_level = evaluation.metrics.get("per_level") or []
         depth = max(depth, len(per_level))
         # The legend states each run's document count: the plot shows the numbers of the table above it.
@@ -166,7 +192,7 @@ def shots_series(runs: list[Run], split: str, key: str) -> tuple[list[str], list
     values: dict[str, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
     for run in runs:
         evaluation = run_latest_evaluation(run, split)
-        value = evaluation.metrics.get(key) if evaluation else None
+        value = evaluation.metrics.get(key) if evaluation and not evaluation_predicted_nothing(evaluation) else None
         if isinstance(value, (int, float)):
             label = run.strategy + (f" + {run.corrector}" if run.corrector else "")
             values[label][run.shots].append(float(value))

@@ -65,11 +65,12 @@ def threshold_tradeoffs(run: Run) -> list[dict[str, Any]]:
     if run.strategy == CASCADE:
         return _cascade_tradeoffs(run)
     confidences, correct = _dev_predictions(run)
-    if not confidences:
-        return []
+    if not confidences or not any(confidences):
+        return []  # no dev prediction, or none with a confidence (nothing predicted): no curve of zeros
     tradeoff = _tradeoff(run, "This run → human review", confidences, correct, [True] * len(correct), {}, None)
     evaluation = run.evaluations.filter(split="dev").first()
-    if evaluation is not None:
+    # Only an evaluation against the uploaded gold scores the plot's documents (reviewed labels add others).
+    if evaluation is not None and evaluation.metrics.get("labels", "uploaded") == "uploaded":
         tradeoff["evaluation"] = {
             "documents": evaluation.document_count,
             "exact_path_accuracy": evaluation.metrics.get("exact_path_accuracy"),

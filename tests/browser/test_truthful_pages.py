@@ -169,6 +169,40 @@ def test_test_connection_shows_model_format_and_latency(quiet, live_server, logi
     assert "tiny-model" in text and "json_schema" in text and " ms" in text
 
 
+def test_the_metrics_page_shows_no_scores_for_a_run_that_predicted_nothing(
+    quiet, live_server, login, owner, tiny_project
+):
+    from classifiers.models import Prediction
+    from classifiers.services import run_create, run_evaluate, run_predict, run_train
+
+    page = quiet
+    runs = []
+    for name in ("answered", "silent"):
+        run = run_create(project=tiny_project, strategy="tfidf", shots=2, seed=1, name=name, actor=owner)
+        run_train(run=run)
+        run_predict(run=run, split="test")
+        runs.append(run)
+    answered, silent = runs
+    Prediction.objects.filter(run=silent).update(paths=[], raw_paths=[], leaf_node=None, valid=False)
+    for run in runs:
+        run_evaluate(run=run, split="test")
+    login(page, owner)
+    page.goto(f"{live_server.url}/projects/{tiny_project.pk}/classifiers/metrics/?run={answered.pk}&run={silent.pk}")
+    names = [n.strip() for n in page.locator("#metrics-table thead th").all_text_contents()][1:]
+    column = names.index("silent") + 1
+
+    def cell(metric: str, col: int) -> str:
+        return page.locator(f"#metrics-table tr[data-metric={metric}] td").nth(col - 1).text_content().strip()
+
+    assert cell("micro_f1", column) == "—" and cell("exact_path_accuracy", column) == "—"
+    assert cell("consistency", column) == "—" and cell("level1_micro_f1", column) == "—"
+    assert cell("n_predicted", column) == "0" and cell("n_documents", column) == "12"
+    assert cell("micro_f1", 3 - column) != "—"  # the run that answered keeps its scores
+    assert "nothing to score" in page.text_content("#predicted-nothing")
+    legend = page.locator("figure", has=page.locator("#per-level-plot")).locator("figcaption").text_content()
+    assert "answered" in legend and "silent" not in legend
+
+
 def test_test_connection_shows_the_model_the_server_reports(quiet, live_server, login, owner, project, settings):
     from endpoints.services import endpoint_save
     from tests.endpoints.fake_llm import FakeLLM

@@ -158,3 +158,26 @@ def test_the_threshold_plot_counts_the_evaluations_documents_and_its_accuracy(tr
     (tradeoff,) = threshold_tradeoffs(trained_run)
     assert tradeoff["documents"] == evaluation.document_count
     assert tradeoff["rows"][0]["accuracy"] == pytest.approx(evaluation.metrics["exact_path_accuracy"])
+
+
+def test_a_run_that_predicted_nothing_on_dev_draws_no_threshold_plot(trained_run):
+    from classifiers.services import run_evaluate, run_predict
+    from classifiers.tradeoff import threshold_tradeoffs
+
+    assert trained_run.dev_document_ids
+    run_predict(run=trained_run, split="dev")
+    run_evaluate(run=trained_run, split="dev")
+    assert threshold_tradeoffs(trained_run)  # predicted: a plot, checked against the dev evaluation
+    assert threshold_tradeoffs(trained_run)[0]["evaluation"]["documents"] == len(trained_run.dev_document_ids)
+    Prediction.objects.filter(run=trained_run, document__split="dev").update(paths=[], scores=[], leaf_node=None)
+    assert threshold_tradeoffs(trained_run) == []  # not a curve of zeros as if something was measured
+
+
+def test_the_threshold_plot_is_not_checked_against_an_evaluation_on_reviewed_labels(trained_run):
+    from classifiers.services import run_evaluate, run_predict
+    from classifiers.tradeoff import threshold_tradeoffs
+
+    run_predict(run=trained_run, split="dev")
+    run_evaluate(run=trained_run, split="dev", labels="reviewed")
+    (tradeoff,) = threshold_tradeoffs(trained_run)
+    assert "evaluation" not in tradeoff  # its documents and labels are not the plot's
