@@ -153,18 +153,24 @@ def test_the_api_reference_has_no_code_comments_and_the_schema_opens_as_text(qui
     assert download.value.suggested_filename == "htc-openapi.yaml"
 
 
-def test_test_connection_shows_model_format_and_latency(quiet, live_server, login, owner, project, settings):
+def _click_test_connection(page, live_server, login, owner, project, settings, fake, model: str) -> None:
+    """Point the project at `fake` with `model` configured, open the endpoint page and press Test connection."""
     from endpoints.services import endpoint_save
+
+    settings.HTC_LLM_ALLOWED_HOSTS = [fake.host_port]
+    endpoint_save(project=project, actor=owner, base_url=fake.base_url, model=model, api_key="")
+    login(page, owner)
+    page.goto(f"{live_server.url}/projects/{project.pk}/llm/")
+    page.click("#endpoint-test button[type=submit]")
+    page.wait_for_selector("#endpoint-test-result")
+
+
+def test_test_connection_shows_model_format_and_latency(quiet, live_server, login, owner, project, settings):
     from tests.endpoints.fake_llm import FakeLLM
 
     page = quiet
     with FakeLLM(default='{"answer": "OK"}') as fake:
-        settings.HTC_LLM_ALLOWED_HOSTS = [fake.host_port]
-        endpoint_save(project=project, actor=owner, base_url=fake.base_url, model="tiny-model", api_key="")
-        login(page, owner)
-        page.goto(f"{live_server.url}/projects/{project.pk}/llm/")
-        page.click("#endpoint-test button[type=submit]")
-        page.wait_for_selector("#endpoint-test-result")
+        _click_test_connection(page, live_server, login, owner, project, settings, fake, "tiny-model")
         text = page.text_content("#endpoint-test-result")
     assert "tiny-model" in text and "json_schema" in text and " ms" in text
 
@@ -204,7 +210,6 @@ def test_the_metrics_page_shows_no_scores_for_a_run_that_predicted_nothing(
 
 
 def test_test_connection_shows_the_model_the_server_reports(quiet, live_server, login, owner, project, settings):
-    from endpoints.services import endpoint_save
     from tests.endpoints.fake_llm import FakeLLM
 
     page = quiet
@@ -212,12 +217,7 @@ def test_test_connection_shows_the_model_the_server_reports(quiet, live_server, 
     # model than the one configured.
     listing = {"object": "list", "data": [{"id": "served-q4", "object": "model", "owned_by": "me", "permissions": []}]}
     with FakeLLM(default='{"answer": "OK"}', models=listing, reply_model="served-q4") as fake:
-        settings.HTC_LLM_ALLOWED_HOSTS = [fake.host_port]
-        endpoint_save(project=project, actor=owner, base_url=fake.base_url, model="configured-model", api_key="")
-        login(page, owner)
-        page.goto(f"{live_server.url}/projects/{project.pk}/llm/")
-        page.click("#endpoint-test button[type=submit]")
-        page.wait_for_selector("#endpoint-test-result")
+        _click_test_connection(page, live_server, login, owner, project, settings, fake, "configured-model")
         assert len(fake.chat_requests()) == 1 and len(fake.model_requests()) == 1
     assert page.text_content("#endpoint-test-model").strip() == "served-q4"
     assert "configured: configured-model" in page.text_content("#endpoint-test-result")
