@@ -76,12 +76,18 @@ def add_error_responses(result: dict, generator, request, public) -> dict:
 
 
 class ApiAutoSchema(AutoSchema):
-    """Tags operations by resource (taxonomy, corpora, runs, ...), not by the common /projects/ prefix, and takes
-    descriptions only from `extend_schema(description=...)`: docstrings are notes for developers (how a base
-    class resolves the project, which role it checks) and are not the reference's to publish."""
+    """Tags operations by resource (taxonomy, corpora, runs, ...), not by the common /projects/ prefix, lists each
+    method's declared query parameters, and takes descriptions only from `extend_schema(description=...)`:
+    docstrings are notes for developers (how a base class resolves the project, which role it checks) and are not
+    the reference's to publish."""
 
     def get_description(self) -> str:
         return ""
+
+    def get_override_parameters(self) -> list:
+        """The method's `@query(Spec)` parameters (api/params.py): declared once, parsed and published alike."""
+        spec = getattr(getattr(self.view, self.method.lower(), None), "query_spec", None)
+        return [*super().get_override_parameters(), *(spec.parameters() if spec else [])]
 
     def get_tags(self) -> list[str]:
         parts = [p for p in self.path.split("/") if p and not p.startswith("{")]

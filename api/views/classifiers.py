@@ -8,17 +8,7 @@ from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import status
 from rest_framework.response import Response
 
-from api.params import (
-    bool_param,
-    bool_parameter,
-    choice_param,
-    choice_parameter,
-    int_param,
-    int_parameter,
-    ordering_from,
-    ordering_parameter,
-    text_parameter,
-)
+from api.params import Bool, Choice, Int, Ordering, QuerySpec, Text, query
 from api.serializers.classifiers import PredictionSerializer, RunCreateSerializer, RunJobSerializer, RunSerializer
 from api.serializers.jobs import JobSerializer
 from api.views.base import ProjectScopedView
@@ -28,14 +18,23 @@ from classifiers.services import run_job_start, run_start
 from projects.models import Role
 from taxonomies.selectors import taxonomy_tree
 
-RUN_ORDERING = {"created_at": ["created_at", "id"], "name": ["name", "id"], "id": ["id"]}
-PREDICTION_ORDERING = {
-    "document": ["document_id"],
-    "margin": ["margin", "id"],
-    "id": ["id"],
-}
-RUN_STATES = [s.value for s in Run.State]
-SPLITS = ("train", "dev", "test")
+
+class RunQuery(QuerySpec):
+    state = Choice([s.value for s in Run.State], "Only runs in this state.")
+    ordering = Ordering({"created_at": ["created_at", "id"], "name": ["name", "id"], "id": ["id"]}, "-created_at")
+
+
+class PredictionQuery(QuerySpec):
+    consistent = Bool("Only predictions whose paths are (in)consistent with the taxonomy.")
+    valid = Bool("Only (un)parseable answers.")
+    split = Choice(("train", "dev", "test"), "Only documents of this split.")
+    document = Int("Only the prediction for this document.")
+    stage = Text(
+        "Only predictions decided by this stage: one of the run's own stage names (the strategy, or for a "
+        "cascade '1:tfidf', '2:llm-dl+crf', ... and 'review'); another value is refused with 400."
+    )
+    ordering = Ordering({"document": ["document_id"], "margin": ["margin", "id"], "id": ["id"]}, "document")
+
 
 RunStarted = inline_serializer("RunStarted", {"run": RunSerializer(), "job": JobSerializer()})
 
@@ -56,18 +55,11 @@ class RunListView(ProjectScopedView):
     roles = {"POST": Role.ANNOTATOR}
     serializer_class = RunSerializer
 
-    @extend_schema(
-        summary="Runs of the project, with their evaluations",
-        parameters=[
-            choice_parameter("state", RUN_STATES, "Only runs in this state."),
-            ordering_parameter(RUN_ORDERING, "-created_at"),
-        ],
-        responses=RunSerializer(many=True),
-    )
-    def get(self, request, project_id: int):
-        order = ordering_from(request, RUN_ORDERING, "-created_at")
-        qs = run_list_for_project(project=self.project, state=choice_param(request, "state", RUN_STATES))
-        return self.get_paginated_response(RunSerializer(self.paginate_queryset(qs.order_by(*order)), many=True).data)
+    @extend_schema(summary="Runs of the project, with their evaluations", responses=RunSerializer(many=True))
+    @query(RunQuery)
+    def get(self, request, project_id: int, query: RunQuery):
+        qs = query.filter(run_list_for_project(project=self.project, state=query.state))
+        return self.get_paginated_response(RunSerializer(self.paginate_queryset(qs), many=True).data)
 
     @extend_schema(
         summary="Start a run (annotator): a background job trains, predicts the split and evaluates",
@@ -120,37 +112,23 @@ class RunJobView(ProjectScopedView):
 class PredictionListView(ProjectScopedView):
     serializer_class = PredictionSerializer
 
-    @extend_schema(
-        summary="A run's predictions",
-        parameters=[
-            bool_parameter("consistent", "Only predictions whose paths are (in)consistent with the taxonomy."),
-            bool_parameter("valid", "Only (un)parseable answers."),
-            choice_parameter("split", SPLITS, "Only documents of this split."),
-            int_parameter("document", "Only the prediction for this document."),
-            text_parameter(
-                "stage",
-                "Only predictions decided by this stage: one of the run's own stage names (the strategy, or for a "
-                "cascade '1:tfidf', '2:llm-dl+crf', ... and 'review'); another value is refused with 400.",
-            ),
-            ordering_parameter(PREDICTION_ORDERING, "document"),
-        ],
-        responses=PredictionSerializer(many=True),
-    )
-    def get(self, request, project_id: int, run_id: int):
+    @extend_schema(summary="A run's predictions", responses=PredictionSerializer(many=True))
+    @query(PredictionQuery)
+    def get(self, request, project_id: int, run_id: int, query: PredictionQuery):
         run = get_object_or_404(Run, project=self.project, pk=run_id)
-        order = ordering_from(request, PREDICTION_ORDERING, "document")
         stages = run_stages(run)
-        if request.query_params.get("stage") and not stages:
-            raise ValidationError({"stage": "No prediction of this run names a stage."})
+        if query.stage and query.stage not in stages:
+            known = f"Unknown stage {query.stage[:50]!r}; use one of {', '.join(stages)}."
+            raise ValidationError({"stage": known if stages else "No prediction of this run names a stage."})
         qs = prediction_list(
             run=run,
-            consistent=bool_param(request, "consistent"),
-            valid=bool_param(request, "valid"),
-            split=choice_param(request, "split", SPLITS),
-            document=int_param(request, "document"),
-            stage=choice_param(request, "stage", stages),
+            consistent=query.consistent,
+            valid=query.valid,
+            split=query.split,
+            document=query.document,
+            stage=query.stage,
         )
-        page = self.paginate_queryset(qs.order_by(*order))
+        page = self.paginate_queryset(query.filter(qs))
         tree = taxonomy_tree(taxonomy=self.project.taxonomy)
         return self.get_paginated_response(PredictionSerializer(page, many=True, context={"tree": tree}).data)
 

@@ -11,18 +11,7 @@ from rest_framework.exceptions import APIException
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
-from api.params import (
-    bool_param,
-    bool_parameter,
-    choice_param,
-    choice_parameter,
-    int_param,
-    int_parameter,
-    ordering_from,
-    ordering_parameter,
-    text_param,
-    text_parameter,
-)
+from api.params import Bool, Choice, Int, Ordering, QuerySpec, Text, query
 from api.serializers.corpora import CorpusSerializer, CorpusUploadSerializer, DocumentSerializer
 from api.serializers.jobs import JobSerializer
 from api.views.base import ProjectScopedView
@@ -32,9 +21,18 @@ from corpora.services import corpus_import, corpus_import_enqueue
 from projects.models import Role
 from taxonomies.selectors import taxonomy_tree
 
-CORPUS_ORDERING = {"created_at": ["created_at", "id"], "name": ["name", "id"], "id": ["id"]}
-DOCUMENT_ORDERING = {"id": ["id"], "external_id": ["external_id", "id"], "length": ["length", "id"]}
-SPLIT_FILTERS = ("train", "dev", "test", "none")
+
+class CorpusQuery(QuerySpec):
+    ordering = Ordering({"created_at": ["created_at", "id"], "name": ["name", "id"], "id": ["id"]}, "-created_at")
+
+
+class DocumentQuery(QuerySpec):
+    q = Text("Words (any order, case ignored) that each start a word of the text or id.")
+    split = Choice(("train", "dev", "test", "none"), "Only this split (none: unassigned).")
+    node = Int("Only documents with a gold path through this label.")
+    corpus = Int("Only documents of this corpus.", lookup="corpus_id")
+    generated = Bool("true: only LLM-written examples; false: only real documents.", lookup="generated")
+    ordering = Ordering({"id": ["id"], "external_id": ["external_id", "id"], "length": ["length", "id"]}, "id")
 
 
 class UploadTooLarge(APIException):
@@ -48,19 +46,11 @@ class CorpusListView(ProjectScopedView):
     serializer_class = CorpusSerializer
     parser_classes = [MultiPartParser, FormParser]
 
-    @extend_schema(
-        summary="Corpora of the project",
-        parameters=[ordering_parameter(CORPUS_ORDERING, "-created_at")],
-        responses=CorpusSerializer(many=True),
-    )
-    def get(self, request, project_id: int):
-        order = ordering_from(request, CORPUS_ORDERING, "-created_at")
-        qs = (
-            Corpus.objects.filter(project=self.project)
-            .select_related("created_by")
-            .annotate(document_count=Count("documents"))
-            .order_by(*order)
-        )
+    @extend_schema(summary="Corpora of the project", responses=CorpusSerializer(many=True))
+    @query(CorpusQuery)
+    def get(self, request, project_id: int, query: CorpusQuery):
+        qs = Corpus.objects.filter(project=self.project).select_related("created_by")
+        qs = query.filter(qs.annotate(document_count=Count("documents")))
         return self.get_paginated_response(CorpusSerializer(self.paginate_queryset(qs), many=True).data)
 
     @extend_schema(
@@ -116,33 +106,14 @@ def _document_context(project, documents: list[Document]) -> dict:
 class DocumentListView(ProjectScopedView):
     serializer_class = DocumentSerializer
 
-    @extend_schema(
-        summary="Documents of the project, with their gold paths",
-        parameters=[
-            text_parameter("q", "Words (any order, case ignored) that each start a word of the text or id."),
-            choice_parameter("split", SPLIT_FILTERS, "Only this split (none: unassigned)."),
-            int_parameter("node", "Only documents with a gold path through this label."),
-            int_parameter("corpus", "Only documents of this corpus."),
-            bool_parameter("generated", "true: only LLM-written examples; false: only real documents."),
-            ordering_parameter(DOCUMENT_ORDERING, "id"),
-        ],
-        responses=DocumentSerializer(many=True),
-    )
-    def get(self, request, project_id: int):
-        order = ordering_from(request, DOCUMENT_ORDERING, "id")
-        split = choice_param(request, "split", SPLIT_FILTERS)
-        node_id = int_param(request, "node")
-        node = node_of_project(project=self.project, node_id=node_id) if node_id else None
-        qs = documents_filtered(project=self.project, q=text_param(request, "q"), node=node, split=split)
-        if node_id and node is None:
+    @extend_schema(summary="Documents of the project, with their gold paths", responses=DocumentSerializer(many=True))
+    @query(DocumentQuery)
+    def get(self, request, project_id: int, query: DocumentQuery):
+        node = node_of_project(project=self.project, node_id=query.node) if query.node else None
+        qs = documents_filtered(project=self.project, q=query.q, node=node, split=query.split)
+        if query.node and node is None:
             qs = qs.none()  # a label of another project matches nothing here
-        corpus = int_param(request, "corpus")
-        if corpus is not None:
-            qs = qs.filter(corpus_id=corpus)
-        generated = bool_param(request, "generated")
-        if generated is not None:
-            qs = qs.filter(generated=generated)
-        page = self.paginate_queryset(qs.order_by(*order))
+        page = self.paginate_queryset(query.filter(qs))
         body = DocumentSerializer(page, many=True, context=_document_context(self.project, page)).data
         return self.get_paginated_response(body)
 

@@ -6,7 +6,7 @@ from django.core.exceptions import PermissionDenied
 from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 
-from api.params import choice_param, choice_parameter, ordering_from, ordering_parameter
+from api.params import Choice, Ordering, QuerySpec, query
 from api.serializers.jobs import JobSerializer
 from api.views.base import ProjectScopedView
 from jobs.models import Job
@@ -15,29 +15,22 @@ from jobs.selectors import job_get, job_list_for_project
 from jobs.services import job_can_cancel, job_cancel
 from projects.models import Role
 
-JOB_ORDERING = {"created_at": ["created_at", "id"], "id": ["id"], "state": ["state", "-created_at", "-id"]}
-JOB_STATES = [s.value for s in Job.State]
+
+class JobQuery(QuerySpec):
+    state = Choice([s.value for s in Job.State], "Only jobs in this state.")
+    kind = Choice(lambda: sorted(HANDLERS), "Only jobs of this kind.", lookup="kind")
+    ordering = Ordering(
+        {"created_at": ["created_at", "id"], "id": ["id"], "state": ["state", "-created_at", "-id"]}, "-created_at"
+    )
 
 
 class JobListView(ProjectScopedView):
     serializer_class = JobSerializer
 
-    @extend_schema(
-        summary="Background jobs of the project",
-        parameters=[
-            choice_parameter("state", JOB_STATES, "Only jobs in this state."),
-            choice_parameter("kind", sorted(HANDLERS), "Only jobs of this kind."),
-            ordering_parameter(JOB_ORDERING, "-created_at"),
-        ],
-        responses=JobSerializer(many=True),
-    )
-    def get(self, request, project_id: int):
-        order = ordering_from(request, JOB_ORDERING, "-created_at")
-        qs = job_list_for_project(project=self.project, state=choice_param(request, "state", JOB_STATES))
-        kind = choice_param(request, "kind", sorted(HANDLERS))
-        if kind:
-            qs = qs.filter(kind=kind)
-        page = self.paginate_queryset(qs.order_by(*order))
+    @extend_schema(summary="Background jobs of the project", responses=JobSerializer(many=True))
+    @query(JobQuery)
+    def get(self, request, project_id: int, query: JobQuery):
+        page = self.paginate_queryset(query.filter(job_list_for_project(project=self.project, state=query.state)))
         return self.get_paginated_response(self.job_data(page, many=True))
 
 

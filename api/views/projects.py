@@ -8,7 +8,7 @@ from rest_framework import status
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
-from api.params import ordering_from, ordering_parameter
+from api.params import Ordering, QuerySpec, query
 from api.serializers.projects import (
     MembershipSerializer,
     MembershipSetSerializer,
@@ -20,21 +20,26 @@ from projects.models import Membership, Role
 from projects.selectors import project_list_for_user
 from projects.services import membership_remove, membership_set, project_create
 
-PROJECT_ORDERING = {"name": ["name", "id"], "created_at": ["created_at", "id"], "id": ["id"]}
+
+class ProjectQuery(QuerySpec):
+    ordering = Ordering({"name": ["name", "id"], "created_at": ["created_at", "id"], "id": ["id"]}, "name")
+
+
+class MemberQuery(QuerySpec):
+    ordering = Ordering(
+        {"username": ["user__username", "id"], "role": ["role", "user__username"], "id": ["id"]}, "username"
+    )
 
 
 class ProjectListView(GenericAPIView):
     serializer_class = ProjectSerializer
 
-    @extend_schema(
-        summary="Your projects",
-        parameters=[ordering_parameter(PROJECT_ORDERING, "name")],
-        responses=ProjectSerializer(many=True),
-    )
-    def get(self, request):
-        order = ordering_from(request, PROJECT_ORDERING, "name")
-        qs = project_list_for_user(user=request.user).select_related("created_by").order_by(*order)
-        page = self.paginate_queryset(qs)
+    @extend_schema(summary="Your projects", responses=ProjectSerializer(many=True))
+    @query(ProjectQuery)
+    def get(self, request, query: ProjectQuery):
+        page = self.paginate_queryset(
+            query.filter(project_list_for_user(user=request.user).select_related("created_by"))
+        )
         roles = dict(Membership.objects.filter(user=request.user).values_list("project_id", "role"))
         return self.get_paginated_response(ProjectSerializer(page, many=True, context={"roles": roles}).data)
 
@@ -61,21 +66,14 @@ class ProjectDetailView(ProjectScopedView):
         )
 
 
-MEMBER_ORDERING = {"username": ["user__username", "id"], "role": ["role", "user__username"], "id": ["id"]}
-
-
 class MemberListView(ProjectScopedView):
     roles = {"POST": Role.OWNER}
     serializer_class = MembershipSerializer
 
-    @extend_schema(
-        summary="Members of a project",
-        parameters=[ordering_parameter(MEMBER_ORDERING, "username")],
-        responses=MembershipSerializer(many=True),
-    )
-    def get(self, request, project_id: int):
-        order = ordering_from(request, MEMBER_ORDERING, "username")
-        qs = Membership.objects.filter(project=self.project).select_related("user").order_by(*order)
+    @extend_schema(summary="Members of a project", responses=MembershipSerializer(many=True))
+    @query(MemberQuery)
+    def get(self, request, project_id: int, query: MemberQuery):
+        qs = query.filter(Membership.objects.filter(project=self.project).select_related("user"))
         return self.get_paginated_response(MembershipSerializer(self.paginate_queryset(qs), many=True).data)
 
     @extend_schema(

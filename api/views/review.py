@@ -9,7 +9,7 @@ from rest_framework import status
 from rest_framework.response import Response
 
 from api.exceptions import error_body
-from api.params import bool_param, bool_parameter, int_param, int_parameter, ordering_from, ordering_parameter
+from api.params import Bool, Int, Ordering, QuerySpec, query
 from api.serializers.classifiers import RunSerializer
 from api.serializers.review import (
     CorrectionCreatedSerializer,
@@ -27,7 +27,15 @@ from projects.selectors import project_for_user
 from review.models import Correction
 from review.services import DecisionConflict, correction_record, correction_undo, run_retrain_with_corrections
 
-CORRECTION_ORDERING = {"created_at": ["created_at", "id"], "document": ["document_id", "id"], "id": ["id"]}
+
+class CorrectionQuery(QuerySpec):
+    document = Int("Only decisions on this document.", lookup="document_id")
+    run = Int("Only decisions on predictions of this run.", lookup="run_id")
+    current = Bool("true: only decisions not superseded; false: only superseded ones.", lookup="superseded_by__isnull")
+    mine = Bool("true: only your decisions.")
+    ordering = Ordering(
+        {"created_at": ["created_at", "id"], "document": ["document_id", "id"], "id": ["id"]}, "-created_at"
+    )
 
 
 def _corrections(project):
@@ -40,30 +48,14 @@ class CorrectionListView(ProjectScopedView):
 
     @extend_schema(
         summary="Review decisions of the project (superseded ones too, unless current=true)",
-        parameters=[
-            int_parameter("document", "Only decisions on this document."),
-            int_parameter("run", "Only decisions on predictions of this run."),
-            bool_parameter("current", "true: only decisions not superseded; false: only superseded ones."),
-            bool_parameter("mine", "true: only your decisions."),
-            ordering_parameter(CORRECTION_ORDERING, "-created_at"),
-        ],
         responses=CorrectionSerializer(many=True),
     )
-    def get(self, request, project_id: int):
-        order = ordering_from(request, CORRECTION_ORDERING, "-created_at")
-        qs = _corrections(self.project)
-        document = int_param(request, "document")
-        if document is not None:
-            qs = qs.filter(document_id=document)
-        run = int_param(request, "run")
-        if run is not None:
-            qs = qs.filter(run_id=run)
-        current = bool_param(request, "current")
-        if current is not None:
-            qs = qs.filter(superseded_by__isnull=current)
-        if bool_param(request, "mine"):
+    @query(CorrectionQuery)
+    def get(self, request, project_id: int, query: CorrectionQuery):
+        qs = query.filter(_corrections(self.project))
+        if query.mine:
             qs = qs.filter(annotator=request.user)
-        page = self.paginate_queryset(qs.order_by(*order))
+        page = self.paginate_queryset(qs)
         return self.get_paginated_response(CorrectionSerializer(page, many=True).data)
 
     @extend_schema(

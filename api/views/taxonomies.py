@@ -18,18 +18,7 @@ from rest_framework import status
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
-from api.params import (
-    bool_param,
-    bool_parameter,
-    choice_param,
-    choice_parameter,
-    int_param,
-    int_parameter,
-    ordering_from,
-    ordering_parameter,
-    text_param,
-    text_parameter,
-)
+from api.params import Bool, Choice, Int, Ordering, QuerySpec, Text, query
 from api.serializers.taxonomies import (
     ImportSummarySerializer,
     NodeCreateSerializer,
@@ -49,12 +38,32 @@ from taxonomies.formats import available_formats
 from taxonomies.models import Node
 from taxonomies.selectors import taxonomy_changes, taxonomy_tree
 
-NODE_ORDERING = {
-    "position": ["position", "name", "id"],
-    "name": ["name", "id"],
-    "depth": ["depth", "position", "name", "id"],
-    "id": ["id"],
-}
+
+class NodeQuery(QuerySpec):
+    parent = Int("Only the children of this label.", lookup="parent_id")
+    top = Bool("true: only top-level labels.")
+    depth = Int("Only labels at this depth (1 = top level).", lookup="depth")
+    q = Text("Labels whose name contains this text (case-insensitive).", lookup="name__icontains")
+    ordering = Ordering(
+        {
+            "position": ["position", "name", "id"],
+            "name": ["name", "id"],
+            "depth": ["depth", "position", "name", "id"],
+            "id": ["id"],
+        },
+        "position",
+    )
+
+
+class NodeDeleteQuery(QuerySpec):
+    reassign_to = Int("Move the documents of the deleted labels to this label.")
+    cascade = Bool("Also delete the sub-labels.", default=False)
+
+
+class ExportQuery(QuerySpec):
+    format = Choice(
+        lambda: [fmt.name for fmt in available_formats()], "The file format (default json).", default="json"
+    )
 
 
 class TaxonomyView(ProjectScopedView):
@@ -83,32 +92,13 @@ class NodeListView(ProjectScopedView):
     roles = {"POST": Role.OWNER}
     serializer_class = NodeSerializer
 
-    @extend_schema(
-        summary="Labels of the taxonomy",
-        parameters=[
-            int_parameter("parent", "Only the children of this label."),
-            bool_parameter("top", "true: only top-level labels."),
-            int_parameter("depth", "Only labels at this depth (1 = top level)."),
-            text_parameter("q", "Labels whose name contains this text (case-insensitive)."),
-            ordering_parameter(NODE_ORDERING, "position"),
-        ],
-        responses=NodeSerializer(many=True),
-    )
-    def get(self, request, project_id: int):
-        order = ordering_from(request, NODE_ORDERING, "position")
-        qs = Node.objects.filter(taxonomy=self.project.taxonomy)
-        parent = int_param(request, "parent")
-        if parent is not None:
-            qs = qs.filter(parent_id=parent)
-        if bool_param(request, "top"):
+    @extend_schema(summary="Labels of the taxonomy", responses=NodeSerializer(many=True))
+    @query(NodeQuery)
+    def get(self, request, project_id: int, query: NodeQuery):
+        qs = query.filter(Node.objects.filter(taxonomy=self.project.taxonomy))
+        if query.top:
             qs = qs.filter(parent__isnull=True)
-        depth = int_param(request, "depth")
-        if depth is not None:
-            qs = qs.filter(depth=depth)
-        q = text_param(request, "q")
-        if q:
-            qs = qs.filter(name__icontains=q)
-        page = self.paginate_queryset(qs.order_by(*order))
+        page = self.paginate_queryset(qs)
         tree = taxonomy_tree(taxonomy=self.project.taxonomy)
         return self.get_paginated_response(NodeSerializer(page, many=True, context={"tree": tree}).data)
 
@@ -182,20 +172,14 @@ class NodeDetailView(NodeView):
         summary="Delete a label (owner)",
         description="Refused when documents use the label or its sub-labels, unless `reassign_to` names a label "
         "outside the deleted subtree; sub-labels are deleted only with `cascade=true`.",
-        parameters=[
-            int_parameter("reassign_to", "Move the documents of the deleted labels to this label."),
-            bool_parameter("cascade", "Also delete the sub-labels."),
-        ],
         responses={200: NodeDeleteResultSerializer},
     )
-    def delete(self, request, project_id: int, node_id: int):
+    @query(NodeDeleteQuery)
+    def delete(self, request, project_id: int, node_id: int, query: NodeDeleteQuery):
         node = self.node(node_id)
-        reassign_to = _node_of(self.project, int_param(request, "reassign_to"), "reassign_to")
+        reassign_to = _node_of(self.project, query.reassign_to, "reassign_to")
         result = services.node_delete(
-            node=node,
-            actor=request.user,
-            reassign_to=reassign_to,
-            cascade_children=bool(bool_param(request, "cascade")),
+            node=node, actor=request.user, reassign_to=reassign_to, cascade_children=query.cascade
         )
         return Response(NodeDeleteResultSerializer(result).data)
 
@@ -259,23 +243,18 @@ class TaxonomyImportView(ProjectScopedView):
         return Response(ImportSummarySerializer(asdict(summary)).data)
 
 
-def _format_names() -> list[str]:
-    return [fmt.name for fmt in available_formats()]
-
-
 class TaxonomyExportView(ProjectScopedView):
     @extend_schema(
         summary="Export the taxonomy as a file",
-        parameters=[choice_parameter("format", _format_names(), "The file format (default json).")],
         responses={
             (200, "application/json"): OpenApiResponse(OpenApiTypes.ANY, description="A JSON tree"),
             (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="One path per line"),
             (200, "text/plain"): OpenApiResponse(OpenApiTypes.STR, description="Indented text"),
         },
     )
-    def get(self, request, project_id: int):
-        fmt = choice_param(request, "format", _format_names()) or "json"
-        content, content_type, filename = transfer.taxonomy_export(taxonomy=self.project.taxonomy, fmt=fmt)
+    @query(ExportQuery)
+    def get(self, request, project_id: int, query: ExportQuery):
+        content, content_type, filename = transfer.taxonomy_export(taxonomy=self.project.taxonomy, fmt=query.format)
         response = HttpResponse(content, content_type=content_type)
         response["Content-Disposition"] = f'attachment; filename="{filename}"'
         return response

@@ -9,6 +9,7 @@ are the world's real objects, so the requests reach the filters instead of stopp
 from __future__ import annotations
 
 import re
+from urllib.parse import urlencode
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -100,3 +101,89 @@ def test_a_unicode_digit_in_an_id_filter_is_a_400_naming_the_parameter(world, to
     assert client.get(f"/api/v1/projects/{world['project'].pk}/documents/", {"corpus": "١٢"}).status_code == 400
     ok = client.get(f"/api/v1/projects/{world['project'].pk}/documents/", {"corpus": str(world["corpus"].pk)})
     assert ok.status_code == 200 and ok.json()["count"] == 6
+
+
+# ----- one declaration per route (api/params.py): what the schema lists is what the view parses -----
+def _operations() -> list[tuple[str, str, object, dict]]:
+    """(path, method, the view method's QuerySpec or None, its schema query parameters) per API operation."""
+    from drf_spectacular.generators import EndpointEnumerator, SchemaGenerator
+
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    found = []
+    for path, _, method, callback in EndpointEnumerator().get_api_endpoints():
+        operation = schema["paths"].get(path, {}).get(method.lower())
+        if operation is not None:
+            spec = getattr(getattr(callback.cls, method.lower()), "query_spec", None)
+            params = {p["name"]: p for p in operation.get("parameters", []) if p["in"] == "query"}
+            found.append((path, method, spec, params))
+    return found
+
+
+OPERATIONS = _operations()
+FILTERED = [op for op in OPERATIONS if op[2] is not None]
+
+
+def test_every_filtered_route_is_found():
+    paths = {path for path, *_ in FILTERED}
+    assert {"/api/v1/projects/", "/api/v1/projects/{project_id}/documents/"} <= paths and len(FILTERED) >= 10
+
+
+@pytest.mark.parametrize(("path", "method", "spec", "params"), OPERATIONS, ids=[f"{o[1]} {o[0]}" for o in OPERATIONS])
+def test_the_schema_lists_exactly_the_declared_query_parameters(path, method, spec, params):
+    from drf_spectacular.plumbing import build_basic_type
+
+    from api.params import Choice, Ordering
+
+    declared = {param.name: param for param in spec.params()} if spec else {}
+    published = {name: p for name, p in params.items() if name not in ("page", "page_size")}
+    assert sorted(published) == sorted(declared)
+    for name, param in declared.items():
+        assert published[name]["schema"]["type"] == build_basic_type(param.type)["type"], name
+        assert published[name]["description"] == param.description
+        if isinstance(param, Choice | Ordering):
+            assert sorted(published[name]["schema"]["enum"]) == sorted(param.values())
+
+
+def test_no_api_view_reads_the_query_string_itself():
+    """Views take their parameters from `@query(Spec)`; the schema page's own ?format= is not in the schema."""
+    from pathlib import Path
+
+    views = Path(__file__).resolve().parents[2] / "api" / "views"
+    readers = [p.name for p in views.glob("*.py") if "query_params" in p.read_text() and p.name != "docs.py"]
+    assert readers == []
+
+
+def _samples(param) -> tuple[str, str]:
+    """(a value of the wrong type, a valid one) for a declared parameter. 'tfidf' is a search text and the world
+    run's stage name."""
+    from api.params import Bool, Choice, Int, Ordering
+
+    if isinstance(param, Int):
+        return "²", "1"
+    if isinstance(param, Bool):
+        return "maybe", "false"
+    if isinstance(param, Ordering):
+        return "-no-such-order", f"-{next(iter(param.allowed))}"
+    if isinstance(param, Choice):
+        return "no-such-choice", param.values()[0]
+    return "a\x00b", "tfidf"
+
+
+@pytest.mark.parametrize(
+    ("path", "method", "spec"), [o[:3] for o in FILTERED], ids=[f"{o[1]} {o[0]}" for o in FILTERED]
+)
+def test_every_declared_parameter_is_parsed_by_the_view(path, method, spec, world, token_client):
+    """A value of the wrong type is a 400 naming the parameter (JSON, nothing done); a valid value is a 200."""
+    from taxonomies.models import Node
+
+    client = token_client(world["users"]["owner"])
+    url = _real_path(path, world)
+    send = getattr(client, method.lower())
+    for param in spec.params():
+        bad, good = _samples(param)
+        response = send(f"{url}?{urlencode({param.name: bad})}")
+        assert response.status_code == 400 and response["Content-Type"].startswith("application/json"), param.name
+        assert [e["field"] for e in response.json()["errors"]] == [param.name]
+        if method == "GET":
+            assert client.get(url, {param.name: good}).status_code == 200, (param.name, good)
+    assert Node.objects.filter(pk=world["nodes"]["Sci"].pk).exists()  # the refused DELETE deleted nothing
