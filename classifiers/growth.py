@@ -38,7 +38,7 @@ DEFAULT_UPDATE_EPOCHS = 2
 
 def growth_refusal(strategy: str) -> str | None:
     """Why a run of `strategy` cannot be updated for new labels, or None when it can (its `supports_growth`)."""
-    if strategy in registry.STRATEGIES and registry.strategy_class(strategy).supports_growth:
+    if strategy in registry.STRATEGIES and registry.capabilities(strategy).supports_growth:
         return None
     return (
         f"Updating a run for new labels is not implemented for the {strategy!r} strategy of this run. "

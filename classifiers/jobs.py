@@ -5,8 +5,6 @@ Handlers are thin: load the run named in `job.params`, call a service, report pr
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 from django.urls import reverse
 
 from classifiers import services
@@ -18,14 +16,13 @@ from jobs.registry import job_handler, job_target, job_target_state
 
 
 # ----- what a run's jobs need (jobs/queues.py): torch work -> "compute", LLM calls -> "default" -----
-@lru_cache(maxsize=64)
 def _strategy_needs(name: str) -> tuple[bool, bool]:
-    """(uses torch, calls an LLM) for a strategy, from its class's capability attributes."""
+    """(uses torch, calls an LLM) for a strategy, from its declared capabilities."""
     try:
-        cls = registry.strategy_class(name)
-    except (ValueError, ImportError):
+        caps = registry.capabilities(name)
+    except ValueError:
         return False, False
-    return bool(cls.uses_torch), bool(cls.calls_llm)
+    return caps.uses_torch, caps.calls_llm
 
 
 def _run_needs(params: dict) -> tuple[bool, bool]:

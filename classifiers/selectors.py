@@ -373,14 +373,7 @@ def run_calls_llm(run: Run) -> bool:
     names += [str(stage.get("strategy", "")) for stage in params.get("stages") or [] if isinstance(stage, dict)]
     if run.strategy == "weak":
         names.append(str(params.get("scorer", "")))
-    for name in names:
-        try:
-            cls = registry.strategy_class(name)
-        except (ValueError, ImportError, AttributeError):
-            continue
-        if getattr(cls, "calls_llm", name.startswith("llm-")):
-            return True
-    return False
+    return any(name in registry.STRATEGIES and registry.capabilities(name).calls_llm for name in names)
 
 
 def run_llm_summary(run: Run) -> dict | None:

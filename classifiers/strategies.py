@@ -1,10 +1,10 @@
 """Strategy plug-ins, the app side: one registry of hooks around the engine estimators.
 
-A strategy is its engine estimator, named in `classifiers.engine.registry.STRATEGIES`, whose class declares
-what it can do (`training_free`, `supports_growth`, `supports_corrector`, `multi_path`, `uses_torch`,
-`calls_llm`), plus, only where the app must do more than the defaults below, a `StrategyHooks` subclass
-named in `HOOKS`. Adding a strategy touches its own module and one registry line; `classifiers.services`
-calls the hooks and never names a strategy:
+A strategy is its engine estimator, named in `classifiers.engine.registry.STRATEGIES` with what it can do
+(`training_free`, `supports_growth`, `supports_corrector`, `multi_path`, `uses_torch`, `calls_llm`: its class's
+attributes, declared beside its name too so the web reads them without importing torch), plus, only where
+the app must do more than the defaults below, a `StrategyHooks` subclass named in `HOOKS`. Adding a strategy
+touches its own module and one registry line; `classifiers.services` calls the hooks and never names one:
 
 - create a run or configuration: `clean_params`, then `training_ids` (None: the labelled train and dev
   splits) and `training_free` (an empty train split is fine); `members` names the strategies a composite
@@ -83,9 +83,14 @@ class StrategyHooks:
     def engine_class(self):
         return registry.strategy_class(self.name)
 
+    @property
+    def capabilities(self) -> registry.Capabilities:
+        """What the strategy can do, read without importing its engine module (torch stays out of the web)."""
+        return registry.capabilities(self.name)
+
     def clean_params(self, params: dict, *, corrector: str) -> dict:
         """The parameters of a new run or configuration, checked (ValidationError names the field)."""
-        if corrector and not self.engine_class.supports_corrector:
+        if corrector and not self.capabilities.supports_corrector:
             raise ValidationError({"corrector": f"The {self.name} strategy does not take a corrector."})
         return params
 
@@ -99,7 +104,7 @@ class StrategyHooks:
 
     def training_free(self, params: dict) -> bool:
         """True when a run learns nothing from labelled documents (an empty train split is fine)."""
-        return bool(self.engine_class.training_free)
+        return self.capabilities.training_free
 
     def estimator_params(self, params: dict, hierarchy: Hierarchy) -> dict:
         """Estimator parameters with the taxonomy's label texts (descriptions and terms) handed over the way

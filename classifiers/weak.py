@@ -36,7 +36,7 @@ def weak_params(params: dict) -> dict:
     if out.get("base", "embed") not in WEAK_BASES:
         errors["base"] = f"The weak strategy trains one of {', '.join(WEAK_BASES)}."
     scorer = out.get("scorer", "zeroshot")
-    if scorer not in registry.STRATEGIES or not registry.strategy_class(scorer).training_free:
+    if scorer not in registry.STRATEGIES or not registry.capabilities(scorer).training_free:
         errors["scorer"] = "The scorer needs no training: 'zeroshot' or an LLM strategy (llm-dl, llm-dh, llm-tmh)."
     if errors:
         raise ValidationError(errors)
@@ -56,7 +56,7 @@ def weak_prepare(*, run, estimator) -> None:
     """Point a weak run's LLM scorer at the project's endpoint: settings as scorer parameters, the key at
     run time only (never a parameter, never saved)."""
     scorer = estimator.get_params(deep=False).get("scorer", "zeroshot")
-    if not registry.strategy_class(scorer).calls_llm:
+    if not registry.capabilities(scorer).calls_llm:
         return
     from endpoints.services import endpoint_client_kwargs
 

@@ -1,41 +1,83 @@
-"""Strategy names -> estimator classes. Imports lazily so a strategy's heavy deps load only when used."""
+"""Strategy names -> estimator classes and what they can do. Imports lazily so a strategy's heavy deps (torch,
+transformers) load only when it is used: its capabilities are read here without importing it."""
 
 from __future__ import annotations
 
 import importlib
 import json
+from dataclasses import dataclass, fields
 from pathlib import Path as FsPath
 
 from classifiers.engine.manifest import check_path_params, verify_manifest
 
-# name -> "module:Class"
-STRATEGIES: dict[str, str] = {
-    "tfidf": "classifiers.engine.baselines:TfidfLocalClassifier",
-    "embed": "classifiers.engine.baselines:EmbeddingLocalClassifier",
-    "zeroshot": "classifiers.engine.zeroshot:ZeroShotClassifier",
-    "hierverb": "classifiers.engine.verbalizer:HierVerbClassifier",
-    "hiericrf": "classifiers.engine.hiericrf:HierICRFClassifier",
-    "llm-dl": "classifiers.engine.llm.strategies:LLMDirectLeaf",
-    "llm-dh": "classifiers.engine.llm.strategies:LLMDirectHierarchical",
-    "llm-tmh": "classifiers.engine.llm.strategies:LLMTopDownMultiStep",
-    "cascade": "classifiers.engine.cascade:CascadeClassifier",
-    "weak": "classifiers.engine.coldstart:WeakSupervisionClassifier",
-    "ensemble": "classifiers.engine.ensemble:EnsembleClassifier",
-    "auto": "classifiers.engine.auto:AutoClassifier",
+
+@dataclass(frozen=True)
+class Capabilities:
+    """A strategy's capability attributes (documented on `base.HierarchicalClassifier`), readable without importing
+    it. tests/classifiers/test_capabilities.py checks each registered declaration equals its class's attributes."""
+
+    training_free: bool = False
+    supports_growth: bool = False
+    supports_corrector: bool = True
+    multi_path: bool = False
+    uses_torch: bool = False
+    calls_llm: bool = False
+
+    @classmethod
+    def of(cls, estimator_class) -> Capabilities:
+        return cls(**{f.name: bool(getattr(estimator_class, f.name)) for f in fields(cls)})
+
+
+LLM = Capabilities(training_free=True, calls_llm=True)
+
+# name -> ("module:Class", its capabilities)
+STRATEGIES: dict[str, tuple[str, Capabilities]] = {
+    "tfidf": ("classifiers.engine.baselines:TfidfLocalClassifier", Capabilities(supports_growth=True)),
+    "embed": (
+        "classifiers.engine.baselines:EmbeddingLocalClassifier",
+        Capabilities(supports_growth=True, uses_torch=True),
+    ),
+    "zeroshot": ("classifiers.engine.zeroshot:ZeroShotClassifier", Capabilities(training_free=True, uses_torch=True)),
+    "hierverb": (
+        "classifiers.engine.verbalizer:HierVerbClassifier",
+        Capabilities(supports_growth=True, multi_path=True, uses_torch=True),
+    ),
+    "hiericrf": ("classifiers.engine.hiericrf:HierICRFClassifier", Capabilities(uses_torch=True)),
+    "llm-dl": ("classifiers.engine.llm.strategies:LLMDirectLeaf", LLM),
+    "llm-dh": ("classifiers.engine.llm.strategies:LLMDirectHierarchical", LLM),
+    "llm-tmh": ("classifiers.engine.llm.strategies:LLMTopDownMultiStep", LLM),
+    "cascade": ("classifiers.engine.cascade:CascadeClassifier", Capabilities(supports_corrector=False)),
+    "weak": ("classifiers.engine.coldstart:WeakSupervisionClassifier", Capabilities()),
+    "ensemble": ("classifiers.engine.ensemble:EnsembleClassifier", Capabilities()),
+    "auto": ("classifiers.engine.auto:AutoClassifier", Capabilities()),
 }
 
 
-def register_strategy(name: str, target: str) -> None:
-    STRATEGIES[name] = target
+def _load(target: str):
+    module_name, class_name = target.split(":")
+    return getattr(importlib.import_module(module_name), class_name)
 
 
-def strategy_class(name: str):
+def register_strategy(name: str, target: str, capabilities: Capabilities | None = None) -> None:
+    """Add a strategy; without `capabilities` they are read from its class (which this imports)."""
+    STRATEGIES[name] = (target, Capabilities.of(_load(target)) if capabilities is None else capabilities)
+
+
+def _entry(name: str) -> tuple[str, Capabilities]:
     try:
-        module_name, class_name = STRATEGIES[name].split(":")
+        return STRATEGIES[name]
     except KeyError as exc:
         known = ", ".join(sorted(STRATEGIES))
         raise ValueError(f"unknown strategy {name!r}; known strategies: {known}") from exc
-    return getattr(importlib.import_module(module_name), class_name)
+
+
+def capabilities(name: str) -> Capabilities:
+    """What strategy `name` can do, without importing its module (ValueError for an unknown name)."""
+    return _entry(name)[1]
+
+
+def strategy_class(name: str):
+    return _load(_entry(name)[0])
 
 
 def make_strategy(name: str, **params):
