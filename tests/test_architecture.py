@@ -1,7 +1,7 @@
 """Layer rules the code must keep (the import-linter contracts in pyproject.toml cover the rest, in `make lint`).
 
-- No module imports another module's private name (`from x import _name`, or `x._name` on an imported module):
-  what another module may use is public and named so.
+- No module imports another module's private name (`from x import _name`, relative or not, or `x._name` / `a.b._name`
+  on an imported module): what another module may use is public and named so.
 - No import cycle between any two of our modules, counting imports inside functions (a cycle hidden in a
   function is still a cycle; break it by moving the shared part down, not by importing late).
 """
@@ -29,39 +29,73 @@ def _is_module(dotted: str) -> bool:
     return path.with_suffix(".py").exists() or (path / "__init__.py").exists()
 
 
+def _dotted(node: ast.expr) -> str | None:
+    """'a.b.c' for the expression a.b.c, else None."""
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute) and (base := _dotted(node.value)):
+        return f"{base}.{node.attr}"
+    return None
+
+
+def _private(name: str) -> bool:
+    return name.startswith("_") and not name.startswith("__")
+
+
 def private_imports(source: str) -> list[str]:
-    """`module.name` for every private name of one of our modules that `source` imports or reads."""
+    """`module.name` for every private name of one of our modules that `source` imports or reads (relative
+    imports are always ours)."""
     tree = ast.parse(source)
     found, module_names = [], {}
     for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] in APPS:
+        if isinstance(node, ast.ImportFrom) and (node.level or (node.module or "").split(".")[0] in APPS):
+            module = "." * node.level + (node.module or "")
             for alias in node.names:
-                if alias.name.startswith("_") and not alias.name.startswith("__"):
-                    found.append(f"{node.module}.{alias.name}")
-                elif _is_module(f"{node.module}.{alias.name}"):
-                    module_names[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+                if _private(alias.name):
+                    found.append(f"{module}.{alias.name}")
+                elif _is_module(f"{module}.{alias.name}"):
+                    module_names[alias.asname or alias.name] = f"{module}.{alias.name}"
         elif isinstance(node, ast.Import):
             for alias in node.names:
-                if alias.name.split(".")[0] in APPS:
-                    module_names[alias.asname or alias.name] = alias.name
+                if alias.name.split(".")[0] in APPS:  # `import a.b` binds a; `import a.b as c` binds c to a.b
+                    bound = alias.asname or alias.name.split(".")[0]
+                    module_names[bound] = alias.name if alias.asname else bound
     for node in ast.walk(tree):
-        if (
-            isinstance(node, ast.Attribute)
-            and isinstance(node.value, ast.Name)
-            and node.value.id in module_names
-            and node.attr.startswith("_")
-            and not node.attr.startswith("__")
-        ):
-            found.append(f"{module_names[node.value.id]}.{node.attr}")
+        if isinstance(node, ast.Attribute) and _private(node.attr) and (base := _dotted(node.value)):
+            head, _, rest = base.partition(".")
+            target = ".".join(filter(None, [module_names.get(head), rest]))
+            if head in module_names and _is_module(target):
+                found.append(f"{target}.{node.attr}")
     return found
 
 
 @pytest.mark.parametrize(
     "source",
-    ["from taxonomies.services import _lock", "from classifiers import services\nservices._chunks([], 1)"],
+    [
+        "from taxonomies.services import _lock",
+        "from classifiers.services import _texts_and_paths",
+        "from .services import _texts_and_paths",
+        "from classifiers import services\nservices._chunks([], 1)",
+        "import classifiers.services\nclassifiers.services._chunks([], 1)",
+        "import classifiers.services as s\ns._chunks([], 1)",
+    ],
 )
 def test_the_check_finds_a_private_import(source):
     assert private_imports(source)
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "from classifiers.services import run_start",
+        "from corpora.models import Document\nDocument._meta",  # a class's attribute, not a module's name
+        "from classifiers import services\nservices.__name__",
+        "import numpy as np\nnp._private",  # not one of our modules
+        "self._cache = {}",
+    ],
+)
+def test_the_check_leaves_public_names_alone(source):
+    assert private_imports(source) == []
 
 
 def _module_name(path: Path) -> str:
