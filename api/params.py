@@ -38,7 +38,8 @@ class Param:
         return raw
 
     def parameter(self) -> OpenApiParameter:
-        return OpenApiParameter(self.name, self.type, description=self.description)
+        enum = {"enum": self.values()} if hasattr(self, "values") else {}
+        return OpenApiParameter(self.name, self.type, description=self.description, **enum)
 
 
 class Int(Param):
@@ -81,9 +82,6 @@ class Choice(Param):
             raise ValueError(f"Unknown {self.name} {raw[:50]!r}; use one of {', '.join(self.values())}.")
         return raw
 
-    def parameter(self) -> OpenApiParameter:
-        return OpenApiParameter(self.name, self.type, enum=self.values(), description=self.description)
-
 
 class Text(Param):
     """A free-text search string: trimmed, at most MAX_TEXT_QUERY characters, no NUL (PostgreSQL refuses it)."""
@@ -116,9 +114,6 @@ class Ordering(Param):
         if not value.startswith("-"):
             return list(self.allowed[name])
         return [f[1:] if f.startswith("-") else f"-{f}" for f in self.allowed[name]]
-
-    def parameter(self) -> OpenApiParameter:
-        return OpenApiParameter(self.name, self.type, enum=self.values(), description=self.description)
 
 
 class QuerySpec:
