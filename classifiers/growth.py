@@ -98,7 +98,13 @@ def run_update_create(
         raise ValidationError({"epochs": "Fine-tuning epochs are a whole number from 1 to 50."})
     project = parent.project
     name = (name or "").strip() or run_free_name(project, f"{parent.name}+new-labels")
-    old_h, new_h = run_hierarchy(parent), hierarchy_for_taxonomy(project.taxonomy)
+    try:
+        old_h = run_hierarchy(parent)
+    except FileNotFoundError as exc:
+        raise ValidationError(
+            f"The model files of run {parent.name!r} are missing: train it again before updating it."
+        ) from exc
+    new_h = hierarchy_for_taxonomy(project.taxonomy)
     delta = taxonomy_delta(old_h, new_h)
     if not delta["new_labels"]:
         raise ValidationError(

@@ -218,14 +218,17 @@ def test_run_update_creates_a_child_run_and_queues_update_labels(world, annotato
 def test_run_update_refusals_carry_the_service_messages(world, annotator_api, base):
     runs = Run.objects.count()
     plain = annotator_api.post(base + f"runs/{world['run'].pk}/update/", {}, format="json")
-    assert plain.status_code == 400 and "is not trained" in _errors(plain)[0]
+    assert plain.status_code == 400 and "model files of run 'run-1' are missing" in _errors(plain)[0]
+    untrained = Run.objects.create(project=world["project"], name="untrained", strategy="tfidf")
+    fresh = annotator_api.post(base + f"runs/{untrained.pk}/update/", {}, format="json")
+    assert fresh.status_code == 400 and "is not trained" in _errors(fresh)[0]
     llm = Run.objects.create(project=world["project"], name="llm", strategy="llm-dl", state=Run.State.TRAINED)
     refused = annotator_api.post(base + f"runs/{llm.pk}/update/", {}, format="json")
     assert refused.status_code == 400 and "Train a new run on the current taxonomy" in _errors(refused)[0]
     ids = outdated_run(world)
     bad = annotator_api.post(base + f"runs/{ids['outdated_run']}/update/", {"rehearsal": 2}, format="json")
     assert bad.status_code == 400 and bad.json()["errors"][0]["field"] == "rehearsal"
-    assert Run.objects.count() == runs + 2  # llm and the outdated parent only
+    assert Run.objects.count() == runs + 3  # untrained, llm and the outdated parent only
     assert not Job.objects.filter(kind="update_labels").exists()
 
 
