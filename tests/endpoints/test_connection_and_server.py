@@ -263,3 +263,62 @@ def test_one_missed_health_probe_shows_unresponsive_and_an_answer_clears_it(tmp_
     assert "1 of 3 checks in a row" in status_read(tmp_path)["message"]
     now[0] += 10
     assert sup.tick() == "running" and sup.restarts == 0
+
+
+# A stand-in for llama-cpp-python busy with a long completion: its web layer answers /openapi.json at once, while
+# /v1/models waits for the model's lock (here: until the flag file goes away).
+BUSY_SERVER = """
+import json, os, sys, time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+port, flag = int(sys.argv[1]), sys.argv[2]
+
+class Handler(BaseHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        if self.path.startswith("/v1/"):
+            while os.path.exists(flag):
+                time.sleep(0.05)
+        body = json.dumps({"object": "list", "data": [{"id": "fake", "object": "model"}]}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+ThreadingHTTPServer(("127.0.0.1", port), Handler).serve_forever()
+"""
+
+
+def test_a_server_busy_with_a_long_completion_is_not_taken_for_a_hung_one(tmp_path):
+    import time
+
+    from htc_app.llm_server import free_port, server_ready
+
+    port, flag = free_port(), tmp_path / "busy"
+    base_url = f"http://127.0.0.1:{port}/v1"
+    sup = LLMSupervisor(
+        [sys.executable, "-c", BUSY_SERVER, str(port), str(flag)],
+        base_url=base_url,
+        data_dir=tmp_path,
+        log=lambda line: None,
+        health_interval=0.05,
+        health_timeout=0.3,
+        health_failures=2,
+    )
+    try:
+        sup.start()
+        _tick_until(sup, "running")
+        first = sup.proc
+        flag.touch()  # a completion holds the model: /v1/models stops answering, the process is healthy
+        assert not server_ready(base_url, timeout=0.3)
+        seen = []
+        for _ in range(20):  # well past health_failures probes
+            time.sleep(0.06)
+            seen.append(sup.tick())
+        assert set(seen) == {"running"} and sup.proc is first and first.poll() is None and sup.restarts == 0
+    finally:
+        flag.unlink(missing_ok=True)
+        sup.stop()
