@@ -57,7 +57,7 @@ def test_the_client_recognises_the_local_server_and_asks_for_the_format_it_docum
     """llama-cpp-python takes `json_object` + schema and answers HTTP 500 to `json_schema`: the probe must
     pick the former, and the server must still be up after structured calls (a wrong format once crashed it)."""
     from classifiers.engine.llm.client import LLMClient
-    from htc_app.llm_server import server_ready
+    from htc_app.llm_server import server_alive, server_ready
 
     host = server_url.split("/")[2]
     client = LLMClient(base_url=server_url, model="local", allowed_hosts=[host], use_cache=False)
@@ -73,3 +73,4 @@ def test_the_client_recognises_the_local_server_and_asks_for_the_format_it_docum
         assert result.format_mode == "json_object" and result.completion_tokens > 0
         assert result.text.strip().startswith("{")
     assert server_ready(server_url)
+    assert server_alive(server_url)  # the route htc_serve's health probe asks
