@@ -1,5 +1,5 @@
 """Cross-cutting HTTP behaviour: security headers, a clear 503 when SQLite stays locked, 507/503 on full or
-read-only storage."""
+read-only storage, and the API's JSON error shape for every error status under /api/."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from collections.abc import Callable
 from django.conf import settings
 from django.db import OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http.response import HttpResponseBase
 from django.template.loader import render_to_string
 
 from htc_app.storage_faults import storage_fault
@@ -74,3 +75,31 @@ class StorageFullMiddleware:
         if fault.status == 503:
             response["Retry-After"] = "60"
         return response
+
+
+class ApiErrorShapeMiddleware:
+    """Under /api/, an error answer that is not JSON yet (Django's CSRF failure page, a plain view's 405, any
+    HTML error page) becomes the API's error shape with the same status and headers (Allow, Retry-After)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        response = self.get_response(request)
+        if not request.path.startswith("/api/") or response.status_code < 400:
+            return response
+        if response.get("Content-Type", "").startswith("application/json") or response.streaming:
+            return response
+        message = API_ERROR_MESSAGES.get(response.status_code, f"{response.reason_phrase}.")
+        shaped = JsonResponse({"detail": message, "errors": [{"field": None, "message": message}]})
+        shaped.status_code = response.status_code
+        for header in ("Allow", "Retry-After", "WWW-Authenticate", "Vary"):
+            if response.has_header(header):
+                shaped[header] = response[header]
+        return shaped
+
+
+API_ERROR_MESSAGES = {
+    403: "Forbidden: the request was refused (for a signed-in browser session, a missing or wrong CSRF token).",
+    405: "This method is not allowed on this route.",
+}

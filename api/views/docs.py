@@ -12,6 +12,7 @@ from functools import lru_cache
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_safe
 from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.renderers import (
     OpenApiJsonRenderer,
@@ -49,6 +50,7 @@ def _operations() -> list[dict]:
     return rows
 
 
+@require_safe
 def api_docs(request: HttpRequest) -> HttpResponse:
     """The list of API operations, grouped by resource."""
     groups: dict[str, list[dict]] = {}

@@ -268,3 +268,12 @@ def test_shared_dataset_taxonomies_import_and_round_trip(project, owner, make_pr
     copy = make_project("Copy")
     _import(copy, owner, filename, content)
     assert tree_shape(copy) == tree_shape(project)
+
+
+def test_a_quoted_multi_line_cell_over_the_field_limit_names_the_limit(project, owner):
+    import csv
+
+    data = 'level1\n"' + "a long line\n" * (csv.field_size_limit() // 12 + 2) + '"\n'
+    with pytest.raises(ValidationError) as exc:
+        _import(project, owner, "big.csv", data.encode())
+    assert "field larger than field limit" in _messages(exc) and "never closed" not in _messages(exc)
