@@ -11,6 +11,7 @@ from classifiers.cascading import CASCADE, MAX_STAGES, cascade_params_clean
 from classifiers.engine import registry
 from classifiers.selectors import run_possible_jobs
 from classifiers.services import parse_params
+from htc_app.forms import BidiForm, isolate_text_fields
 
 MAIN_FIELDS = ("name", "strategy", "shots", "seed", "corrector", "params", "split")
 STAGE_PARTS = ("strategy", "params", "corrector", "threshold")
@@ -29,7 +30,7 @@ def params_as_lines(params: dict) -> str:
     return "\n".join(f"{key}={json.dumps(value)}" for key, value in params.items())
 
 
-class RunForm(forms.Form):
+class RunForm(BidiForm):
     name = forms.CharField(max_length=200, required=False, help_text="Left empty: strategy, shots and seed.")
     strategy = forms.ChoiceField(choices=strategy_choices, initial="auto")
     shots = forms.IntegerField(min_value=0, initial=0, help_text="Documents per leaf path; 0 = the whole train split.")
@@ -76,6 +77,7 @@ class RunForm(forms.Form):
                 label=f"Stage {k} threshold",
                 help_text="Documents below this confidence go to the next stage (empty for the last stage).",
             )
+        isolate_text_fields(self)  # the stage fields added here too
 
     # ----- layout helpers for the template -----
     def main_fields(self) -> list:
@@ -196,7 +198,7 @@ class RunJobForm(forms.Form):
         self.fields["kind"].choices = run_possible_jobs(run, has_predictions=has_predictions)
 
 
-class RunUpdateForm(forms.Form):
+class RunUpdateForm(BidiForm):
     name = forms.CharField(max_length=200, required=False, help_text="Left empty: the run's name + “+new-labels”.")
     rehearsal = forms.FloatField(
         min_value=0.0,

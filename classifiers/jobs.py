@@ -11,6 +11,7 @@ from classifiers import services
 from classifiers.engine import registry
 from classifiers.models import Run
 from classifiers.strategies import strategy_hooks
+from htc_app.bidi import isolate
 from jobs.progress import JobCancelled, PhasedProgress
 from jobs.registry import job_handler, job_target, job_target_state
 
@@ -139,7 +140,7 @@ def _update_train(*, run: Run, progress) -> None:
 @job_handler("train", resource=training_resource)
 def train_handler(job, progress) -> dict:
     run = _run(job)
-    return _run_phases(job, progress, train=f"Training {run.name}", predict=False, evaluate=False)
+    return _run_phases(job, progress, train=f"Training {isolate(run.name)}", predict=False, evaluate=False)
 
 
 @job_handler("predict", resource=prediction_resource)
@@ -156,7 +157,7 @@ def evaluate_handler(job, progress) -> dict:
 def pipeline_handler(job, progress) -> dict:
     """Train (unless already trained), predict a split and evaluate on it."""
     run = _run(job)
-    return _run_phases(job, progress, train=f"Training {run.name}", predict=True, evaluate=True)
+    return _run_phases(job, progress, train=f"Training {isolate(run.name)}", predict=True, evaluate=True)
 
 
 @job_handler("update_labels", resource=training_resource)

@@ -1,12 +1,16 @@
 """Geometry for the server-side SVG plots of the metrics page.
 
 Each function returns plain numbers and strings; the templates draw them as SVG elements (text is
-escaped by the template engine, colours come from CSS classes, so the CSP needs no inline styles).
+escaped by the template engine, colours come from CSS classes, so the CSP needs no inline styles). Names in
+tooltips and heatmap labels are bidi-isolated with FSI ... PDI (htc_app.bidi): SVG <text> and <title> hold no
+<bdi>, and an RTL override in a run or label name must not reorder the rest of the label.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+
+from htc_app.bidi import isolate
 
 PALETTE_SIZE = 8
 LEFT, RIGHT, TOP, BOTTOM = 44, 12, 12, 40
@@ -39,7 +43,7 @@ def grouped_bars(
                     "w": round(bar_w - 1, 1),
                     "h": round(h, 1),
                     "cls": f"s{s % PALETTE_SIZE}",
-                    "title": f"{name}, {group}: {value:.3f}",
+                    "title": f"{isolate(name)}, {group}: {value:.3f}",
                 }
             )
     labels = [{"x": round(LEFT + (g + 0.5) * group_w, 1), "text": group} for g, group in enumerate(groups)]
@@ -85,7 +89,7 @@ def lines(
                 {
                     "x": round(xs[k], 1),
                     "y": round(TOP + plot_h * (1 - v), 1),
-                    "title": point_title.format(name=name, x=categories[k], value=v),
+                    "title": point_title.format(name=isolate(name), x=categories[k], value=v),
                 }
             )
         out.append(
@@ -138,7 +142,7 @@ def heatmap(
                     if value and float(value).is_integer()
                     else (f"{value:.1f}" if value else ""),
                     "dark": share > 0.5,
-                    "title": f"gold {labels[g]} → predicted {labels[p]}: {value:g}",
+                    "title": f"gold {isolate(labels[g])} → predicted {isolate(labels[p])}: {value:g}",
                 }
             )
     size = margin + n * cell + 8
@@ -156,4 +160,4 @@ def heatmap(
 
 
 def _short(label: str, limit: int = 22) -> str:
-    return label if len(label) <= limit else label[: limit - 1] + "…"
+    return isolate(label if len(label) <= limit else label[: limit - 1] + "…")

@@ -8,6 +8,7 @@ from statistics import mean
 from django.db.models import Count, Prefetch, QuerySet
 
 from classifiers.models import Evaluation, Prediction, Run
+from htc_app.bidi import isolate
 from jobs.models import Job
 
 #: Scalar metric keys in display order; any other scalar key an evaluation carries follows them.
@@ -181,7 +182,7 @@ def per_level_series(runs: list[Run], split: str, key: str) -> tuple[list[str], 
         per_level = evaluation.metrics.get("per_level") or []
         depth = max(depth, len(per_level))
         # The legend states each run's document count: the plot shows the numbers of the table above it.
-        label = f"{run.name} ({evaluation.document_count:,} {split} documents)"
+        label = f"{isolate(run.name)} ({evaluation.document_count:,} {split} documents)"
         series.append((label, [float(level.get(key) or 0.0) for level in per_level]))
     series = [(name, values + [0.0] * (depth - len(values))) for name, values in series]
     return [f"Level {d + 1}" for d in range(depth)], series
@@ -277,7 +278,7 @@ def document_predictions(*, document) -> list[dict]:
     tree = taxonomy_tree(taxonomy=document.project.taxonomy)
 
     def text(paths: list[list[int]]) -> str:
-        return " | ".join(" > ".join(tree.nodes[i].name if i in tree.nodes else f"#{i}" for i in p) for p in paths)
+        return " | ".join(path_text(tree, p) for p in paths)
 
     out = []
     for p in Prediction.objects.filter(document=document).select_related("run").order_by("-run__created_at"):
@@ -294,7 +295,8 @@ def document_predictions(*, document) -> list[dict]:
 
 
 def path_text(tree, node_ids: list[int]) -> str:
-    return " > ".join(tree.nodes[i].name if i in tree.nodes else f"#{i}" for i in node_ids)
+    """A path for the page: each name bidi-isolated (htc_app.bidi), a label deleted since shown as #id."""
+    return " > ".join(isolate(tree.nodes[i].name) if i in tree.nodes else f"#{i}" for i in node_ids)
 
 
 def document_pseudo_labels(*, document) -> list[dict]:

@@ -18,6 +18,7 @@ from classifiers.cascading import CASCADE
 from classifiers.engine.calibration import threshold_sweep
 from classifiers.forms import params_as_lines
 from classifiers.models import Prediction, Run
+from htc_app.bidi import isolate
 
 THRESHOLDS = [round(0.05 * i, 2) for i in range(21)]
 
@@ -86,11 +87,11 @@ def _cascade_tradeoffs(run: Run) -> list[dict[str, Any]]:
     out = []
     for k, dev in enumerate(devs):
         if k + 1 < len(devs):
-            title = f"Stage {trained[k]['name']} → stage {trained[k + 1]['name']}"
+            title = f"Stage {isolate(trained[k]['name'])} → stage {isolate(trained[k + 1]['name'])}"
             nxt = devs[k + 1]
             out.append(_tradeoff(run, title, dev["confidence"], dev["correct"], nxt["correct"], nxt, k))
         else:
-            title = f"Stage {trained[k]['name']} → human review"
+            title = f"Stage {isolate(trained[k]['name'])} → human review"
             out.append(_tradeoff(run, title, dev["confidence"], dev["correct"], [True] * len(dev["correct"]), {}, k))
     return out
 

@@ -15,6 +15,7 @@ from classifiers.forms import RunForm, RunJobForm, RunUpdateForm, run_form_initi
 from classifiers.growth import growth_refusal, run_update_start
 from classifiers.models import Run
 from classifiers.services import run_job_start, run_start
+from htc_app.bidi import isolate
 from htc_app.params import id_param
 from projects.models import Role
 from projects.selectors import project_for_user
@@ -45,7 +46,7 @@ def run_list(request: HttpRequest, project_id: int) -> HttpResponse:
                 form_errors_from(form, exc)
             else:
                 messages.success(
-                    request, f"Run {run.name} started: train, predict the {data['split']} split, evaluate."
+                    request, f"Run {isolate(run.name)} started: train, predict the {data['split']} split, evaluate."
                 )
                 return redirect("classifiers:run", project_id=project.pk, run_id=run.pk)
     runs = [(run, selectors.run_latest_evaluation(run)) for run in selectors.run_list_for_project(project=project)]
@@ -98,7 +99,7 @@ def _stale_context(run: Run, project) -> dict:
             "prediction": prediction,
             "document": names.get(prediction.document_id) or f"#{prediction.document_id}",
             "reason": stale.reason,
-            "now": " | ".join(tree.path_label(p[-1]) for p in stale.current_paths) if stale.current_paths else "",
+            "now": " | ".join(tree.path_shown(p[-1]) for p in stale.current_paths) if stale.current_paths else "",
         }
         for prediction, stale in found
     ]
@@ -116,7 +117,8 @@ def _growth_context(run: Run, project) -> dict:
         before = [old["before"] or 0.0, new["before"] or 0.0]
         after = [old["after"] or 0.0, new["after"] or 0.0]
         parent_name = run.parent_run.name if run.parent_run else "parent"
-        plot = plots.grouped_bars(groups, [(f"before ({parent_name})", before), (f"after ({run.name})", after)])
+        series = [(f"before ({isolate(parent_name)})", before), (f"after ({isolate(run.name)})", after)]
+        plot = plots.grouped_bars(groups, series)
     outdated = run.state == Run.State.TRAINED and run.taxonomy_version != project.taxonomy.version
     return {
         "growth": growth,
@@ -142,7 +144,7 @@ def run_update(request: HttpRequest, project_id: int, run_id: int) -> HttpRespon
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
         return redirect("classifiers:run", project_id=project.pk, run_id=parent.pk)
-    messages.success(request, f"Started {run.name}: updating {parent.name} for the new labels.")
+    messages.success(request, f"Started {isolate(run.name)}: updating {isolate(parent.name)} for the new labels.")
     return redirect("classifiers:run", project_id=project.pk, run_id=run.pk)
 
 

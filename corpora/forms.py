@@ -2,6 +2,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from corpora.services import parse_split_map
+from htc_app.forms import BidiForm
 
 SPLIT_MAP_HELP = (
     "Split names in the file to read as train, dev or test, e.g. train_subset=train, heldout=test "
@@ -9,7 +10,7 @@ SPLIT_MAP_HELP = (
 )
 
 
-class UploadForm(forms.Form):
+class UploadForm(BidiForm):
     file = forms.FileField(label="Corpus file", help_text="CSV, TSV, JSONL, TXT, or a zip of such files.")
     name = forms.CharField(required=False, max_length=255, label="Corpus name", help_text="Defaults to the file name.")
     add_missing_labels = forms.BooleanField(required=False, label="Add missing labels to the taxonomy")

@@ -18,6 +18,7 @@ from corpora.forms import UploadForm
 from corpora.models import Corpus, Split
 from corpora.selectors import document_get, document_page, node_of_project
 from corpora.services import corpus_import, corpus_import_enqueue
+from htc_app.bidi import isolate
 from htc_app.params import id_param, page_param, text_param
 from projects.models import Role
 from projects.selectors import project_for_user
@@ -79,7 +80,9 @@ def upload(request: HttpRequest, project_id: int) -> HttpResponse:
     except ValidationError as exc:
         ctx = _upload_context(project, form, errors=exc.messages, file_name=upload_file.name)
         return render(request, "corpora/upload.html", ctx, status=400)
-    messages.success(request, f"Imported {corpus.stats.get('documents', 0):,} documents into corpus {corpus.name}.")
+    messages.success(
+        request, f"Imported {corpus.stats.get('documents', 0):,} documents into corpus {isolate(corpus.name)}."
+    )
     return redirect(f"{reverse('corpora:upload', args=[project.pk])}?imported={corpus.pk}")
 
 
@@ -117,13 +120,13 @@ def document_list(request: HttpRequest, project_id: int) -> HttpResponse:
     tree = taxonomy_tree(taxonomy=project.taxonomy)
     node_options = None
     if len(tree.nodes) <= NODE_SELECT_LIMIT:
-        node_options = [(nid, tree.depth(nid), tree.path_label(nid)) for nid in tree.preorder()]
+        node_options = [(nid, tree.depth(nid), tree.path_shown(nid)) for nid in tree.preorder()]
     export_query = {"node": filters["node"].pk} if filters["node"] is not None else {}
     context = {
         "project": project,
         "page": page,
         "filters": filters,
-        "node_label": tree.path_label(filters["node"].pk) if filters["node"] is not None else "",
+        "node_names": tree.path_names(filters["node"].pk) if filters["node"] is not None else [],
         "node_options": node_options,
         "split_filters": SPLIT_FILTERS,
         "query": urlencode(query),
@@ -151,7 +154,7 @@ def document_detail(request: HttpRequest, project_id: int, doc_id: int) -> HttpR
         "document": document,
         "paths": paths,
         "current_label": label,
-        "current_texts": [" > ".join(tree.path_names(p[-1])) if p[-1] in tree.nodes else "?" for p in label.paths],
+        "current_texts": [tree.path_shown(p[-1]) if p[-1] in tree.nodes else "?" for p in label.paths],
         "predictions": document_predictions(document=document),
         "pseudo_labels": document_pseudo_labels(document=document),
         "decisions": document_history(document=document)[:50],

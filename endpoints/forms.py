@@ -1,11 +1,12 @@
 from django import forms
 
 from classifiers.engine.llm.prompts import DEFAULT_TEMPLATES, PLACEHOLDERS
+from htc_app.forms import BidiForm
 
 _PLACEHOLDER_HELP = "Placeholders: " + ", ".join("{" + p + "}" for p in PLACEHOLDERS) + ". Leave empty for the default."
 
 
-class EndpointForm(forms.Form):
+class EndpointForm(BidiForm):
     base_url = forms.CharField(
         max_length=500,
         label="Base URL",

@@ -1,7 +1,9 @@
-"""The login form with throttling per account and per address (see htc_app/signin.py)."""
+"""The login form with throttling per account and per address (see htc_app/signin.py), and the base of forms
+whose text fields hold user text in either direction (BidiForm)."""
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
 
@@ -22,3 +24,19 @@ class ThrottledAuthenticationForm(AuthenticationForm):
             raise
         signin_succeeded(username=username)
         return cleaned
+
+
+def isolate_text_fields(form: forms.BaseForm) -> None:
+    """Give every text input and text area of `form` dir="auto": what people type (a name in Hebrew, a prompt
+    with an RTL override) is isolated from the page and shown in its own direction (htc_app/bidi.py)."""
+    for field in form.fields.values():
+        if isinstance(field.widget, forms.TextInput | forms.Textarea):
+            field.widget.attrs.setdefault("dir", "auto")
+
+
+class BidiForm(forms.Form):
+    """A form whose text fields isolate their content (isolate_text_fields)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        isolate_text_fields(self)

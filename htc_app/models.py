@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.db import models
 from django.utils import timezone
 
+from htc_app.bidi import isolate
+
 
 class SignInFailure(models.Model):
     """One failed sign-in. `scope` says whether `key` is an account (lower-cased user name) or an address."""
@@ -22,4 +24,4 @@ class SignInFailure(models.Model):
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
-        return f"{self.scope} {self.key} at {self.created_at:%Y-%m-%d %H:%M:%S}"
+        return f"{self.scope} {isolate(self.key)} at {self.created_at:%Y-%m-%d %H:%M:%S}"  # the admin shows it

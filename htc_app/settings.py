@@ -143,6 +143,8 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
             ],
+            # bdi / isolate filters (htc_app/bidi.py) in every template: user text is isolated everywhere.
+            "builtins": ["htc_app.templatetags.bidi"],
         },
     },
 ]

@@ -9,6 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
+from htc_app.bidi import isolate
 from projects.forms import MemberForm, ProjectForm
 from projects.models import Membership, Role
 from projects.selectors import project_for_user, project_list_for_user
@@ -42,7 +43,7 @@ def project_create_view(request: HttpRequest) -> HttpResponse:
         except ValidationError as exc:
             form_errors_from(form, exc)
         else:
-            messages.success(request, f"Project {project.name} created.")
+            messages.success(request, f"Project {isolate(project.name)} created.")
             return redirect("projects:detail", project_id=project.pk)
     return render(request, "projects/create.html", {"form": form})
 
@@ -68,7 +69,9 @@ def member_list(request: HttpRequest, project_id: int) -> HttpResponse:
             except ValidationError as exc:
                 form_errors_from(form, exc)
             else:
-                messages.success(request, f"{form.cleaned_data['username']} is now {form.cleaned_data['role']}.")
+                messages.success(
+                    request, f"{isolate(form.cleaned_data['username'])} is now {form.cleaned_data['role']}."
+                )
                 return redirect("projects:members", project_id=project.pk)
     members = project.memberships.select_related("user")
     return render(request, "projects/members.html", {"project": project, "members": members, "form": form})

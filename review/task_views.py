@@ -40,7 +40,7 @@ def task_detail(request: HttpRequest, project_id: int, task_id: int) -> HttpResp
     for doc_id, node_id in GoldLabel.objects.filter(document__in=page.object_list).values_list(
         "document_id", "node_id"
     ):
-        gold.setdefault(doc_id, []).append(tree.path_label(node_id) if node_id in tree.nodes else f"#{node_id}")
+        gold.setdefault(doc_id, []).append(tree.path_shown(node_id) if node_id in tree.nodes else f"#{node_id}")
     rows = [{"document": d, "gold": " | ".join(gold.get(d.pk, [])), "open": d.pk in remaining} for d in page]
     return render(
         request,
@@ -48,8 +48,8 @@ def task_detail(request: HttpRequest, project_id: int, task_id: int) -> HttpResp
         {
             "project": project,
             "task": task,
-            "node_path": tree.path_label(task.node_id),
-            "children": [tree.path_label(n.pk) for n in split_task_choices(task=task) if n.parent_id == task.node_id],
+            "node_path": tree.path_shown(task.node_id),
+            "children": [tree.path_shown(n.pk) for n in split_task_choices(task=task) if n.parent_id == task.node_id],
             "page": page,
             "rows": rows,
             "total": len(task.document_ids),
@@ -113,7 +113,7 @@ def task_item(request: HttpRequest, project_id: int, task_id: int, document_id: 
             "project": project,
             "task": task,
             "document": document,
-            "node_path": tree.path_label(task.node_id),
+            "node_path": tree.path_shown(task.node_id),
             "history": Correction.objects.filter(document=document).select_related("annotator")[:50],
             # The picker opens on the children of the split node and offers nothing outside its subtree.
             "picker": {

@@ -17,6 +17,7 @@ from django.views.decorators.http import require_GET, require_POST
 from classifiers.models import Prediction, Run
 from classifiers.staleness import prediction_staleness
 from corpora.models import Split
+from htc_app.bidi import isolate
 from htc_app.params import id_param, local_next, page_param
 from projects.models import Role
 from projects.selectors import project_for_user
@@ -64,7 +65,8 @@ def _queue_order(filters: dict) -> str:
 
 
 def _path_text(tree, path: list[int]) -> str:
-    return " > ".join(tree.nodes[i].name if i in tree.nodes else f"#{i}" for i in path)
+    """A path for the page: each name bidi-isolated (htc_app.bidi), a label deleted since shown as #id."""
+    return " > ".join(isolate(tree.nodes[i].name) if i in tree.nodes else f"#{i}" for i in path)
 
 
 @login_required
@@ -113,7 +115,7 @@ def review_queue_view(request: HttpRequest, project_id: int, run_id: int) -> Htt
         {"prediction": p, "path": " | ".join(_path_text(tree, path) for path in p.paths) or "(no valid answer)"}
         for p in page.items
     ]
-    node_options = [(nid, tree.path_label(nid)) for nid in tree.preorder()]
+    node_options = [(nid, tree.path_shown(nid)) for nid in tree.preorder()]
     from classifiers.selectors import run_jobs
 
     job = run_jobs(run=run).first()
@@ -305,7 +307,7 @@ def review_retrain(request: HttpRequest, project_id: int, run_id: int) -> HttpRe
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
         return redirect("review:queue", project_id=project.pk, run_id=run.pk)
-    messages.success(request, f"Started {new_run.name}: training with the reviewed labels.")
+    messages.success(request, f"Started {isolate(new_run.name)}: training with the reviewed labels.")
     return redirect("jobs:detail", project_id=project.pk, job_id=job.pk)
 
 
@@ -336,7 +338,7 @@ def review_undo(request: HttpRequest, project_id: int, correction_id: int) -> Ht
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
-        messages.success(request, f"Decision on {correction.document.external_id} undone.")
+        messages.success(request, f"Decision on {isolate(correction.document.external_id)} undone.")
     back = local_next(request, request.POST.get("next"))
     if back:
         return HttpResponseRedirect(back)
@@ -416,9 +418,9 @@ def adjudicate(request: HttpRequest, project_id: int, document_id: int) -> HttpR
             seen_version=id_param(request.POST.get("version"), 0) if "version" in request.POST else None,
         )
     except (ValidationError, json.JSONDecodeError, TypeError, ValueError) as exc:
-        messages.error(request, f"{document.external_id}: " + " ".join(getattr(exc, "messages", [str(exc)])))
+        messages.error(request, f"{isolate(document.external_id)}: " + " ".join(getattr(exc, "messages", [str(exc)])))
     else:
-        messages.success(request, f"{document.external_id}: adjudicated.")
+        messages.success(request, f"{isolate(document.external_id)}: adjudicated.")
     return redirect("review:agreement", project_id=project.pk)
 
 

@@ -1,15 +1,20 @@
-"""The taxonomy history in words: one readable sentence per recorded change (names, never raw ids)."""
+"""The taxonomy history in words: one readable sentence per recorded change (names, never raw ids).
+
+Every name, path and term in a sentence is bidi-isolated (htc_app.bidi): a name with an RTL override cannot
+reorder the words around it."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import Any
 
+from htc_app.bidi import isolate
+
 ID_KEYS = ("node", "parent", "from_parent", "to_parent", "source", "target", "reassign_to")
 
 
 def _quote(name: Any) -> str:
-    return f"“{name}”"
+    return f"“{isolate(name)}”"
 
 
 def _plural(n: int, word: str, plural: str | None = None) -> str:
@@ -94,13 +99,13 @@ def change_summary(action: str, d: dict, names: dict[int, str]) -> str:
         text = f"Enrichment ({d['enrich']}) updated the terms of {_plural(int(d.get('nodes') or 0), 'label')}"
         if d.get("kept_edited"):
             text += f", keeping the terms people edited on {_plural(int(d['kept_edited']), 'label')}"
-        return text + (f": {_listing(shown)}." if shown else ".")
+        return text + (f": {_listing(isolate(name) for name in shown)}." if shown else ".")
     if action == "edit":
         who = _quote(d.get("name") or names.get(d.get("node")) or "a label")
         description = d.get("description") or ""
         terms = d.get("terms") or []
         parts = [f"description {_quote(description)}" if description else "no description"]
-        parts.append(f"terms {_listing(terms)}" if terms else "no terms")
+        parts.append(f"terms {_listing(isolate(term) for term in terms)}" if terms else "no terms")
         return f"Edited {who}: {'; '.join(parts)}."
     return _generic(d, names)
 
@@ -110,12 +115,14 @@ def _generic(d: dict, names: dict[int, str]) -> str:
     parts = []
     for key, value in d.items():
         if key in ID_KEYS and isinstance(value, int):
-            value = names.get(value, "a deleted label")
+            value = isolate(names.get(value, "a deleted label"))
         elif value is None:
             value = "none"
         elif isinstance(value, (list, tuple)):
-            value = _listing(value) if value else "none"
+            value = _listing(isolate(v) for v in value) if value else "none"
         elif isinstance(value, dict):
-            value = _listing(f"{k}: {v}" for k, v in value.items()) if value else "none"
+            value = _listing(f"{isolate(k)}: {isolate(v)}" for k, v in value.items()) if value else "none"
+        elif isinstance(value, str):
+            value = isolate(value)
         parts.append(f"{key.replace('_', ' ')}: {value}")
     return "; ".join(parts) + "." if parts else "No details recorded."

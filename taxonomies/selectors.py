@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from htc_app.bidi import isolate_path
 from taxonomies.models import Node, Taxonomy
 
 
@@ -32,6 +33,10 @@ class TreeIndex:
 
     def path_label(self, node_id: int, sep: str = " > ") -> str:
         return sep.join(self.path_names(node_id))
+
+    def path_shown(self, node_id: int, sep: str = " > ") -> str:
+        """The path for a page: each name bidi-isolated (FSI ... PDI), so no name can reorder the separators."""
+        return isolate_path(self.path_names(node_id), sep)
 
     def depth(self, node_id: int) -> int:
         return len(self.path_ids(node_id))

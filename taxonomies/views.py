@@ -16,6 +16,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from htc_app.bidi import isolate
 from htc_app.params import id_param
 from projects.models import Role
 from projects.selectors import project_for_user
@@ -107,9 +108,9 @@ def editor(request: HttpRequest, project_id: int) -> HttpResponse:
     if selected is not None:
         subtree = set(tree.descendant_ids(selected.pk))
         context.update(
-            selected_path=labels[selected.pk],
+            selected_path=tree.path_shown(selected.pk),
             usage=node_usage(node=selected),
-            outside=[(nid, labels[nid]) for nid in tree.preorder() if nid not in subtree]
+            outside=[(nid, tree.path_shown(nid)) for nid in tree.preorder() if nid not in subtree]
             if context["use_select"]
             else [],
             terms_text=", ".join(selected.terms or []),
@@ -189,7 +190,7 @@ def node_add(request: HttpRequest, project_id: int) -> HttpResponse:
         _report(request, exc)
         parent_id = form.cleaned_data["parent"]
         return redirect(_editor_url(project.pk, id_param(parent_id)))
-    messages.success(request, f"Added {node.name}.")
+    messages.success(request, f"Added {isolate(node.name)}.")
     if parent is not None:
         # Documents labelled the parent itself now need a decision: which child?
         task = split_task_ensure(node=parent, actor=request.user)
@@ -202,7 +203,7 @@ def _task_message(request: HttpRequest, project, task) -> None:
     count = len(task.document_ids)
     messages.info(
         request,
-        f"{count} document{'s' if count != 1 else ''} labelled {task.node.name} itself wait in a review task: "
+        f"{count} document{'s' if count != 1 else ''} labelled {isolate(task.node.name)} itself wait in a review task: "
         "which child? (linked beside the label)",
     )
 
@@ -230,7 +231,7 @@ def _node_action(request: HttpRequest, project_id: int, node_id: int, form_class
 def node_rename(request: HttpRequest, project_id: int, node_id: int) -> HttpResponse:
     def act(project, node, data):
         node = services.node_rename(node=node, name=data["name"], actor=request.user)
-        return f"Renamed to {node.name}.", node.pk
+        return f"Renamed to {isolate(node.name)}.", node.pk
 
     return _node_action(request, project_id, node_id, NameForm, act)
 
@@ -241,7 +242,10 @@ def node_move(request: HttpRequest, project_id: int, node_id: int) -> HttpRespon
     def act(project, node, data):
         new_parent = _resolve_target(project.taxonomy, data["target"])
         node = services.node_move(node=node, new_parent=new_parent, actor=request.user)
-        return f"Moved {node.name} {f'under {new_parent.name}' if new_parent else 'to the top level'}.", node.pk
+        return (
+            f"Moved {isolate(node.name)} {f'under {isolate(new_parent.name)}' if new_parent else 'to the top level'}.",
+            node.pk,
+        )
 
     return _node_action(request, project_id, node_id, TargetForm, act)
 
@@ -254,7 +258,7 @@ def node_merge(request: HttpRequest, project_id: int, node_id: int) -> HttpRespo
         if target is None:
             raise ValidationError("Choose the label to merge into.")
         target = services.node_merge(source=node, target=target, actor=request.user)
-        return f"Merged {node.name} into {target.name}.", target.pk
+        return f"Merged {isolate(node.name)} into {isolate(target.name)}.", target.pk
 
     return _node_action(request, project_id, node_id, TargetForm, act)
 
@@ -268,9 +272,11 @@ def node_delete(request: HttpRequest, project_id: int, node_id: int) -> HttpResp
             node=node, actor=request.user, reassign_to=reassign_to, cascade_children=data["cascade"]
         )
         moved = (
-            f"; {result['documents_moved']} documents moved to {reassign_to.name}" if result["documents_moved"] else ""
+            f"; {result['documents_moved']} documents moved to {isolate(reassign_to.name)}"
+            if result["documents_moved"]
+            else ""
         )
-        return f"Deleted {node.name} ({result['deleted']} labels){moved}.", node.parent_id
+        return f"Deleted {isolate(node.name)} ({result['deleted']} labels){moved}.", node.parent_id
 
     return _node_action(request, project_id, node_id, DeleteForm, act)
 
@@ -280,10 +286,10 @@ def node_delete(request: HttpRequest, project_id: int, node_id: int) -> HttpResp
 def node_split(request: HttpRequest, project_id: int, node_id: int) -> HttpResponse:
     def act(project, node, data):
         result = splitting.node_split(node=node, children=data["children"].splitlines(), actor=request.user)
-        names = ", ".join(c.name for c in result["children"])
+        names = ", ".join(isolate(c.name) for c in result["children"])
         if result["task"] is not None:
             _task_message(request, project, result["task"])
-        return f"Split {node.name} into {names}.", node.pk
+        return f"Split {isolate(node.name)} into {names}.", node.pk
 
     return _node_action(request, project_id, node_id, SplitForm, act)
 
@@ -295,7 +301,7 @@ def node_describe(request: HttpRequest, project_id: int, node_id: int) -> HttpRe
         services.node_update_description(
             node=node, description=data["description"], terms=data["terms"], actor=request.user
         )
-        return f"Saved the description of {node.name}.", node.pk
+        return f"Saved the description of {isolate(node.name)}.", node.pk
 
     return _node_action(request, project_id, node_id, DescriptionForm, act)
 
@@ -325,7 +331,7 @@ def taxonomy_import_view(request: HttpRequest, project_id: int) -> HttpResponse:
         else:
             messages.success(
                 request,
-                f"Imported {upload.name}: {summary.created} new labels, {summary.reused} already there"
+                f"Imported {isolate(upload.name)}: {summary.created} new labels, {summary.reused} already there"
                 f"{f', {summary.deleted} deleted' if summary.deleted else ''} (version {summary.version}).",
             )
             return redirect(_editor_url(project.pk))

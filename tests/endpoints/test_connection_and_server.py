@@ -27,7 +27,7 @@ def test_test_connection_makes_one_call_and_reports_model_format_and_latency(pro
     html = response.content.decode()
     assert response.status_code == 200
     assert "Connected to" in html and "the server answered as model" in html
-    assert '<code id="endpoint-test-model">tiny</code>' in html  # the fake names the model it was asked for
+    assert '<code id="endpoint-test-model"><bdi>tiny</bdi></code>' in html  # the fake names the model it was asked for
     assert "configured:" not in html  # ... so no mismatch is flagged
     assert '<code id="endpoint-test-format">json_schema</code>' in html and " ms</span> (" in html
 

@@ -143,7 +143,7 @@ def test_messages_after_actions_escape_names(hostile, clients):
         reverse("taxonomies:node_rename", args=[hostile.project.pk, node.pk]), {"name": PAYLOADS[0]}, follow=True
     )
     body = response.content.decode()
-    assert "Renamed to &lt;img" in body
+    assert "Renamed to \u2068&lt;img" in body  # the name bidi-isolated (FSI ... PDI)
     assert_inert(body, "rename message")
 
 
@@ -198,7 +198,7 @@ def test_cold_start_and_growth_pages_show_hostile_text_escaped(hostile, clients)
         reverse("classifiers:run", args=[p, w.updated_run.pk]): ['id="forgetting-plot"', escape(HOSTILE)],
         reverse("review:task", args=[p, w.task.pk]): [escape(team.name)],
         reverse("review:task_item", args=[p, w.task.pk, w.task_document.pk]): [escape(team.name)],
-        reverse("corpora:document", args=[p, example.pk]): [f"Written by an LLM ({escape(HOSTILE)})"],
+        reverse("corpora:document", args=[p, example.pk]): [f"Written by an LLM (<bdi>{escape(HOSTILE)}</bdi>)"],
     }
     for url, shown in pages.items():
         response = clients["owner"].get(url)
@@ -220,5 +220,6 @@ def test_split_messages_escape_the_child_names(hostile, clients):
     )
     body = response.content.decode()
     assert response.status_code == 200
-    assert "into &lt;img src=x onerror=alert(1)&gt;, &quot;&gt;&lt;svg/onload=alert(3)&gt;" in body
+    isolated = "into \u2068&lt;img src=x onerror=alert(1)&gt;\u2069, \u2068&quot;&gt;&lt;svg/onload=alert(3)&gt;\u2069"
+    assert isolated in body
     assert_inert(body, "split message")

@@ -32,6 +32,7 @@ function renderJobPhases(list, phases) {
     li.className = `phase ${phase.state}`;
     const label = document.createElement("span");
     label.className = "phase-label";
+    label.dir = "auto"; // a phase names a run: user text, isolated as on the server-rendered page
     label.textContent = phase.label;
     const bar = document.createElement("progress");
     bar.max = 100;
@@ -51,8 +52,10 @@ function renderJobResult(body, rows) {
     const tr = document.createElement("tr");
     const th = document.createElement("th");
     th.scope = "row";
+    th.dir = "auto";
     th.textContent = key;
     const td = document.createElement("td");
+    td.dir = "auto";
     td.textContent = value;
     tr.append(th, td);
     return tr;
