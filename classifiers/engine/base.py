@@ -12,7 +12,9 @@ Contract (scikit-learn style):
   directory that appears only when complete; `load(directory)` reads it back. Nothing is ever unpickled.
 
 `progress(done, total)` is an optional callback; it may raise to cancel (`Cancelled`, or the caller's own
-exception): the torch and embedding loops call it after every training step and every encoding batch.
+exception): the torch and embedding loops call it after every training step and every encoding batch. Work that
+reports no progress of its own (a dev evaluation inside an epoch, a long scikit-learn fit) asks the callback's
+`cancel_requested()`, when it has one, between its batches or iteration chunks (`raise_if_cancelled`).
 """
 
 from __future__ import annotations
@@ -38,6 +40,28 @@ def progress_note(progress: ProgressFn, message: str, share: float | None = None
     note = getattr(progress, "note", None)
     if callable(note):
         note(message, share)
+
+
+def raise_if_cancelled(progress: ProgressFn) -> None:
+    """Raise Cancelled when the callback has a `cancel_requested()` that says a cancel was asked."""
+    asked = getattr(progress, "cancel_requested", None)
+    if callable(asked) and asked():
+        raise Cancelled("cancel requested")
+
+
+def cancel_checker(progress: ProgressFn) -> ProgressFn:
+    """A callback for work inside a step (a dev evaluation, fits that choose a model): it moves no bar, it only
+    stops (Cancelled) between batches once `progress` says a cancel was asked, and passes `cancel_requested` on.
+    None when `progress` cannot say."""
+    asked = getattr(progress, "cancel_requested", None)
+    if not callable(asked):
+        return None
+
+    def check(done: int, total: int) -> None:
+        raise_if_cancelled(progress)
+
+    check.cancel_requested = asked  # type: ignore[attr-defined]
+    return check
 
 
 SCORE_EPS = 1e-12

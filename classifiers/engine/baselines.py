@@ -24,7 +24,13 @@ from typing import Any
 
 import numpy as np
 
-from classifiers.engine.base import HierarchicalClassifier, ProgressFn, progress_note
+from classifiers.engine.base import (
+    HierarchicalClassifier,
+    ProgressFn,
+    cancel_checker,
+    progress_note,
+    raise_if_cancelled,
+)
 from classifiers.engine.flat_paths import (
     ROOT,
     apply_group_overrides,
@@ -41,6 +47,11 @@ PRIOR_WEIGHT_GRID = (0.0, 0.0625, 0.125, 0.25, 0.5, 1.0, 2.0)
 PRIOR_LR_SCALES = (1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
 PRIOR_WEIGHT_ONE_SHOT = 1.0
 PRIOR_FIT_ROWS = 2000
+#: lbfgs iterations per piece of a logistic-regression fit; a cancel is looked at between pieces (a fit over a
+#: large corpus can run for minutes). A fit that converges within its first piece is exactly the uninterrupted
+#: fit; a longer one continues from its coefficients (warm start), which moves the result only within the
+#: solver's tolerance (tests/engine/test_cancel.py compares the two).
+LR_CHUNK_ITERATIONS = 20
 
 
 # ----- shared tree arithmetic -----
@@ -126,6 +137,36 @@ class LocalLogisticClassifier(HierarchicalClassifier):
         C = getattr(self, "C_", None) or self.C
         return LogisticRegression(C=float(C), max_iter=self.max_iter, solver="lbfgs", tol=1e-4)
 
+    def _fit_lr(self, X, y, progress: ProgressFn = None):
+        """A fitted logistic regression, run in pieces of LR_CHUNK_ITERATIONS lbfgs iterations with a cancel check
+        (`progress.cancel_requested()`, raising Cancelled) before each piece; at most `max_iter` in all."""
+        import warnings
+
+        from sklearn.exceptions import ConvergenceWarning
+
+        lr = self._make_lr()
+        budget = max(1, int(lr.max_iter))
+        lr.set_params(warm_start=True, max_iter=min(LR_CHUNK_ITERATIONS, budget))
+        used = 0
+        while True:
+            raise_if_cancelled(progress)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ConvergenceWarning)  # a piece that stops early is expected
+                lr.fit(X, y)
+            ran = int(np.max(lr.n_iter_))
+            used += ran
+            if ran < lr.max_iter:
+                break  # converged within this piece
+            if used >= budget:
+                warnings.warn(
+                    f"lbfgs did not converge in {budget} iterations; raise max_iter", ConvergenceWarning, stacklevel=2
+                )
+                break
+            lr.set_params(max_iter=min(LR_CHUNK_ITERATIONS, budget - used))
+        lr.set_params(warm_start=False, max_iter=budget)
+        lr.n_iter_ = np.asarray([used], dtype=np.int32)  # iterations of the whole fit, as one fit reports them
+        return lr
+
     # ----- contract -----
     def fit(
         self, texts: Sequence[str], paths: Sequence, hierarchy: Hierarchy, *, dev=None, progress: ProgressFn = None
@@ -146,8 +187,8 @@ class LocalLogisticClassifier(HierarchicalClassifier):
         self.groups_: dict[int, dict[str, Any]] = {}
         if self.is_flat:
             progress_note(progress, "Fitting the logistic regression over the label paths")
-            self.flat_ = self._fit_flat(X, paths)
-            self._fit_prior(X, paths)
+            self.flat_ = self._fit_flat(X, paths, progress)
+            self._fit_prior(X, paths, progress)
             self.flat_groups_: dict[int, dict[str, Any]] = {}
             if progress:
                 progress(1, 1)
@@ -155,12 +196,14 @@ class LocalLogisticClassifier(HierarchicalClassifier):
         groups = sibling_groups(self.hierarchy_)
         progress_note(progress, f"Fitting {len(groups):,} logistic regressions (one per parent label)")
         for done, (parent, children) in enumerate(groups, start=1):
-            self.groups_[parent] = self._fit_group(X, paths, parent, children)
+            self.groups_[parent] = self._fit_group(X, paths, parent, children, progress)
             if progress:
                 progress(done, len(groups))
         return self
 
-    def _fit_group(self, X, paths: list[list[Path]], parent: int, children: list[int]) -> dict[str, Any]:
+    def _fit_group(
+        self, X, paths: list[list[Path]], parent: int, children: list[int], progress: ProgressFn = None
+    ) -> dict[str, Any]:
         group: dict[str, Any] = {"children": children, "classes": [], "coef": None, "intercept": None}
         if len(children) < 2:
             return group
@@ -169,20 +212,20 @@ class LocalLogisticClassifier(HierarchicalClassifier):
         group["classes"] = classes
         if len(classes) < 2:
             return group  # 0 or 1 child seen: a constant, see _group_proba
-        lr = self._make_lr().fit(X[rows], np.asarray(labels))
+        lr = self._fit_lr(X[rows], np.asarray(labels), progress)
         group["classes"] = [int(c) for c in lr.classes_]
         group["coef"] = np.asarray(lr.coef_, dtype=np.float32)
         group["intercept"] = np.asarray(lr.intercept_, dtype=np.float32)
         return group
 
-    def _fit_flat(self, X, paths: list[list[Path]]) -> dict[str, Any]:
+    def _fit_flat(self, X, paths: list[list[Path]], progress: ProgressFn = None) -> dict[str, Any]:
         """One logistic regression over the gold paths (named by their last node), as a pseudo-group."""
         rows, labels = path_training_rows(paths)
         ends = sorted(set(labels))
         group: dict[str, Any] = {"children": ends, "classes": ends, "coef": None, "intercept": None}
         if len(ends) < 2:
             return group  # a constant, see _group_proba
-        lr = self._make_lr().fit(X[rows], np.asarray(labels))
+        lr = self._fit_lr(X[rows], np.asarray(labels), progress)
         group["classes"] = [int(c) for c in lr.classes_]
         group["coef"] = np.asarray(lr.coef_, dtype=np.float32)
         group["intercept"] = np.asarray(lr.intercept_, dtype=np.float32)
@@ -193,7 +236,7 @@ class LocalLogisticClassifier(HierarchicalClassifier):
         """Unit-length label vectors of the paths ending at `nodes`, in the feature space; None: no prior."""
         return None
 
-    def _fit_prior(self, X, paths: list[list[Path]]) -> None:
+    def _fit_prior(self, X, paths: list[list[Path]], progress: ProgressFn = None) -> None:
         """Attach the zero-shot prior to `flat_` ("prior": path vectors, "prior_weight": its fitted weight)."""
         flat = self.flat_
         flat["prior"], flat["prior_weight"] = None, 0.0
@@ -205,11 +248,11 @@ class LocalLogisticClassifier(HierarchicalClassifier):
             return
         flat["prior"] = np.asarray(vectors, dtype=np.float32)
         if weight == "auto":
-            flat["prior_weight"] = self._fitted_prior_weight(X, paths, flat["prior"])
+            flat["prior_weight"] = self._fitted_prior_weight(X, paths, flat["prior"], progress)
         else:
             flat["prior_weight"] = float(weight)
 
-    def _fitted_prior_weight(self, X, paths: list[list[Path]], prior: np.ndarray) -> float:
+    def _fitted_prior_weight(self, X, paths: list[list[Path]], prior: np.ndarray, progress: ProgressFn = None) -> float:
         """The prior's weight by held-out log-likelihood over stratified folds of the training documents.
 
         Needs two documents of every path; with fewer (K = 1) the weight is `PRIOR_WEIGHT_ONE_SHOT`, which
@@ -232,7 +275,7 @@ class LocalLogisticClassifier(HierarchicalClassifier):
         folds = StratifiedKFold(n_splits=int(min(5, counts.min())), shuffle=True, random_state=0)
         lr_logits = np.zeros((len(rows_arr), len(col)))
         for train_idx, test_idx in folds.split(rows_arr, labels_arr):
-            lr = self._make_lr().fit(X[rows_arr[train_idx]], labels_arr[train_idx])
+            lr = self._fit_lr(X[rows_arr[train_idx]], labels_arr[train_idx], progress)
             logits = _lr_logits(X[rows_arr[test_idx]], np.asarray(lr.coef_), np.asarray(lr.intercept_))
             full = np.full((len(test_idx), len(col)), -1e4)
             for k, c in enumerate(lr.classes_):
@@ -469,7 +512,7 @@ class TfidfLocalClassifier(LocalLogisticClassifier):
                 if g != grams:
                     continue
                 self._choose(mode, C, g)
-                self._fit_models(X, tr_paths)
+                self._fit_models(X, tr_paths, cancel_checker(progress))  # no bar moves, a cancel still stops
                 score = exact_path(self.predict_from_features(X_ev), ev_paths)
                 self.selection_.append({"mode": mode, "C": C, "ngram_range": list(g), "score": score, "on": source})
                 if best is None or score > best[0]:

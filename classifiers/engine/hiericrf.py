@@ -30,7 +30,7 @@ import torch
 from torch import nn
 
 from classifiers.engine import hiericrf_chain as chain_lib
-from classifiers.engine.base import HierarchicalClassifier, ProgressFn
+from classifiers.engine.base import HierarchicalClassifier, ProgressFn, cancel_checker
 from classifiers.engine.crf import LinearChainCRF
 from classifiers.engine.devices import autocast, resolve_device
 from classifiers.engine.hierarchy import Hierarchy, Path, as_multi
@@ -230,7 +230,7 @@ class HierICRFClassifier(HierarchicalClassifier):
                     progress(done, total)
             if dev_pair is not None:
                 self._cache = None  # the weights changed since the last prediction
-                score = self._exact_accuracy(*dev_pair)
+                score = self._exact_accuracy(*dev_pair, progress=progress)
                 if best is None or score > best[0]:
                     best, stale = (score, copy.deepcopy(net.state_dict())), 0
                 else:
@@ -256,9 +256,9 @@ class HierICRFClassifier(HierarchicalClassifier):
             emissions.float(), tags, allowed=self.allowed_, start_allowed=self.start_allowed_
         )
 
-    def _exact_accuracy(self, texts: Sequence[str], paths: Sequence) -> float:
+    def _exact_accuracy(self, texts: Sequence[str], paths: Sequence, progress: ProgressFn = None) -> float:
         gold = [set(map(tuple, p)) for p in as_multi(paths)]
-        pred = self.predict(texts)
+        pred = self.predict(texts, progress=cancel_checker(progress))  # a cancel stops between dev batches
         return float(np.mean([set(p) == g for p, g in zip(pred, gold, strict=True)])) if gold else 0.0
 
     # ----- inference -----

@@ -41,7 +41,13 @@ import torch
 from torch import nn
 
 from classifiers.engine import losses
-from classifiers.engine.base import HierarchicalClassifier, ProgressFn, decode_scores, progress_note
+from classifiers.engine.base import (
+    HierarchicalClassifier,
+    ProgressFn,
+    cancel_checker,
+    decode_scores,
+    progress_note,
+)
 from classifiers.engine.devices import autocast, needs_grad_scaler, resolve_device
 from classifiers.engine.flat_paths import paths_to_levels
 from classifiers.engine.hierarchy import Hierarchy, Path, as_multi
@@ -484,7 +490,7 @@ class HierVerbClassifier(HierarchicalClassifier):
                     progress(step, total)
             record = {"epoch": epoch + 1, "loss": epoch_loss / max(1, steps_per_epoch)}
             if dev_data is not None:
-                key = self._dev_key(*dev_data)
+                key = self._dev_key(*dev_data, progress=progress)
                 record.update(dev_macro_f1=key[0], dev_micro_f1=key[1])
                 if best_key is None or key > best_key:
                     best_key, bad_epochs = key, 0
@@ -583,12 +589,14 @@ class HierVerbClassifier(HierarchicalClassifier):
             loss = loss + self.fhc_weight_ * fhc
         return loss
 
-    def _dev_key(self, texts: Sequence[str], paths: Sequence) -> tuple[float, float]:
+    def _dev_key(self, texts: Sequence[str], paths: Sequence, progress: ProgressFn = None) -> tuple[float, float]:
         from classifiers.engine.metrics import evaluate
 
         self._train_mode(False)
         try:
-            result = evaluate(as_multi(paths), self.predict(texts), self.hierarchy_)
+            # A cancel is looked at between the dev batches: a large dev split can take longer than the 5 s.
+            predicted = self.predict(texts, progress=cancel_checker(progress))
+            result = evaluate(as_multi(paths), predicted, self.hierarchy_)
         finally:
             self._train_mode(True)
         return float(result["macro_f1"]), float(result["micro_f1"])

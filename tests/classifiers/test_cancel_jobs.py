@@ -43,3 +43,44 @@ def test_a_cancelled_embed_training_ends_cancelled_not_failed(corpus_project, ow
     run.refresh_from_db()
     assert run.state == Run.State.CANCELLED  # cancelled, not failed: it can be trained again
     assert not (Path(model_dir) / f"run-{run.pk}").exists()
+
+
+def test_a_cancel_during_a_scikit_learn_fit_stops_it_after_the_running_piece(
+    corpus_project, owner, model_dir, monkeypatch
+):
+    """tfidf fits its logistic regressions in pieces of lbfgs iterations and asks the job's cancel flag before
+    each piece: a cancel that arrives while a regression is being fitted stops the training once the running
+    piece ends, and the job and the run end cancelled (counted in lbfgs iterations run after the cancel)."""
+    from sklearn.linear_model import LogisticRegression
+
+    from classifiers.engine import baselines
+    from jobs import progress
+
+    monkeypatch.setattr(progress, "FLUSH_INTERVAL", 0.0)  # the cancel flag is read at every question
+    monkeypatch.setattr(baselines, "LR_CHUNK_ITERATIONS", 2)
+    run = run_create(project=corpus_project, strategy="tfidf", shots=0, seed=1, name="tfidf", actor=owner)
+    job = job_create(
+        kind="train",
+        project=corpus_project,
+        params={"run_id": run.pk, "split": "test"},
+        created_by=owner,
+        target_type="run",
+        target_id=run.pk,
+    )
+    after_cancel = []
+    real_fit = LogisticRegression.fit
+
+    def fit(self, *args, **kwargs):
+        Job.objects.filter(pk=job.pk).update(cancel_requested=True)  # the cancel arrives during the first fit
+        fitted = real_fit(self, *args, **kwargs)
+        after_cancel.append(int(max(fitted.n_iter_)))  # lbfgs iterations run since the cancel
+        return fitted
+
+    monkeypatch.setattr(LogisticRegression, "fit", fit)
+    job = run_job_inline(job, show_progress=False)
+    assert job.state == Job.State.CANCELLED
+    run.refresh_from_db()
+    assert run.state == Run.State.CANCELLED and not run.model_dir
+    # Only the piece during which the cancel arrived ran: at most LR_CHUNK_ITERATIONS iterations, no later fit.
+    assert len(after_cancel) == 1 and sum(after_cancel) <= 2, after_cancel
+    assert not any(Path(model_dir).glob("run-*"))
