@@ -87,7 +87,7 @@ def test_annotator_uploads_inline_and_sees_the_result(client_for, make_user, add
         follow=True,
     )
     assert response.status_code == 200
-    assert "Imported 2 documents into corpus \u2068new.csv\u2069.".encode() in response.content
+    assert b"Imported 2 documents into corpus new.csv." in response.content
     assert sorted(Document.objects.filter(corpus__name="new.csv").values_list("split", flat=True)) == ["test", "train"]
 
 

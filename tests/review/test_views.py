@@ -100,8 +100,6 @@ def test_document_page_shows_predictions_with_corrector_change_and_decisions(cli
     correction_record(project=project, document=s["docs"][2], annotator=owner, action="accept", prediction=pred)
     client.force_login(owner)
     body = client.get(reverse("corpora:document", args=[project.pk, s["docs"][2].pk])).content.decode()
-    assert "\u2068Sport\u2069 &gt; \u2068Team\u2069 &gt; \u2068Football\u2069" in body  # each name isolated
-    body = body.replace("\u2068", "").replace("\u2069", "")
     assert "Sport &gt; Team &gt; Football" in body
     assert "corrected by" in body and "Sci &gt; Team" in body
     assert "owner" in body and "accept" in body

@@ -198,6 +198,16 @@ def audit(body: str, values: list[str]) -> BidiAudit:
     return checker
 
 
+def test_isolate_wraps_text_that_can_reorder_its_neighbours_and_leaves_the_rest_as_typed():
+    from htc_app.bidi import isolate, isolate_path
+
+    assert isolate("Sci > Bio") == "Sci > Bio" and isolate("") == "" and isolate(None) == ""
+    assert isolate("e\u0301\u200b 42") == "e\u0301\u200b 42"  # combining and zero-width marks reorder nothing
+    for text in ("שלום", "عربى", f"evil{RLO}redro", "a\u2067b", "\u0661\u0662"):
+        assert isolate(text) == f"\u2068{text}{PDI}", text
+    assert isolate_path(["Sci", f"{RLO}x"], " > ") == f"Sci > \u2068{RLO}x{PDI}"
+
+
 def test_the_checker_flags_unisolated_text_and_accepts_each_mechanism():
     value = hostile("x")
     assert audit(f"<p>Hello {value}</p>", [value]).problems

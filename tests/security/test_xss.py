@@ -143,7 +143,7 @@ def test_messages_after_actions_escape_names(hostile, clients):
         reverse("taxonomies:node_rename", args=[hostile.project.pk, node.pk]), {"name": PAYLOADS[0]}, follow=True
     )
     body = response.content.decode()
-    assert "Renamed to \u2068&lt;img" in body  # the name bidi-isolated (FSI ... PDI)
+    assert "Renamed to &lt;img" in body
     assert_inert(body, "rename message")
 
 
@@ -220,6 +220,5 @@ def test_split_messages_escape_the_child_names(hostile, clients):
     )
     body = response.content.decode()
     assert response.status_code == 200
-    isolated = "into \u2068&lt;img src=x onerror=alert(1)&gt;\u2069, \u2068&quot;&gt;&lt;svg/onload=alert(3)&gt;\u2069"
-    assert isolated in body
+    assert "into &lt;img src=x onerror=alert(1)&gt;, &quot;&gt;&lt;svg/onload=alert(3)&gt;" in body
     assert_inert(body, "split message")

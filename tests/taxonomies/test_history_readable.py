@@ -23,10 +23,7 @@ def test_every_change_is_a_readable_sentence_with_names(project, owner, build_tr
     response = client_for(owner).get(reverse("taxonomies:history", args=[project.pk]))
     html = response.content.decode()
     cells = re.findall(r'<td class="change-summary">(.*?)</td>', html, flags=re.S)
-    isolated = "\n".join(cells)
-    # Every name is bidi-isolated (FSI ... PDI around it); the sentence reads the same without the isolates.
-    assert "“\u2068Med\u2069”" in isolated and "terms \u2068code\u2069, \u2068bits\u2069" in isolated
-    text = isolated.replace("\u2068", "").replace("\u2069", "")
+    text = "\n".join(cells)
     assert "Renamed “Med” to “Medicine”." in text
     assert "Moved “ML” from “CS” to “Medicine” (now “Medicine &gt; ML”)." in text
     assert "Moved “CV” from “CS” to the top level" in text
