@@ -67,4 +67,6 @@ def test_no_payload_runs_on_any_page_that_shows_user_text(page, live_server, log
     children = {Node.objects.get(pk=w.nodes[f"Sport > Team > {n}"].pk).name for n in ("Pro", "Amateur")}
     page.wait_for_selector("#picker-options li")
     assert children <= set(page.locator("#picker-options li").all_text_contents())  # shown as text
+    # ... each name in its own <bdi> (bidi-isolated, as the server-rendered pages do: tests/security/test_bidi.py)
+    assert children <= set(page.locator("#picker-options li > bdi").all_text_contents())
     assert dialogs == [], f"a payload ran: {dialogs}"

@@ -18,6 +18,20 @@ if (dataEl && form) {
   const actionInput = document.getElementById("decision-action");
   const pathsInput = document.getElementById("decision-paths");
 
+  // Names are user text: each goes in its own <bdi>, so an RTL override in one cannot reorder the separators
+  // or the words around it (as on the server-rendered pages, htc_app/bidi.py).
+  const showNames = (el, names, separator, after = "") => {
+    el.replaceChildren();
+    names.forEach((name, i) => {
+      if (i) el.append(separator);
+      const bdi = document.createElement("bdi");
+      bdi.textContent = name;
+      el.append(bdi);
+    });
+    if (after) el.append(after);
+  };
+  const namesOf = (ids) => ids.map((id) => byId.get(id).name);
+
   const pathOf = (id) => {
     const out = [];
     let cur = byId.get(id);
@@ -57,17 +71,23 @@ if (dataEl && form) {
       li.dataset.nodeId = String(n.id);
       li.className = "node-row" + (i === active ? " selected" : "");
       li.setAttribute("aria-selected", i === active ? "true" : "false");
-      li.textContent = q ? n.path : n.name + ((children.get(n.id) || []).length ? " ›" : "");
+      const more = (children.get(n.id) || []).length ? " ›" : "";
+      showNames(li, q ? namesOf(pathOf(n.id)) : [n.name], " > ", q ? "" : more);
       li.addEventListener("click", () => { active = i; choose(); });
       list.appendChild(li);
     });
     if (options[active]) search.setAttribute("aria-activedescendant", `picker-opt-${options[active].id}`);
-    const names = path.slice(0, level).map((id) => byId.get(id).name);
-    crumbs.textContent = names.length ? `${names.join(" > ")} > …` : "Level 1";
+    const names = namesOf(path.slice(0, level));
+    if (names.length) showNames(crumbs, names, " > ", " > …");
+    else crumbs.textContent = "Level 1";
     if (chosenEl) {
-      chosenEl.textContent = extraPaths.length
-        ? `Also: ${extraPaths.map((p) => p.map((id) => byId.get(id).name).join(" > ")).join(" | ")}`
-        : "";
+      chosenEl.replaceChildren();
+      extraPaths.forEach((p, k) => {
+        chosenEl.append(k ? " | " : "Also: ");
+        const span = document.createElement("span");
+        showNames(span, namesOf(p), " > ");
+        chosenEl.append(span);
+      });
     }
     pathsInput.value = JSON.stringify(currentPaths());
   }

@@ -55,6 +55,7 @@ function renderResults() {
     const link = document.createElement("a");
     link.href = nodeUrl(entry.id);
     link.className = "result-link";
+    link.dir = "auto"; // a label path is user text: isolated from the page (htc_app/bidi.py)
     link.textContent = entry.path;
     li.append(link);
     results.append(li);
@@ -144,6 +145,7 @@ for (const input of document.querySelectorAll("input[data-node-picker]")) {
       const button = document.createElement("button");
       button.type = "button";
       button.className = "link";
+      button.dir = "auto";
       button.textContent = entry.path;
       button.addEventListener("click", () => { input.value = entry.path; list.hidden = true; input.focus(); });
       li.append(button);
@@ -178,6 +180,7 @@ function renderTermsPreview() {
   termsPreview.replaceChildren();
   for (const term of splitTerms(termsField.value)) {
     const li = document.createElement("li");
+    li.dir = "auto";
     li.textContent = term;
     termsPreview.append(li);
   }
