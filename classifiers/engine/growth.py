@@ -93,7 +93,7 @@ def update_for_new_labels(
         done = 0
         for p, children in sibling_groups(new_hierarchy):
             if p in changed:
-                groups[p] = est._fit_group(X, paths, p, children)
+                groups[p] = est._fit_group(X, paths, p, children, progress)
                 done += 1
                 if progress:
                     progress(done, len(changed))
@@ -139,7 +139,7 @@ def _update_flat(old_estimator, new_hierarchy: Hierarchy, texts, paths, progress
         X = est._features(texts, None)
         children_of = dict(sibling_groups(new_hierarchy))
         for done, p in enumerate(sorted(changed), start=1):
-            groups[p] = est._fit_group(X, paths, p, children_of[p])
+            groups[p] = est._fit_group(X, paths, p, children_of[p], progress)
             if progress:
                 progress(done, len(changed))
     est.flat_groups_ = groups
