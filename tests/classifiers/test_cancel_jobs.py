@@ -23,19 +23,20 @@ def tiny_encoder(tmp_path, monkeypatch) -> str:
     return path
 
 
+def _run_job(run, kind: str, owner) -> Job:
+    """A queued job of `kind` on `run` (its test split)."""
+    params = {"run_id": run.pk, "split": "test"}
+    return job_create(
+        kind=kind, project=run.project, params=params, created_by=owner, target_type="run", target_id=run.pk
+    )
+
+
 def test_a_cancelled_embed_training_ends_cancelled_not_failed(corpus_project, owner, tiny_encoder, model_dir):
     import torch
 
     torch.set_num_threads(1)
     run = run_create(project=corpus_project, strategy="embed", shots=0, seed=1, name="embed", actor=owner)
-    job = job_create(
-        kind="pipeline",
-        project=corpus_project,
-        params={"run_id": run.pk, "split": "test"},
-        created_by=owner,
-        target_type="run",
-        target_id=run.pk,
-    )
+    job = _run_job(run, "pipeline", owner)
     # The cancel arrives before the first encoding batch is reported: training must stop there.
     Job.objects.filter(pk=job.pk).update(cancel_requested=True)
     job = run_job_inline(job, show_progress=False)
@@ -59,14 +60,7 @@ def test_a_cancel_during_a_scikit_learn_fit_stops_it_after_the_running_piece(
     monkeypatch.setattr(progress, "FLUSH_INTERVAL", 0.0)  # the cancel flag is read at every question
     monkeypatch.setattr(baselines, "LR_CHUNK_ITERATIONS", 2)
     run = run_create(project=corpus_project, strategy="tfidf", shots=0, seed=1, name="tfidf", actor=owner)
-    job = job_create(
-        kind="train",
-        project=corpus_project,
-        params={"run_id": run.pk, "split": "test"},
-        created_by=owner,
-        target_type="run",
-        target_id=run.pk,
-    )
+    job = _run_job(run, "train", owner)
     after_cancel = []
     real_fit = LogisticRegression.fit
 
