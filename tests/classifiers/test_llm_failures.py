@@ -84,7 +84,9 @@ def test_a_failing_endpoint_fails_the_job_with_the_reason_and_writes_no_empty_pr
 ):
     default, reason = FAULTS[fault]
     with FakeLLM(default=default) as fake:
-        run = _llm_run(corpus_project, owner, fake, settings, timeout=1)
+        # A whole commit batch (8 documents) in flight at once: the timeouts (4 attempts of 1 s per call) overlap
+        # instead of queueing two at a time (12 s -> 6 s); the job fails the same way, for the same reason.
+        run = _llm_run(corpus_project, owner, fake, settings, timeout=1, concurrency=8)
         job = run_job_inline(_predict_job(corpus_project, run, owner), show_progress=False)
     assert job.state == Job.State.FAILED, (job.state, job.error)
     assert reason in job.error and "failed for" in job.error
