@@ -19,6 +19,29 @@ SHARED_DATASETS = (REPO.parent / "shared" / "datasets").resolve()
 PASSWORD = "correct horse battery staple"
 
 
+# A test marked db_independent runs in the SQLite leg only (make test-pg deselects it); it may use none of these.
+DATABASE_FIXTURES = {
+    "db",
+    "transactional_db",
+    "django_db_reset_sequences",
+    "django_db_serialized_rollback",
+    "django_db_setup",
+    "live_server",
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Refuse a db_independent mark on a test that reaches the database (it would never run on PostgreSQL)."""
+    wrong = [
+        item.nodeid
+        for item in items
+        if item.get_closest_marker("db_independent")
+        and (item.get_closest_marker("django_db") or DATABASE_FIXTURES & set(getattr(item, "fixturenames", ())))
+    ]
+    if wrong:
+        raise pytest.UsageError("marked db_independent but uses the database: " + ", ".join(wrong))
+
+
 @pytest.fixture(autouse=True)
 def _fresh_cache():
     """Each test starts with an empty cache (cached counts of one test never leak into the next)."""

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.db_independent  # no database: `make test-pg` deselects it (SQLite leg only)
+
 ROOT = Path(__file__).resolve().parent.parent
 APPS = ("api", "classifiers", "corpora", "endpoints", "htc_app", "jobs", "projects", "review", "taxonomies")
 

@@ -6,8 +6,12 @@ import csv
 import json
 import os
 
+import pytest
+
 from benchmarks.import_bench import generate_csv
 from benchmarks.peers_bench import _lines, _rss_tree_mb, _text_only_jsonl
+
+pytestmark = pytest.mark.db_independent  # no database: `make test-pg` deselects it (SQLite leg only)
 
 
 def test_generated_csv_has_three_level_paths_and_a_split(tmp_path):

@@ -10,6 +10,8 @@ from benchmarks.issue10_common import seeded_subset
 from benchmarks.report import md_table, parse_sections, replace_section, update_json
 from benchmarks.svgplot import chart, nice_ticks
 
+pytestmark = pytest.mark.db_independent  # no database: `make test-pg` deselects it (SQLite leg only)
+
 
 def test_md_table_escapes_pipes_and_rejects_ragged_rows():
     lines = md_table(["a", "b"], [["x|y", 1]])

@@ -17,11 +17,13 @@ from classifiers.engine.registry import Capabilities
 REPO = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.db_independent
 @pytest.mark.parametrize("name", sorted(registry.STRATEGIES))
 def test_the_declared_capabilities_are_the_strategy_classs_attributes(name):
     assert registry.capabilities(name) == Capabilities.of(registry.strategy_class(name))
 
 
+@pytest.mark.db_independent
 def test_a_strategy_registered_without_a_declaration_gets_its_classs_capabilities():
     registry.register_strategy("llm-copy-test", registry.STRATEGIES["llm-dl"][0])
     try:

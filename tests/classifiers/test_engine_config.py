@@ -8,6 +8,8 @@ import pytest
 
 from classifiers.engine.config import apply_torch_threads, configure, engine_config
 
+pytestmark = pytest.mark.db_independent  # no database: `make test-pg` deselects it (SQLite leg only)
+
 
 def test_the_app_hands_the_engine_its_settings(settings):
     config = engine_config()

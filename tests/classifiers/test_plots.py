@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from classifiers import plots
+
+pytestmark = pytest.mark.db_independent  # no database: `make test-pg` deselects it (SQLite leg only)
 
 
 def test_grouped_bars_heights_follow_values():

@@ -2,7 +2,11 @@
 
 from types import SimpleNamespace
 
+import pytest
+
 from classifiers.services import estimator_device
+
+pytestmark = pytest.mark.db_independent  # no database: `make test-pg` deselects it (SQLite leg only)
 
 
 def test_the_device_comes_from_the_fitted_estimator_or_its_base():

@@ -13,6 +13,8 @@ from corpora.formats.csv_format import neutralise_cell, restore_cell
 from corpora.formats.zip_format import _Budget, _CountingReader
 from tests.corpora.helpers import make_zip, records
 
+pytestmark = pytest.mark.db_independent  # no database: `make test-pg` deselects it (SQLite leg only)
+
 
 def only_records(items):
     assert all(isinstance(i, Record) for i in items), [str(i) for i in items if isinstance(i, RecordError)]

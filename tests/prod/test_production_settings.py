@@ -11,10 +11,8 @@ import pytest
 from tests.prod.conftest import manage
 
 # Subprocesses on their own SQLite data dirs: nothing here depends on DATABASE_URL, so the PostgreSQL leg
-# of `make test` skips them instead of running them twice.
-pytestmark = pytest.mark.skipif(
-    os.environ.get("DATABASE_URL", "").startswith("postgres"), reason="database-independent; runs in the SQLite leg"
-)
+# of `make test` deselects them instead of running them twice.
+pytestmark = pytest.mark.db_independent
 PRODUCTION = {
     "HTC_PRODUCTION": "1",
     "HTC_ALLOWED_HOSTS": "htc.example.org",
