@@ -2,8 +2,9 @@
 
 The query is split into words (letters and digits); a document matches when each word starts a word of its
 text or id, in any order, case ignored ("river mount" finds "Mountain river"). SQLite answers from an FTS5
-table, PostgreSQL from a GIN index on a stored `simple` tsvector column (migrations 0004, 0005): both stay fast at a million
-documents, where a substring scan does not.
+table over the documents (kept in step by triggers; the import fills it in bulk, `corpora.bulk`), PostgreSQL from
+a GIN index on a stored `simple` tsvector column (migrations 0004-0006): both stay fast at a million documents,
+where a substring scan does not.
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ from django.db.models.expressions import RawSQL
 MAX_WORDS = 20
 _WORD = re.compile(r"[^\W_]+")
 
+SQLITE_FTS_TABLE = "corpora_document_fts"
+# While this table has a row, the insert trigger does not index (migration 0006); only the bulk writer uses it.
+SQLITE_FTS_PAUSED = "corpora_document_fts_paused"
 SQLITE_MATCH = "corpora_document.id IN (SELECT rowid FROM corpora_document_fts WHERE corpora_document_fts MATCH %s)"
 # search_vector: a stored generated column (migration 0005), to_tsvector('simple', external_id || ' ' || text).
 POSTGRES_MATCH = "corpora_document.search_vector @@ to_tsquery('simple'::regconfig, %s)"

@@ -6,10 +6,12 @@ from __future__ import annotations
 import io
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.db import connection
 
+from corpora import importing
 from corpora.models import Corpus, Document
-from corpora.search import query_words
+from corpora.search import SQLITE_FTS_PAUSED, SQLITE_FTS_TABLE, query_words
 from corpora.selectors import documents_filtered
 from corpora.services import corpus_import
 
@@ -75,3 +77,52 @@ def test_punctuation_only_falls_back_to_a_substring_match(searchable, owner):
     Document.objects.filter(external_id="a2").update(text="a ?! b")
     assert query_words("?!") == []
     assert found(searchable, "?!") == ["a2"]
+
+
+def indexed_ids(word: str) -> list[int]:
+    """Document ids the text index itself holds for `word` (FTS5's own rowids on SQLite, not the documents)."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute(f"SELECT rowid FROM {SQLITE_FTS_TABLE} WHERE {SQLITE_FTS_TABLE} MATCH %s", [word])
+        else:
+            cursor.execute("SELECT id FROM corpora_document WHERE search_vector @@ to_tsquery('simple', %s)", [word])
+        return sorted(row[0] for row in cursor.fetchall())
+
+
+def index_rows() -> int | None:
+    """SQLite: how many documents the FTS5 index holds (its per-row size table); None elsewhere."""
+    if connection.vendor != "sqlite":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT COUNT(*) FROM {SQLITE_FTS_TABLE}_docsize")
+        rows = cursor.fetchone()[0]
+        cursor.execute(f"SELECT COUNT(*) FROM {SQLITE_FTS_PAUSED}")
+        assert cursor.fetchone()[0] == 0, "the trigger's pause outlived the import"
+        return rows
+
+
+def _many(n: int, last: str = "") -> bytes:
+    return ("id,text\n" + "".join(f"m{i},unique{i}x shared words\n" for i in range(n)) + last).encode()
+
+
+def test_a_failed_import_leaves_nothing_in_the_text_index(searchable, owner, monkeypatch):
+    monkeypatch.setattr(importing, "BATCH_MAX_ROWS", 7)  # several batches written and indexed before the bad line
+    before = index_rows()
+    with pytest.raises(ValidationError):
+        corpus_import(project=searchable, file_name="bad.csv", fileobj=io.BytesIO(_many(30, "x,\n")), actor=owner)
+    assert indexed_ids("shared") == [] and indexed_ids("unique3x") == []
+    assert index_rows() == before
+    assert found(searchable, "river") == ["a1", "a2", "a3", "id-river-7"]
+
+
+def test_search_finds_every_document_of_an_import_right_after_it(searchable, owner, monkeypatch):
+    monkeypatch.setattr(importing, "BATCH_MAX_ROWS", 7)
+    corpus_import(project=searchable, file_name="many.csv", fileobj=io.BytesIO(_many(30)), actor=owner)
+    assert [found(searchable, f"unique{i}x") for i in range(30)] == [[f"m{i}"] for i in range(30)]
+    assert len(found(searchable, "shared words")) == 30
+    assert index_rows() in (None, Document.objects.count())  # each document indexed once
+    # Documents written outside the import are still indexed by the trigger.
+    corpus = Corpus.objects.get(name="many.csv")
+    Document.objects.create(project=searchable, corpus=corpus, external_id="late", text="afterwards")
+    assert found(searchable, "afterwards") == ["late"]
+    assert index_rows() in (None, Document.objects.count())
