@@ -6,6 +6,9 @@ fresh child process (settings are read once per process, and the peak RSS of a p
     python -m benchmarks.import_bench [--quick] [--docs 100000,200000] [--pages 100000] [--db sqlite,postgres]
     python -m benchmarks.import_bench --child import --file F      # one import, prints JSON
     python -m benchmarks.import_bench --child pages --docs N       # import N generated docs + predictions, p95s
+    python -m benchmarks.import_bench --ab DIR [--rounds 2] [--docs 100000] [--db sqlite,postgres]
+        # import speed of the checkout in DIR (A, e.g. `git worktree add DIR main`) against this one (B),
+        # alternating A B A B on the same files, with the load average beside every number
 
 Documents per second are whole `corpus_import` calls (read, check, write, commit). Peak RSS is the child's
 `ru_maxrss` (the whole process: Python, Django, the driver); the RSS just before the import is shown beside it.
@@ -209,12 +212,12 @@ def _once(call) -> tuple[float, float]:
     return ms, ms
 
 
-def _child(kind: str, db: str, extra: list[str], timeout: int | None = None) -> dict | str:
+def _child(kind: str, db: str, extra: list[str], timeout: int | None = None, cwd: Path | None = None) -> dict | str:
     env = dict(os.environ, DJANGO_SETTINGS_MODULE="htc_app.settings", HTC_DATA_DIR=tempfile.mkdtemp(prefix="htc-b-"))
     env["DATABASE_URL"] = PG_URL if db == "postgres" else ""
     env.setdefault("OMP_NUM_THREADS", "1")
     cmd = [sys.executable, "-m", "benchmarks.import_bench", "--child", kind, *extra]
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout, cwd=cwd)
     if proc.returncode != 0:
         tail = proc.stderr.strip().splitlines()
         return tail[-1] if tail else f"exit {proc.returncode}"
@@ -247,15 +250,7 @@ def run(
     ]
     notes = []
     with tempfile.TemporaryDirectory() as tmp:
-        files = []
-        if DATASET.exists():
-            files.append(("20 Newsgroups (JSONL, 38 MB)", DATASET))
-        else:
-            notes.append(f"20 Newsgroups skipped: {DATASET} is absent.")
-        for n in docs:
-            path = Path(tmp) / f"generated-{n}.csv"
-            generate_csv(path, n)
-            files.append((f"generated CSV, {n:,} docs ({path.stat().st_size / 2**20:.0f} MB)", path))
+        files = _files(tmp, docs, notes)
         for db in dbs:
             for label, path in files:
                 r = _child("import", db, ["--file", str(path)])
@@ -285,6 +280,62 @@ def run(
     return "\n".join(lines).rstrip() + "\n"
 
 
+def _files(tmp: str, docs: list[int], notes: list[str]) -> list[tuple[str, Path]]:
+    files = []
+    if DATASET.exists():
+        files.append(("20 Newsgroups (JSONL, 38 MB)", DATASET))
+    else:
+        notes.append(f"20 Newsgroups skipped: {DATASET} is absent.")
+    for n in docs:
+        path = Path(tmp) / f"generated-{n}.csv"
+        generate_csv(path, n)
+        files.append((f"generated CSV, {n:,} docs ({path.stat().st_size / 2**20:.0f} MB)", path))
+    return files
+
+
+def run_ab(other: Path, rounds: int = 2, docs: list[int] | None = None, dbs: tuple[str, ...] = ("sqlite",)) -> str:
+    """Import speed of the checkout `other` (A) and this one (B), alternating A B A B per file and database.
+
+    Each import runs in a fresh process of its own checkout with this interpreter; the 1-minute load average is
+    read just before and just after each import, so a row taken under heavy load says so.
+    """
+    docs = [100_000] if docs is None else docs
+    here = Path(__file__).resolve().parent.parent
+    lines = [
+        f"A = {other}, B = {here}; {rounds} rounds of A then B; {os.cpu_count()} cores shared with other work.",
+        "",
+        "| database | file | round | A docs/s | A peak RSS (MB) | load before/after A | B docs/s "
+        "| B peak RSS (MB) | load before/after B |",
+        "|---|---|---:|---:|---:|---|---:|---:|---|",
+    ]
+    medians = []
+    notes: list[str] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        files = _files(tmp, docs, notes)
+        for db in dbs:
+            for label, path in files:
+                speeds: dict[str, list[float]] = {"A": [], "B": []}
+                for n in range(1, rounds + 1):
+                    cells = []
+                    for name, cwd in (("A", other), ("B", here)):
+                        load = os.getloadavg()[0]
+                        r = _child("import", db, ["--file", str(path)], cwd=cwd)
+                        after = os.getloadavg()[0]
+                        if isinstance(r, str):
+                            cells += [f"failed: {r}", "", f"{load:.1f} / {after:.1f}"]
+                            continue
+                        speed = r["docs"] / r["seconds"]
+                        speeds[name].append(speed)
+                        cells += [f"{speed:,.0f}", f"{r['peak_rss']:.0f}", f"{load:.1f} / {after:.1f}"]
+                    lines.append(f"| {db} | {label} | {n} | " + " | ".join(cells) + " |")
+                if speeds["A"] and speeds["B"]:
+                    a, b = statistics.median(speeds["A"]), statistics.median(speeds["B"])
+                    medians.append(f"| {db} | {label} | {a:,.0f} | {b:,.0f} | {b / a:.2f} |")
+    lines += ["", "| database | file | A median docs/s | B median docs/s | B / A |", "|---|---|---:|---:|---:|"]
+    lines += medians + [""] + [f"- {note}" for note in notes]
+    return "\n".join(lines).rstrip() + "\n"
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true")
@@ -293,11 +344,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--docs", default="", help="Generated CSV sizes, comma-separated (child pages: one number).")
     parser.add_argument("--pages", type=int, default=None, help="Documents for the page latency rows.")
     parser.add_argument("--db", default="sqlite,postgres")
+    parser.add_argument("--ab", type=Path, help="Another checkout to compare import speed with (A B A B).")
+    parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args(argv)
     if args.child == "import":
         print(json.dumps(child_import(Path(args.file))))
     elif args.child == "pages":
         print(json.dumps(child_pages(int(args.docs))))
+    elif args.ab:
+        docs = [int(x) for x in args.docs.split(",") if x]
+        sys.stdout.write(run_ab(args.ab.resolve(), args.rounds, docs or None, tuple(args.db.split(","))))
     else:
         docs = [int(x) for x in args.docs.split(",") if x] or None
         sys.stdout.write(run(quick=args.quick, docs=docs, pages=args.pages, dbs=tuple(args.db.split(","))))
