@@ -12,7 +12,8 @@ fresh child process (settings are read once per process, and the peak RSS of a p
 
 Documents per second are whole `corpus_import` calls (read, check, write, commit). Peak RSS is the child's
 `ru_maxrss` (the whole process: Python, Django, the driver); the RSS just before the import is shown beside it.
-The 1,000,000-document scale run is `--docs 1000000 --pages 1000000` (hours on two shared cores).
+The 1,000,000-document scale run is `--no-imports --pages 1000000` (its page child imports the million documents
+and reports that import's speed and peak RSS; about an hour per database on two shared cores).
 """
 
 from __future__ import annotations
@@ -130,6 +131,7 @@ def child_pages(n: int) -> dict:
             path = Path(tmp) / "generated.csv"
             generate_csv(path, n)
             imported = _import(path, project)
+        _say(f"imported {json.dumps(imported)}")
         tree = taxonomy_tree(taxonomy=project.taxonomy)
         leaves = [nid for nid in tree.nodes if tree.is_leaf(nid)]
         run = Run.objects.create(project=project, name="bench-run", strategy="tfidf")
@@ -138,10 +140,18 @@ def child_pages(n: int) -> dict:
         cols = "run_id, document_id, paths, scores, raw_paths, consistent, valid, raw_output, margin, stage, leaf_node"
         started = time.perf_counter()
         with connection.cursor() as cursor:
-            ids = list(Document.objects.filter(project=project).values_list("pk", flat=True))
-            for start in range(0, len(ids), 5000):
+            last = 0
+            while True:  # 5,000 document ids at a time (by seek), so memory stays flat at a million documents
+                ids = list(
+                    Document.objects.filter(project=project, pk__gt=last)
+                    .order_by("pk")
+                    .values_list("pk", flat=True)[:5000]
+                )
+                if not ids:
+                    break
+                last = ids[-1]
                 rows = []
-                for doc_id in ids[start : start + 5000]:
+                for doc_id in ids:
                     leaf = rng.choice(leaves)
                     path_ids = tree.path_ids(leaf)
                     scores = [round(rng.random(), 3) for _ in path_ids]
@@ -154,6 +164,7 @@ def child_pages(n: int) -> dict:
                     f"INSERT INTO {table} ({cols}, created_at) VALUES ({marks}, CURRENT_TIMESTAMP)", rows
                 )
         predictions_s = time.perf_counter() - started
+        _say(f"predictions written in {predictions_s:.0f} s")
         if connection.vendor == "postgresql":
             # What autovacuum does within a minute of a bulk load: fresh statistics for the planner.
             with connection.cursor() as cursor:
@@ -193,10 +204,30 @@ def child_pages(n: int) -> dict:
                 lambda: _drain(client.get(reverse("corpora:export", args=[project.pk]), {"format": "csv"})),
             ),
         ]
-        rows = [(label, *(_once(call) if "export" in label else _p95(call))) for label, call in cases]
-        return {"docs": imported["docs"], "import": imported, "predictions_s": predictions_s, "rows": rows}
+        rows = []
+        for label, call in cases:
+            if "export" in label:
+                rss_before_export = _rss_mb()
+                rows.append((label, *_once(call)))
+            else:
+                rows.append((label, *_p95(call)))
+            _say(f"{label}: median {rows[-1][1]:,.0f} ms, p95 {rows[-1][2]:,.0f} ms")
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        return {
+            "docs": imported["docs"],
+            "import": imported,
+            "predictions_s": predictions_s,
+            "rows": rows,
+            "rss_before_export": rss_before_export,
+            "peak_rss_end": peak,
+        }
     finally:
         teardown_databases(old, verbosity=0)
+
+
+def _say(message: str) -> None:
+    """Progress of a long child on stderr (a scale run that is stopped still shows what it measured)."""
+    print(f"{time.strftime('%H:%M:%S')} load {_load()}: {message}", file=sys.stderr, flush=True)
 
 
 def _drain(response):
@@ -234,6 +265,7 @@ def run(
     docs: list[int] | None = None,
     pages: int | None = None,
     dbs: tuple[str, ...] = ("sqlite", "postgres"),
+    imports: bool = True,
 ) -> str:
     docs = docs or ([20_000] if quick else [100_000, 200_000])
     pages = pages or (20_000 if quick else 100_000)
@@ -250,7 +282,7 @@ def run(
     ]
     notes = []
     with tempfile.TemporaryDirectory() as tmp:
-        files = _files(tmp, docs, notes)
+        files = _files(tmp, docs, notes) if imports else []
         for db in dbs:
             for label, path in files:
                 r = _child("import", db, ["--file", str(path)])
@@ -261,6 +293,8 @@ def run(
                     f"| {db} | {label} | {r['docs']:,} | {r['seconds']:.1f} | {r['docs'] / r['seconds']:,.0f} "
                     f"| {r['rss_before']:.0f} | {r['peak_rss']:.0f} |"
                 )
+    if not imports:
+        lines = [f"Load average (1/5/15 min) at the start: {_load()} on {os.cpu_count()} cores shared with other work."]
     lines += [
         "",
         f"## Pages at {pages:,} documents (one prediction each)",
@@ -276,6 +310,12 @@ def run(
             lines.append(f"| {db} | failed: {r} | | |")
             continue
         lines += [f"| {db} | {label} | {median:,.0f} | {p95:,.0f} |" for label, median, p95 in r["rows"]]
+        imp = r["import"]
+        notes.append(
+            f"{db}: import of {r['docs']:,} documents {imp['seconds']:.0f} s ({r['docs'] / imp['seconds']:,.0f} docs/s),"
+            f" peak RSS {imp['peak_rss']:.0f} MB after the import; RSS {r['rss_before_export']:.0f} MB before the"
+            f" export, peak RSS {r['peak_rss_end']:.0f} MB at the end; load average {_load()} after the pages."
+        )
     lines += [""] + [f"- {note}" for note in notes]
     return "\n".join(lines).rstrip() + "\n"
 
@@ -346,6 +386,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--db", default="sqlite,postgres")
     parser.add_argument("--ab", type=Path, help="Another checkout to compare import speed with (A B A B).")
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument(
+        "--imports", action=argparse.BooleanOptionalAction, default=True, help="--no-imports: the page rows only."
+    )
     args = parser.parse_args(argv)
     if args.child == "import":
         print(json.dumps(child_import(Path(args.file))))
@@ -356,7 +399,9 @@ def main(argv: list[str] | None = None) -> None:
         sys.stdout.write(run_ab(args.ab.resolve(), args.rounds, docs or None, tuple(args.db.split(","))))
     else:
         docs = [int(x) for x in args.docs.split(",") if x] or None
-        sys.stdout.write(run(quick=args.quick, docs=docs, pages=args.pages, dbs=tuple(args.db.split(","))))
+        sys.stdout.write(
+            run(quick=args.quick, docs=docs, pages=args.pages, dbs=tuple(args.db.split(",")), imports=args.imports)
+        )
 
 
 if __name__ == "__main__":
