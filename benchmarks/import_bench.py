@@ -248,10 +248,12 @@ def _child(kind: str, db: str, extra: list[str], timeout: int | None = None, cwd
     env["DATABASE_URL"] = PG_URL if db == "postgres" else ""
     env.setdefault("OMP_NUM_THREADS", "1")
     cmd = [sys.executable, "-m", "benchmarks.import_bench", "--child", kind, *extra]
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout, cwd=cwd)
+    # A page child's progress goes straight to this process's stderr (a long scale run shows what it measured).
+    stderr = subprocess.PIPE if kind == "import" else None
+    proc = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=stderr, text=True, timeout=timeout, cwd=cwd)
     if proc.returncode != 0:
-        tail = proc.stderr.strip().splitlines()
-        return tail[-1] if tail else f"exit {proc.returncode}"
+        tail = (proc.stderr or "").strip().splitlines()
+        return tail[-1] if tail else f"exit {proc.returncode} (see stderr)"
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
