@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,35 @@ pytest_plugins = ["tests.browser_fixtures"]
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATASETS = (REPO.parent / "shared" / "datasets").resolve()
 PASSWORD = "correct horse battery staple"
+FAST_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@contextmanager
+def rolled_back_module_data(django_db_blocker, build):
+    """Rows made once for a whole test module: `build()` runs inside a transaction that is rolled back when the
+    module is done. Each test's `db` atomic block nests in it as a savepoint, so what a test writes is undone
+    before the next one, exactly as with Django's TestCase.setUpTestData (hand each test a copy.deepcopy of
+    the objects, as setUpTestData does). Never for transactional tests (live_server, transactional_db), nor
+    for tests whose other threads or processes write (SQLite's write lock stays held for the module)."""
+    from django.db import transaction
+    from django.test import override_settings
+
+    with django_db_blocker.unblock():
+        outer = transaction.atomic()
+        outer.__enter__()
+        try:
+            with override_settings(PASSWORD_HASHERS=FAST_HASHERS):  # as _fast_password_hasher, for the logins
+                data = build()
+        except BaseException:
+            transaction.set_rollback(True)
+            outer.__exit__(None, None, None)
+            raise
+    try:
+        yield data
+    finally:
+        with django_db_blocker.unblock():
+            transaction.set_rollback(True)
+            outer.__exit__(None, None, None)
 
 
 # A test marked db_independent runs in the SQLite leg only (make test-pg deselects it); it may use none of these.
@@ -88,24 +118,24 @@ def add_member(db):
     return add
 
 
+def tree_build(project, spec: dict, actor=None) -> dict:
+    """tree_build(project, {"CS": {"ML": {}, "CV": {}}, "Med": {"Cancer": {}}}) -> {"CS": node, "CS > ML": node, ...}"""
+    from taxonomies.services import node_create
+
+    made: dict = {}
+    stack = [(name, children, None, name) for name, children in spec.items()]
+    while stack:
+        name, children, parent, key = stack.pop(0)
+        node = node_create(taxonomy=project.taxonomy, name=name, parent=parent, actor=actor)
+        made[key] = node
+        stack.extend((c, gc, node, f"{key} > {c}") for c, gc in children.items())
+    return made
+
+
 @pytest.fixture
 def build_tree(db):
     """build_tree(project, {"CS": {"ML": {}, "CV": {}}, "Med": {"Cancer": {}}}) -> {"CS": node, "CS > ML": node, ...}"""
-    from taxonomies.models import Node
-
-    def build(project, spec: dict, actor=None):
-        from taxonomies.services import node_create
-
-        made: dict[str, Node] = {}
-        stack = [(name, children, None, name) for name, children in spec.items()]
-        while stack:
-            name, children, parent, key = stack.pop(0)
-            node = node_create(taxonomy=project.taxonomy, name=name, parent=parent, actor=actor)
-            made[key] = node
-            stack.extend((c, gc, node, f"{key} > {c}") for c, gc in children.items())
-        return made
-
-    return build
+    return tree_build
 
 
 @pytest.fixture
@@ -120,4 +150,4 @@ def client_for(client):
 @pytest.fixture(autouse=True)
 def _fast_password_hasher(settings):
     """Password hashing dominates user creation; tests need no real key stretching."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.PASSWORD_HASHERS = FAST_HASHERS

@@ -24,25 +24,41 @@ def token_client():
 
 
 @pytest.fixture
-def world(project, owner, make_user, add_member, build_tree, make_project):
+def world(project, owner):
     """Demo project: owner, annotator, viewer and a spare viewer ("extra"); a stranger owning another project.
 
     Taxonomy Sci > {Phys > {Astro, Quantum}, Bio}, Sport > Team; six documents (four train, two test) with
     gold paths; a trained run (model kept) with predictions for every document; one correction (by the owner) and one queued job.
     """
+    return api_world_build(project, owner)
+
+
+def api_world_build(project, owner) -> dict:
+    """The `world` fixture's rows for `project` (owned by `owner`); see there."""
+    from django.contrib.auth import get_user_model
+
     from classifiers.models import Prediction, Run
     from corpora.models import Corpus, Document, GoldLabel
     from jobs.models import Job
+    from projects.models import Membership
+    from projects.services import project_create
     from review.services import correction_record
+    from tests.conftest import PASSWORD, tree_build
+
+    def make_user(username):
+        return get_user_model().objects.create_user(username=username, password=PASSWORD)
+
+    def add_member(project, user, role):
+        Membership.objects.update_or_create(project=project, user=user, defaults={"role": role})
 
     users = {"owner": owner}
     for role in ("annotator", "viewer", "extra"):
         users[role] = make_user(role)
         add_member(project, users[role], Role.VIEWER if role == "extra" else role)
     users["stranger"] = make_user("stranger")
-    other = make_project(name="Other", owner=users["stranger"])
-    other_nodes = build_tree(other, {"Elsewhere": {}})
-    nodes = build_tree(project, {"Sci": {"Phys": {"Astro": {}, "Quantum": {}}, "Bio": {}}, "Sport": {"Team": {}}})
+    other = project_create(name="Other", owner=users["stranger"])
+    other_nodes = tree_build(other, {"Elsewhere": {}})
+    nodes = tree_build(project, {"Sci": {"Phys": {"Astro": {}, "Quantum": {}}, "Bio": {}}, "Sport": {"Team": {}}})
     corpus = Corpus.objects.create(project=project, name="seed", created_by=owner)
     gold = ["Sci > Phys > Astro", "Sci > Bio", "Sport > Team", "Sci > Phys > Quantum", "Sci > Bio", "Sport > Team"]
     docs = []

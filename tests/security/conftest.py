@@ -7,36 +7,29 @@ import copy
 import pytest
 from django.test import Client
 
+from tests.conftest import rolled_back_module_data
 from tests.security.world import build_world, make_user
 
 ROLES = ("anon", "outsider", "viewer", "annotator", "owner")
 
 
-@pytest.fixture(scope="module")
-def module_worlds(django_db_setup, django_db_blocker):
-    """The two worlds, built once per test module (~0.3 s each, and hundreds of tests use them) inside a
-    transaction that is rolled back when the module ends. Each test runs in a savepoint within it (the `db`
-    fixture's atomic block nests), so whatever a test writes is undone before the next one, exactly as with
-    Django's TestCase.setUpTestData. Not for transactional tests (live_server, transactional_db): none here."""
-    from django.db import transaction
-    from django.test import override_settings
-
+def _build_worlds():
     from projects.models import Membership, Role
 
-    with django_db_blocker.unblock():
-        outer = transaction.atomic()
-        outer.__enter__()
-        # The tests' fast hasher (tests/conftest.py) is function-scoped: use it here too, so logins match.
-        with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
-            owner, outsider, viewer, annotator = (make_user(n) for n in ("alice", "mallory", "victor", "anna"))
-            alpha = build_world(name="Alpha", owner=owner, member=annotator)
-            Membership.objects.create(project=alpha.project, user=viewer, role=Role.VIEWER)
-            bravo = build_world(name="Bravo", owner=outsider)
-        alpha.extra.update(viewer=viewer, annotator=annotator, outsider=outsider)
-    yield alpha, bravo
-    with django_db_blocker.unblock():
-        transaction.set_rollback(True)
-        outer.__exit__(None, None, None)
+    owner, outsider, viewer, annotator = (make_user(n) for n in ("alice", "mallory", "victor", "anna"))
+    alpha = build_world(name="Alpha", owner=owner, member=annotator)
+    Membership.objects.create(project=alpha.project, user=viewer, role=Role.VIEWER)
+    bravo = build_world(name="Bravo", owner=outsider)
+    alpha.extra.update(viewer=viewer, annotator=annotator, outsider=outsider)
+    return alpha, bravo
+
+
+@pytest.fixture(scope="module")
+def module_worlds(django_db_setup, django_db_blocker):
+    """The two worlds, built once per test module (~0.3 s each, and hundreds of tests use them) and rolled back
+    at its end; each test writes in a savepoint (see rolled_back_module_data). No transactional tests here."""
+    with rolled_back_module_data(django_db_blocker, _build_worlds) as worlds:
+        yield worlds
 
 
 @pytest.fixture
