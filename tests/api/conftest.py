@@ -33,6 +33,23 @@ def world(project, owner):
     return api_world_build(project, owner)
 
 
+@pytest.fixture(scope="module")
+def module_world(django_db_setup, django_db_blocker):
+    """The same world, built once per module and rolled back at its end; each test writes in a savepoint of its
+    own (see rolled_back_module_data). A module opts in with a `world` fixture returning a deep copy of it."""
+    from django.contrib.auth import get_user_model
+
+    from projects.services import project_create
+    from tests.conftest import PASSWORD, rolled_back_module_data
+
+    def build() -> dict:
+        owner = get_user_model().objects.create_user(username="owner", password=PASSWORD)
+        return api_world_build(project_create(name="Demo", owner=owner), owner)
+
+    with rolled_back_module_data(django_db_blocker, build) as built:
+        yield built
+
+
 def api_world_build(project, owner) -> dict:
     """The `world` fixture's rows for `project` (owned by `owner`); see there."""
     from django.contrib.auth import get_user_model

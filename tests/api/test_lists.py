@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import re
 
 import pytest
@@ -9,6 +10,14 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def world(module_world, db):
+    """The `world` of tests/api/conftest.py, built once for this module; a deep copy per test (as
+    setUpTestData's attributes)."""
+    return copy.deepcopy(module_world)
+
 
 LISTS = [
     "/api/v1/projects/",

@@ -259,27 +259,6 @@ def _unused_leaf(w) -> int:
     return node_create(taxonomy=w["project"].taxonomy, name="Unused", parent=w["nodes"]["Sport"]).pk
 
 
-def _module_world_build() -> dict:
-    from django.contrib.auth import get_user_model
-
-    from projects.services import project_create
-    from tests.api.conftest import api_world_build
-    from tests.conftest import PASSWORD
-
-    owner = get_user_model().objects.create_user(username="owner", password=PASSWORD)
-    return api_world_build(project_create(name="Demo", owner=owner), owner)
-
-
-@pytest.fixture(scope="module")
-def module_world(django_db_setup, django_db_blocker):
-    """The API world, built once for the matrix's ~260 tests and rolled back at the end of the module; each
-    test writes in a savepoint of its own (see rolled_back_module_data)."""
-    from tests.conftest import rolled_back_module_data
-
-    with rolled_back_module_data(django_db_blocker, _module_world_build) as built:
-        yield built
-
-
 @pytest.fixture
 def world(module_world, db):
     """The `world` of tests/api/conftest.py, a deep copy per test (as setUpTestData's attributes)."""

@@ -8,6 +8,7 @@ are the world's real objects, so the requests reach the filters instead of stopp
 
 from __future__ import annotations
 
+import copy
 import re
 from urllib.parse import urlencode
 
@@ -18,6 +19,14 @@ from hypothesis import strategies as st
 from htc_app.params import id_param
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def world(module_world, db):
+    """The `world` of tests/api/conftest.py, built once for this module; a deep copy per test (as
+    setUpTestData's attributes)."""
+    return copy.deepcopy(module_world)
+
 
 #: Values that broke parsers before: Unicode digits ('²' passes str.isdigit, int() refuses it; '١٢' is read as
 #: 12), NUL (PostgreSQL refuses it), numbers past 64 bits, signs, spaces, lookup-like strings.
