@@ -32,9 +32,9 @@ class Broken(NoiseClassifier):
 
 @pytest.fixture(autouse=True)
 def fakes(monkeypatch):
-    for name, cls in (("noise-test", "NoiseClassifier"), ("free-noise-test", "FreeNoise"), ("broken-test", "Broken")):
-        module = "tests.engine.test_ensemble" if cls == "NoiseClassifier" else __name__
-        monkeypatch.setitem(registry.STRATEGIES, name, f"{module}:{cls}")
+    for name, cls in (("noise-test", NoiseClassifier), ("free-noise-test", FreeNoise), ("broken-test", Broken)):
+        target = f"{cls.__module__}:{cls.__name__}"
+        monkeypatch.setitem(registry.STRATEGIES, name, (target, registry.Capabilities.of(cls)))
 
 
 def test_keeps_the_best_on_dev_with_a_leaderboard_and_a_sentence(tmp_path):

@@ -42,7 +42,8 @@ class NoiseClassifier(HierarchicalClassifier):
 
 @pytest.fixture
 def noise_strategy(monkeypatch):
-    monkeypatch.setitem(registry.STRATEGIES, "noise-test", f"{__name__}:NoiseClassifier")
+    target = f"{__name__}:NoiseClassifier"
+    monkeypatch.setitem(registry.STRATEGIES, "noise-test", (target, registry.Capabilities.of(NoiseClassifier)))
 
 
 def _data():
