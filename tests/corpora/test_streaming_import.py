@@ -256,6 +256,24 @@ def test_duplicates_are_exact_behind_a_tiny_bloom_filter(project, owner, small_b
     assert Document.objects.count() == 30
 
 
+def test_on_sqlite_a_filter_hit_is_confirmed_through_the_unique_id_index(project, owner, monkeypatch):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    if connection.vendor != "sqlite":
+        pytest.skip("PostgreSQL chooses plans from table statistics; this checks SQLite's fixed planner")
+    monkeypatch.setattr(importing.IdFilter, "BITS", 8)
+    data = "id,text\n" + "".join(f"k{i},t\n" for i in range(30))
+    with CaptureQueriesContext(connection) as queries:
+        corpus_import(project=project, file_name="ok.csv", fileobj=io.BytesIO(data.encode()), actor=owner)
+    lookups = [q["sql"] for q in queries.captured_queries if "SELECT 1 AS" in q["sql"] and "external_id" in q["sql"]]
+    assert lookups
+    with connection.cursor() as cursor:
+        for sql in lookups:
+            plan = " ".join(str(row) for row in cursor.execute("EXPLAIN QUERY PLAN " + sql).fetchall())
+            assert "project_id=? AND external_id=?" in plan, plan
+
+
 def test_split_names_can_be_mapped(project, owner):
     data = b"id,text,split\n1,a,train_subset\n2,b,Heldout\n3,c,test\n"
     with pytest.raises(ValidationError) as exc:
