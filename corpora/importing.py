@@ -296,8 +296,8 @@ class StreamingImport:
         if doc_id in self.batch_ids or doc_id in self.unwritten:
             return True
         # A rare filter hit (a true repeat or a false positive): ask the rows this import wrote, by the unique
-        # (project, external_id) index (by corpus alone, a lookup read every row written so far; a million ids
-        # give a few hundred false hits).
+        # (project, external_id) index. By corpus alone a lookup read every row written so far: a million ids
+        # give a few hundred false hits, and the 1M import ran 2.2x (PostgreSQL) / 1.4x (SQLite) slower.
         return Document.objects.filter(project=self.project, external_id=doc_id, corpus=self.corpus).exists()
 
     def _check_taken(self) -> None:
