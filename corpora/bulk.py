@@ -1,11 +1,11 @@
 """Bulk writes of documents and gold labels for the import, through the database driver (no model object per row).
 
 SQLite: `executemany` of one prepared INSERT per table, then the batch's rows go into the FTS5 index in one
-`INSERT ... SELECT` (the per-row trigger stands aside meanwhile: a trigger run per row made the import several
-times slower). PostgreSQL: `COPY ... FROM STDIN` (psycopg 3); the stored tsvector column is computed as each row
-is copied. Document
-ids are chosen here (PostgreSQL: reserved from the table's sequence; SQLite: after the largest id ever used,
-under the write lock the import transaction holds), so gold labels are written without reading ids back.
+`INSERT ... SELECT` (the per-row insert trigger stands aside meanwhile: indexing a row per trigger run cost about
+twice as much; benchmarks/results/import.md). PostgreSQL: `COPY ... FROM STDIN` (psycopg 3); the stored tsvector
+column is computed as each row is copied. Document ids are chosen here (PostgreSQL: reserved from the table's
+sequence; SQLite: after the largest id ever used, under the write lock the import transaction holds), so gold
+labels are written without reading ids back.
 Must be used inside the import's transaction.
 """
 
