@@ -159,19 +159,21 @@ def test_the_endpoint_page_shows_the_local_servers_state(project, owner, setting
     assert "Local LLM server: restarting." in html and "exit code -11" in html
 
 
-# A stand-in LLM server process: answers GET /v1/models until the flag file exists, then hangs (alive, silent).
-HANGING_SERVER = """
+# A stand-in LLM server process: answers every GET until the flag file exists, then the GETs whose path starts
+# with the given prefix hang (alive, silent). Prefix "/": a hung server. Prefix "/v1/": llama-cpp-python busy with a
+# long completion (its web layer answers /openapi.json at once; /v1/models waits for the model's lock).
+STANDIN_SERVER = """
 import json, os, sys, time
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-port, flag = int(sys.argv[1]), sys.argv[2]
+port, flag, prefix = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 
 class Handler(BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
 
     def do_GET(self):
-        while os.path.exists(flag):
+        while self.path.startswith(prefix) and os.path.exists(flag):
             time.sleep(0.05)
         body = json.dumps({"object": "list", "data": [{"id": "fake", "object": "model"}]}).encode()
         self.send_response(200)
@@ -180,7 +182,7 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-HTTPServer(("127.0.0.1", port), Handler).serve_forever()
+ThreadingHTTPServer(("127.0.0.1", port), Handler).serve_forever()
 """
 
 
@@ -206,7 +208,7 @@ def test_the_supervisor_restarts_a_server_that_hangs_and_the_endpoint_page_says_
     settings.HTC_DATA_DIR = tmp_path
     port, flag = free_port(), tmp_path / "hang"
     sup = LLMSupervisor(
-        [sys.executable, "-c", HANGING_SERVER, str(port), str(flag)],
+        [sys.executable, "-c", STANDIN_SERVER, str(port), str(flag), "/"],
         base_url=f"http://127.0.0.1:{port}/v1",
         data_dir=tmp_path,
         log=lambda line: None,
@@ -265,33 +267,6 @@ def test_one_missed_health_probe_shows_unresponsive_and_an_answer_clears_it(tmp_
     assert sup.tick() == "running" and sup.restarts == 0
 
 
-# A stand-in for llama-cpp-python busy with a long completion: its web layer answers /openapi.json at once, while
-# /v1/models waits for the model's lock (here: until the flag file goes away).
-BUSY_SERVER = """
-import json, os, sys, time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-port, flag = int(sys.argv[1]), sys.argv[2]
-
-class Handler(BaseHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-    def do_GET(self):
-        if self.path.startswith("/v1/"):
-            while os.path.exists(flag):
-                time.sleep(0.05)
-        body = json.dumps({"object": "list", "data": [{"id": "fake", "object": "model"}]}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-ThreadingHTTPServer(("127.0.0.1", port), Handler).serve_forever()
-"""
-
-
 def test_a_server_busy_with_a_long_completion_is_not_taken_for_a_hung_one(tmp_path):
     import time
 
@@ -300,7 +275,7 @@ def test_a_server_busy_with_a_long_completion_is_not_taken_for_a_hung_one(tmp_pa
     port, flag = free_port(), tmp_path / "busy"
     base_url = f"http://127.0.0.1:{port}/v1"
     sup = LLMSupervisor(
-        [sys.executable, "-c", BUSY_SERVER, str(port), str(flag)],
+        [sys.executable, "-c", STANDIN_SERVER, str(port), str(flag), "/v1/"],
         base_url=base_url,
         data_dir=tmp_path,
         log=lambda line: None,
