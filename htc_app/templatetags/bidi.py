@@ -26,7 +26,7 @@ def bdi(value: object) -> str:
 
 
 @register.filter
-def bdi_path(value, separator: str = " › ") -> str:
+def bdi_path(value, separator: str = bidi_text.PATH_SEPARATOR) -> str:
     """A sequence of names as HTML: each name in its own <bdi>, the separators between them in a span."""
     sep = format_html('<span class="sep">{}</span>', separator)
     parts = [format_html("<bdi>{}</bdi>", name) for name in value or []]

@@ -4,18 +4,14 @@ step and each encoding batch, so a progress callback that raises `Cancelled` sto
 from __future__ import annotations
 
 import pytest
-import torch
 
 from classifiers.engine.base import Cancelled
-from tests.engine.test_verbalizer import TREE, corpus, write_tiny_checkpoint
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+from tests.engine.test_verbalizer import (  # noqa: F401 (one_torch_thread: the module's autouse fixture)
+    TREE,
+    corpus,
+    one_torch_thread,
+    write_tiny_checkpoint,
+)
 
 
 @pytest.fixture(scope="module")
