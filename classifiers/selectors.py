@@ -320,38 +320,40 @@ def run_possible_jobs(run: Run, *, has_predictions: bool | None = None) -> list[
     list and the API's run-job endpoint. Predicting needs a kept model (a trained run), evaluating needs that
     model's stored predictions; a run being trained takes none; a new, failed or cancelled run can only be
     trained again (the pipeline). `has_predictions` is looked up when not given."""
-    if run.state == Run.State.TRAINING:
-        return []
-    if run.state != Run.State.TRAINED:
-        return [("pipeline", "Train, predict and evaluate")]
-    if not run.model_dir:
-        return []  # "trained" with no model kept: nothing can predict, and there is nothing to evaluate
-    if has_predictions is None:
-        has_predictions = run.predictions.exists()
-    choices = [("predict", "Predict"), ("pipeline", "Predict and evaluate")]
-    if has_predictions:
-        choices.insert(1, ("evaluate", "Evaluate"))
-    return choices
+    return _run_jobs(run, has_predictions)[0]
 
 
 def run_job_refusal(run: Run, kind: str, *, has_predictions: bool | None = None) -> str | None:
     """Why `kind` cannot be started on this run now, in words (None when it can), by `run_possible_jobs`."""
     if kind not in RUN_JOB_KINDS:
         return None  # other kinds (train, update_labels) are started by their own use cases
-    possible = [k for k, _ in run_possible_jobs(run, has_predictions=has_predictions)]
+    choices, why = _run_jobs(run, has_predictions)
+    possible = [k for k, _ in choices]
     if kind in possible:
         return None
-    state = run.get_state_display().lower()
-    if run.state == Run.State.TRAINING:
-        why = "it is being trained"
-    elif run.state != Run.State.TRAINED:
-        why = f"it is {state} and keeps no model; train it again (the pipeline)"
-    elif not run.model_dir:
-        why = "no trained model is kept"
-    else:
-        why = "it has no predictions yet; predict first"
     offered = ", ".join(possible) if possible else "nothing"
     return f"This run cannot {kind} now: {why}. It offers: {offered}."
+
+
+def _run_jobs(run: Run, has_predictions: bool | None) -> tuple[list[tuple[str, str]], str]:
+    """(the jobs that can work on this run now, why the other run jobs cannot): one ladder for both."""
+    if run.state == Run.State.TRAINING:
+        return [], "it is being trained"
+    if run.state != Run.State.TRAINED:
+        state = run.get_state_display().lower()
+        return [
+            ("pipeline", "Train, predict and evaluate")
+        ], f"it is {state} and keeps no model; train it again (the pipeline)"
+    if not run.model_dir:
+        return [], "no trained model is kept"  # "trained" with no model kept: nothing can predict or be evaluated
+    if has_predictions is None:
+        has_predictions = run.predictions.exists()
+    if not has_predictions:
+        return [
+            ("predict", "Predict"),
+            ("pipeline", "Predict and evaluate"),
+        ], "it has no predictions yet; predict first"
+    return [("predict", "Predict"), ("evaluate", "Evaluate"), ("pipeline", "Predict and evaluate")], ""
 
 
 def run_pseudo_labels(*, run: Run):
