@@ -3,7 +3,8 @@ SHELL := /bin/bash
 PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed
+# The stamp's name changes when the way packages are built changes, so an existing venv is built again.
+STAMP := $(VENV)/.installed-noamx
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
@@ -12,8 +13,15 @@ TEST_ENV := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 TEST_PG_URL ?= postgres://postgres@127.0.0.1:5432/htc
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 PIP_VERSION := 26.3
+# llama-cpp-python compiles llama.cpp with -march=native. Virtual machines that advertise AMX without letting a
+# process use it (seen here: a Firecracker VM whose /proc/cpuinfo lists amx_tile) crash the LLM server with
+# SIGSEGV in ggml_backend_amx_mul_mat on its first completion; llama.cpp's AMX path is for big models anyway.
+# So on x86_64 it is built without AMX (--no-cache-dir: no wheel built earlier with other flags is reused).
+ifeq ($(shell uname -m),x86_64)
+NATIVE_BUILD_FLAGS := -mno-amx-tile -mno-amx-int8 -mno-amx-bf16
+endif
 
-.PHONY: run install migrate setup serve test test-sqlite test-pg bench bench-peers lint format clean lock
+.PHONY: run install migrate setup serve test test-sqlite test-pg bench bench-peers lint format clean lock rebuild-llm
 
 # requirements.txt says what htc needs; constraints.txt pins every package (native and fast-moving ones
 # included) to the versions the suite last passed with, so a new release on PyPI changes nothing here.
@@ -21,7 +29,10 @@ PIP_VERSION := 26.3
 $(STAMP): requirements.txt constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet 'pip==$(PIP_VERSION)'
-	CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(PY) -m pip install -r requirements.txt -c constraints.txt
+	@# a venv installed before NATIVE_BUILD_FLAGS (its stamp: .installed) has an AMX llama.cpp: build it again
+	if [ -e $(VENV)/.installed ]; then $(PY) -m pip uninstall --quiet -y llama-cpp-python && rm $(VENV)/.installed; fi
+	CFLAGS="$(NATIVE_BUILD_FLAGS)" CXXFLAGS="$(NATIVE_BUILD_FLAGS)" CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) \
+		$(PY) -m pip install --no-cache-dir -r requirements.txt -c constraints.txt
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -78,5 +89,13 @@ lock:
 	rm -rf .venv-lock
 	@echo "constraints.txt rewritten: review 'git diff constraints.txt', then run 'make clean test'."
 
+## make clean: the venv and caches (a fresh install next time). The data (`var/`, or $$HTC_DATA_DIR) is kept.
 clean:
-	rm -rf $(VENV) var .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache
+
+## make rebuild-llm: build llama-cpp-python again on this machine (after the local LLM server crashed with
+## SIGSEGV/SIGILL: a build for CPU features this machine does not allow); data and the rest of the venv stay.
+rebuild-llm: install
+	$(PY) -m pip uninstall --quiet -y llama-cpp-python
+	CFLAGS="$(NATIVE_BUILD_FLAGS)" CXXFLAGS="$(NATIVE_BUILD_FLAGS)" CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) \
+		$(PY) -m pip install --no-cache-dir -r requirements.txt -c constraints.txt

@@ -10,6 +10,7 @@ import contextlib
 import importlib.resources
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -135,6 +136,24 @@ def stop_process(proc: subprocess.Popen, grace: float = 10.0) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait(timeout=grace)
+
+
+def stopped_because(code: int | None) -> str:
+    """How the server process ended, in words: its exit code, or the signal that killed it, with the likely cause
+    when that signal is a crash of the native code."""
+    if code is None or code >= 0:
+        return f"The local LLM server stopped (exit code {code})"
+    try:
+        name = signal.Signals(-code).name
+    except ValueError:
+        name = f"signal {-code}"
+    words = f"The local LLM server crashed (exit code {code}, {name})"
+    if -code in (signal.SIGSEGV, signal.SIGILL, signal.SIGBUS):
+        words += (
+            ": llama.cpp was probably built for CPU features this machine does not allow; rebuild it with "
+            "`make rebuild-llm` (see the README, Troubleshooting)"
+        )
+    return words
 
 
 # ----- supervision (htc_serve) -----
@@ -297,7 +316,7 @@ class LLMSupervisor:
         self.retry_at = self.clock() + self.backoff
         self._set(
             "restarting",
-            f"{why or f'The local LLM server stopped (exit code {code})'}; restarting in {self.backoff:g} s "
+            f"{why or stopped_because(code)}; restarting in {self.backoff:g} s "
             f"(crash {self.crashes_in_row} in a row, {self.restarts} restart{'s' if self.restarts != 1 else ''} "
             "so far). LLM calls fail until it is back.",
         )

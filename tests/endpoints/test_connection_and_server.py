@@ -112,7 +112,8 @@ def test_the_supervisor_restarts_a_dead_server_with_a_growing_back_off(tmp_path)
         up["ready"] = False
         assert sup.tick() == "restarting"
         status = status_read(tmp_path)
-        assert "exit code -11" in status["message"] and "restarting in" in status["message"]
+        assert "exit code -11, SIGSEGV" in status["message"] and "restarting in" in status["message"]
+        assert "make rebuild-llm" in status["message"]  # the likely cause of a native crash, and the remedy
         waits.append(sup.backoff)
         now[0] += sup.backoff - 0.5
         assert sup.tick() == "restarting"  # not before the back-off is over
