@@ -24,6 +24,9 @@ SQLITE_FTS_PAUSED = "corpora_document_fts_paused"
 SQLITE_MATCH = "corpora_document.id IN (SELECT rowid FROM corpora_document_fts WHERE corpora_document_fts MATCH %s)"
 # search_vector: a stored generated column (migration 0005), to_tsvector('simple', external_id || ' ' || text).
 POSTGRES_MATCH = "corpora_document.search_vector @@ to_tsquery('simple'::regconfig, %s)"
+# The same test in a form no index can answer ("IS TRUE" of the match): the planner then walks the rows another
+# condition already narrowed (an id window, see corpora.selectors.document_page) and tests each one.
+POSTGRES_MATCH_ROWWISE = f"({POSTGRES_MATCH}) IS TRUE"
 
 
 def query_words(q: str) -> list[str]:
@@ -31,8 +34,10 @@ def query_words(q: str) -> list[str]:
     return _WORD.findall(q.lower())[:MAX_WORDS]
 
 
-def filter_text(qs: QuerySet, q: str) -> QuerySet:
-    """`qs` (documents) narrowed to those matching the search `q` (see the module docstring)."""
+def filter_text(qs: QuerySet, q: str, *, rowwise: bool = False) -> QuerySet:
+    """`qs` (documents) narrowed to those matching the search `q` (see the module docstring). `rowwise`: on
+    PostgreSQL, test each row of `qs` instead of asking the text index for every match in the table (same rows;
+    faster when `qs` is a small window of a large project and the words are frequent)."""
     words = query_words(q)
     if not words:  # only punctuation: a plain substring match (rare, and no index can help)
         return qs.filter(Q(text__icontains=q) | Q(external_id__icontains=q))
@@ -41,7 +46,8 @@ def filter_text(qs: QuerySet, q: str) -> QuerySet:
         return qs.filter(RawSQL(SQLITE_MATCH, [match], output_field=BooleanField()))
     if connection.vendor == "postgresql":
         tsquery = " & ".join(f"{w}:*" for w in words)
-        return qs.filter(RawSQL(POSTGRES_MATCH, [tsquery], output_field=BooleanField()))
+        sql = POSTGRES_MATCH_ROWWISE if rowwise else POSTGRES_MATCH
+        return qs.filter(RawSQL(sql, [tsquery], output_field=BooleanField()))
     condition = Q()
     for w in words:
         condition &= Q(text__icontains=w) | Q(external_id__icontains=w)
