@@ -84,6 +84,8 @@ class LabelStudio:
             DATA_UPLOAD_MAX_MEMORY_SIZE=str(2**31),
             DATA_UPLOAD_MAX_NUMBER_FILES="100",
             LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED="false",
+            # 1.2x answers 401 to the --user-token (a "legacy" token) unless the organisation allows such tokens
+            LABEL_STUDIO_ENABLE_LEGACY_API_TOKEN="true",
         )
         cmd = [str(exe), "start", "--no-browser", "--port", str(self.port), "--username", "bench@example.com"]
         cmd += ["--password", uuid.uuid4().hex, "--user-token", self.token]
@@ -140,6 +142,7 @@ class LabelStudio:
 
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
+        expected = _lines(path)
         start = time.perf_counter()
         self.request(
             "POST",
@@ -149,7 +152,7 @@ class LabelStudio:
         )
         while True:  # imports may finish in the background
             count = self.get(f"/api/projects/{project['id']}")["task_number"]
-            if count and count >= _lines(path):
+            if count and count >= expected:
                 break
             time.sleep(0.2)
         seconds = time.perf_counter() - start
@@ -176,6 +179,9 @@ class LabelStudio:
 
 
 def _lines(path: Path) -> int:
+    """Records in the file: JSON array items, JSONL lines, CSV lines after the header."""
+    if path.suffix == ".json":
+        return len(json.loads(path.read_text(encoding="utf-8")))
     with open(path, "rb") as fh:
         n = sum(1 for line in fh if line.strip())
     return n - 1 if path.suffix == ".csv" else n
@@ -197,33 +203,64 @@ def _text_only_jsonl(source: Path, target: Path) -> None:
             out.write(json.dumps({"id": str(obj["id"]), "text": obj["text"]}) + "\n")
 
 
-def run(docs: int = 100_000, repeat: int = 3, db: str = "sqlite") -> str:
+def _as_json_array(source: Path) -> Path:
+    """The same records as one JSON array: Label Studio refuses .jsonl ("extension is not supported")."""
+    target = source.with_suffix(".json")
+    if target.exists():
+        return target
+    with open(source, encoding="utf-8") as fh:
+        target.write_text(json.dumps([json.loads(line) for line in fh if line.strip()]), encoding="utf-8")
+    return target
+
+
+def _htc_pages(docs: int, db: str) -> dict:
+    """htc's list and review-queue p95s at `docs` documents (import_bench's page child: the same requests as
+    import.md, here in the same run as Label Studio's)."""
+    from benchmarks.import_bench import _child
+
+    out = _child("pages", db, ["--docs", str(docs)])
+    if isinstance(out, str):
+        raise RuntimeError(f"htc page child failed: {out}")
+    return out
+
+
+def run(docs: int = 100_000, repeat: int = 3, dbs: tuple[str, ...] = ("sqlite",)) -> str:
     exe = ensure_label_studio()
     load_before = os.getloadavg()
+    started = time.monotonic()
     with tempfile.TemporaryDirectory() as tmp:
         files = []
         if DATASET.exists():
             ng = Path(tmp) / "20newsgroups-text.jsonl"
             _text_only_jsonl(DATASET, ng)
-            files.append(("20 Newsgroups, text only", ng))
+            files.append(("20 Newsgroups, text only (htc: JSONL; LS: the same records as a JSON array)", ng))
         csv_path = Path(tmp) / f"generated-{docs}.csv"
         generate_csv(csv_path, docs)
         files.append((f"generated CSV, {docs:,} short docs", csv_path))
         ls = LabelStudio(exe)
         try:
             version = ls.version()
-            rows, queue = [], None
+            rows = []
             for label, path in files:
-                htc_runs, ls_runs = [], []
-                for _ in range(repeat):  # alternate the two systems
-                    htc_runs.append(_htc_import(path, db))
-                    ls_runs.append(ls.import_file(path))
+                htc_runs: dict[str, list[dict]] = {db: [] for db in dbs}
+                ls_runs = []
+                for _ in range(repeat):  # alternate the systems: htc on each database, then Label Studio
+                    for db in dbs:
+                        htc_runs[db].append(_htc_import(path, db))
+                    ls_runs.append(ls.import_file(_as_json_array(path) if path.suffix == ".jsonl" else path))
+                    print(
+                        f"peers: {label}: htc {[r[-1]['seconds'] for r in htc_runs.values()]} s, "
+                        f"LS {ls_runs[-1]['seconds']:.1f} s",
+                        file=sys.stderr,
+                        flush=True,
+                    )
                 rows.append((label, htc_runs, ls_runs))
             last_ls = rows[-1][2][-1]
             deep = max(1, docs // 50 // 2)
-            queue = (ls.page_ms(last_ls["project"], 1), ls.page_ms(last_ls["project"], deep), deep)
+            ls_queue = (ls.page_ms(last_ls["project"], 1), ls.page_ms(last_ls["project"], deep))
         finally:
             ls.stop()
+    htc_pages = {db: _htc_pages(docs, db) for db in dbs}
     load_after = os.getloadavg()
 
     def med(runs, key):
@@ -232,26 +269,51 @@ def run(docs: int = 100_000, repeat: int = 3, db: str = "sqlite") -> str:
     lines = [
         "## htc and Label Studio side by side",
         "",
-        f"htc ({db}) against Label Studio Community {version} (its own virtualenv, SQLite), on {os.cpu_count()} "
-        f"cores; runs alternate, medians of {repeat}. Load average (1/5/15 min) before: "
-        f"{' / '.join(f'{x:.2f}' for x in load_before)}, after: {' / '.join(f'{x:.2f}' for x in load_after)}.",
+        f"htc ({', '.join(dbs)}) against Label Studio Community {version} (its own virtualenv, SQLite), on "
+        f"{os.cpu_count()} cores; runs alternate (htc on each database, then Label Studio), medians of {repeat}. "
+        f"Load average (1/5/15 min) before: {' / '.join(f'{x:.2f}' for x in load_before)}, after: "
+        f"{' / '.join(f'{x:.2f}' for x in load_after)}; {time.monotonic() - started:.0f} s in all. "
+        f'Command: `make bench-peers PEERS_ARGS="--docs {docs} --repeat {repeat} --db {",".join(dbs)}"`.',
         "",
-        "| file | htc docs/s | Label Studio docs/s | htc / LS | htc peak RSS (MB) | LS peak RSS (MB) |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| file | htc database | htc docs/s | Label Studio docs/s | htc / LS | htc peak RSS (MB) | LS peak RSS (MB) |",
+        "|---|---|---:|---:|---:|---:|---:|",
     ]
     for label, htc_runs, ls_runs in rows:
-        h = med(htc_runs, "docs") / med(htc_runs, "seconds")
         s = med(ls_runs, "docs") / med(ls_runs, "seconds")
-        lines.append(
-            f"| {label} | {h:,.0f} | {s:,.0f} | {h / s:.2f} | {med(htc_runs, 'peak_rss'):.0f} "
-            f"| {med(ls_runs, 'peak_rss'):.0f} |"
-        )
-    if queue:
-        lines += [
-            "",
-            f"Label Studio task list p95 (GET /api/tasks, 50 a page) at {docs:,} tasks: page 1 {queue[0]:.0f} ms, "
-            f"page {queue[2]:,} {queue[1]:.0f} ms; htc's review queue at the same size is in import.md.",
-        ]
+        for db, runs in htc_runs.items():
+            h = med(runs, "docs") / med(runs, "seconds")
+            lines.append(
+                f"| {label} | {db} | {h:,.0f} | {s:,.0f} | {h / s:.2f} | {med(runs, 'peak_rss'):.0f} "
+                f"| {med(ls_runs, 'peak_rss'):.0f} |"
+            )
+    deep = max(1, docs // 50 // 2)
+    lines += [
+        "",
+        f"Lists at {docs:,} documents, p95 ms of 20 requests (Label Studio: GET /api/tasks, 50 a page, on the "
+        "tasks of its last import; htc: the review queue of a run with a prediction per document, and the "
+        "document list, as in import.md). Label Studio's label filter is not measured: its text-only tasks carry "
+        "no label.",
+        "",
+        "| request | Label Studio | " + " | ".join(f"htc {db}" for db in dbs) + " |",
+        "|---|---:|" + "---:|" * len(dbs),
+    ]
+
+    def htc_ms(db: str, prefix: str) -> str:
+        found = [r for r in htc_pages[db]["rows"] if r[0].startswith(prefix)]
+        return f"{found[0][2]:,.0f}" if found else "-"
+
+    for label, ls_ms, prefix in (
+        ("queue page 1", ls_queue[0], "review queue, page 1"),
+        (f"queue page {deep:,}", ls_queue[1], "review queue, page "),
+        ("queue, label filter", None, "review queue, label filter"),
+        ("document list, text search", None, "documents, text search"),
+    ):
+        if prefix == "review queue, page ":
+            cells = [htc_ms(db, "review queue, page " + f"{deep:,}") for db in dbs]
+        else:
+            cells = [htc_ms(db, prefix) for db in dbs]
+        ls_cell = f"{ls_ms:,.0f}" if ls_ms is not None else "-"
+        lines.append(f"| {label} | {ls_cell} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -259,9 +321,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--docs", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--db", default="sqlite,postgres", help="htc's databases, comma-separated")
     args = parser.parse_args()
-    body = run(docs=args.docs, repeat=args.repeat, db=args.db)
+    body = run(docs=args.docs, repeat=args.repeat, dbs=tuple(d for d in args.db.split(",") if d))
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "peers.md").write_text(body)
     sys.stdout.write(body)
