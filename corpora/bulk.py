@@ -2,8 +2,8 @@
 
 SQLite: `executemany` of one prepared INSERT per table, then the batch's rows go into the FTS5 index in one
 `INSERT ... SELECT` (the per-row insert trigger stands aside meanwhile: indexing a row per trigger run cost about
-twice as much; benchmarks/results/import.md). PostgreSQL: `COPY ... FROM STDIN` (psycopg 3); the stored tsvector
-column is computed as each row is copied. Document ids are chosen here (PostgreSQL: reserved from the table's
+twice as much; benchmarks/results/import.md). PostgreSQL: `COPY ... FROM STDIN` (psycopg 3), with the search vector
+deferred (`htc.defer_search`: computed after the import commits, `corpora.search.search_index_pending`). Document ids are chosen here (PostgreSQL: reserved from the table's
 sequence; SQLite: after the largest id ever used, under the write lock the import transaction holds), so gold
 labels are written without reading ids back.
 Must be used inside the import's transaction.
@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from django.db import connection
 
 from corpora.models import Document, GoldLabel
-from corpora.search import SQLITE_FTS_PAUSED, SQLITE_FTS_TABLE
+from corpora.search import POSTGRES_DEFER_SETTING, SQLITE_FTS_PAUSED, SQLITE_FTS_TABLE
 
 POSTGRES_MAX_PARAMS = 65_535
 
@@ -94,7 +94,11 @@ class DocumentWriter:
             ]
             gold = [(pk, node, "import") for pk, row in zip(ids, rows, strict=True) for node in row[4]]
             if self.vendor == "postgresql":
+                # no search vector per row while these are copied (filled in after the commit); off again at once,
+                # so that nothing else this transaction writes is deferred
+                cursor.execute("SELECT set_config(%s, 'on', true)", [POSTGRES_DEFER_SETTING])
                 self._copy(cursor, self.doc_table, self.doc_columns, docs)
+                cursor.execute("SELECT set_config(%s, 'off', true)", [POSTGRES_DEFER_SETTING])
                 self._copy(cursor, self.gold_table, self.gold_columns, gold)
             else:
                 self._insert_indexed(cursor, docs, ids[0], ids[-1])

@@ -7,6 +7,7 @@ from django.urls import reverse
 
 from corpora.importing import problems_text
 from corpora.models import Corpus
+from corpora.search import search_index_pending
 from corpora.services import corpus_import, upload_name
 from htc_app.storage import upload_delete, upload_exists, upload_open
 from jobs.registry import job_handler, job_target
@@ -23,6 +24,17 @@ def _will_retry(exc: Exception) -> bool:
     return isinstance(exc, JobLeaseLost) or is_locked_error(exc)
 
 
+def _index_for_search(progress, documents: int) -> None:
+    """The import's last phase on PostgreSQL: the search vectors of the rows it wrote (the documents are already
+    committed and listed; search finds them meanwhile, more slowly). The bar stays at the documents imported."""
+
+    def report(done: int, total: int) -> None:
+        progress.set_message(f"Imported {documents:,} documents; indexing text for search: {done:,} of {total:,}")
+
+    if search_index_pending(progress=report):
+        progress.set_message("Imported")
+
+
 @job_handler("corpus_import")
 def run_corpus_import(job, progress) -> dict:
     """Import the stored upload; the file is removed once the job has an outcome (kept if the worker dies)."""
@@ -33,6 +45,7 @@ def run_corpus_import(job, progress) -> dict:
     done = Corpus.objects.filter(import_job=job).first()
     if done is not None:  # an earlier attempt committed, then its worker died before recording success
         upload_delete(name)
+        _index_for_search(progress, done.stats.get("documents", 0))
         return _result(done)
     if not upload_exists(name):
         raise JobError("The uploaded file is no longer available; upload it again.")
@@ -64,6 +77,7 @@ def run_corpus_import(job, progress) -> dict:
                 name=params.get("name", ""),
                 progress=report,
                 job=job,
+                index_search=False,
             )
     except ValidationError as exc:
         upload_delete(name)
@@ -77,6 +91,7 @@ def run_corpus_import(job, progress) -> dict:
     progress.set_total(total_documents)
     progress.set_done(total_documents)
     progress.set_message("Imported")
+    _index_for_search(progress, total_documents)
     job.target_id = corpus.pk
     type(job).objects.filter(pk=job.pk).update(target_id=corpus.pk)
     return _result(corpus)

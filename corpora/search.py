@@ -3,8 +3,13 @@
 The query is split into words (letters and digits); a document matches when each word starts a word of its
 text or id, in any order, case ignored ("river mount" finds "Mountain river"). SQLite answers from an FTS5
 table over the documents (kept in step by triggers; the import fills it in bulk, `corpora.bulk`), PostgreSQL from
-a GIN index on a stored `simple` tsvector column (migrations 0004-0006): both stay fast at a million documents,
-where a substring scan does not.
+a GIN index on a `simple` tsvector column (migrations 0004-0007): both stay fast at a million documents, where a
+substring scan does not.
+
+PostgreSQL's column is kept by a trigger, except for the rows a bulk import writes: their vectors are computed
+after the import committed (`search_index_pending`; the import job does it as its last phase), so the import
+itself does not wait for the text index. Until then those rows have no vector and a search tests their text
+directly (a partial index lists them): results are the same either way, only slower meanwhile.
 """
 
 from __future__ import annotations
@@ -22,8 +27,15 @@ SQLITE_FTS_TABLE = "corpora_document_fts"
 # While this table has a row, the insert trigger does not index (migration 0006); only the bulk writer uses it.
 SQLITE_FTS_PAUSED = "corpora_document_fts_paused"
 SQLITE_MATCH = "corpora_document.id IN (SELECT rowid FROM corpora_document_fts WHERE corpora_document_fts MATCH %s)"
-# search_vector: a stored generated column (migration 0005), to_tsvector('simple', external_id || ' ' || text).
-POSTGRES_MATCH = "corpora_document.search_vector @@ to_tsquery('simple'::regconfig, %s)"
+# search_vector: to_tsvector('simple', external_id || ' ' || text), or NULL until `search_index_pending` (0007).
+POSTGRES_VECTOR = "to_tsvector('simple'::regconfig, corpora_document.external_id || ' ' || corpora_document.text)"
+POSTGRES_MATCH = (
+    "(corpora_document.search_vector @@ to_tsquery('simple'::regconfig, %s) OR (corpora_document.search_vector IS "
+    f"NULL AND {POSTGRES_VECTOR} @@ to_tsquery('simple'::regconfig, %s)))"
+)
+# Set (SET LOCAL) by the bulk import: its rows are written without a vector (see the module docstring).
+POSTGRES_DEFER_SETTING = "htc.defer_search"
+SEARCH_INDEX_CHUNK = 5000
 # The same test in a form no index can answer ("IS TRUE" of the match): the planner then walks the rows another
 # condition already narrowed (an id window, see corpora.selectors.document_page) and tests each one.
 POSTGRES_MATCH_ROWWISE = f"({POSTGRES_MATCH}) IS TRUE"
@@ -47,8 +59,38 @@ def filter_text(qs: QuerySet, q: str, *, rowwise: bool = False) -> QuerySet:
     if connection.vendor == "postgresql":
         tsquery = " & ".join(f"{w}:*" for w in words)
         sql = POSTGRES_MATCH_ROWWISE if rowwise else POSTGRES_MATCH
-        return qs.filter(RawSQL(sql, [tsquery], output_field=BooleanField()))
+        return qs.filter(RawSQL(sql, [tsquery, tsquery], output_field=BooleanField()))
     condition = Q()
     for w in words:
         condition &= Q(text__icontains=w) | Q(external_id__icontains=w)
     return qs.filter(condition)
+
+
+def search_index_pending(*, progress=None, chunk: int = SEARCH_INDEX_CHUNK) -> int:
+    """PostgreSQL: compute the search vector of every document written without one (bulk imports), in committed
+    chunks of `chunk` documents; `progress(done, total)` after each. Returns how many were indexed. Safe to run
+    at any time and from several processes at once (rows another one is indexing are skipped); a no-op on SQLite,
+    whose FTS5 index the import fills as it writes."""
+    if connection.vendor != "postgresql":
+        return 0
+    from django.db import transaction
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM corpora_document WHERE search_vector IS NULL")
+        total = cursor.fetchone()[0]
+    done, last = 0, 0
+    while total:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE corpora_document SET search_vector = {POSTGRES_VECTOR} WHERE id IN (SELECT id FROM "
+                "corpora_document WHERE search_vector IS NULL AND id > %s ORDER BY id LIMIT %s "
+                "FOR UPDATE SKIP LOCKED) RETURNING id",
+                [last, chunk],
+            )
+            ids = [row[0] for row in cursor.fetchall()]
+        if not ids:
+            break
+        done, last = done + len(ids), max(ids)
+        if progress is not None:
+            progress(min(done, total), total)
+    return done

@@ -23,6 +23,7 @@ from corpora.formats import WRITERS, ExportRow
 from corpora.formats.base import normalise_split
 from corpora.importing import Progress, StreamingImport
 from corpora.models import Corpus, Document
+from corpora.search import search_index_pending
 from htc_app.storage import upload_delete, upload_save
 from taxonomies.models import Node, Taxonomy
 from taxonomies.selectors import taxonomy_tree
@@ -73,6 +74,7 @@ def corpus_import(
     name: str = "",
     job=None,
     split_map: dict[str, str] | None = None,
+    index_search: bool = True,
 ) -> Corpus:
     """Import a CSV/TSV/JSONL/TXT/zip file as a new corpus of `project`. Returns the Corpus.
 
@@ -80,14 +82,16 @@ def corpus_import(
     listing the problems (file, line, field; the first ones, then totals per kind) when anything is wrong; the
     transaction is rolled back and nothing stays written. `progress(documents_read, None)` is called while
     reading (from inside the transaction) and `(n, n)` at the end. `split_map` maps further split names (lower
-    case) to train / dev / test.
+    case) to train / dev / test. `index_search=False` returns once the documents are committed and leaves the
+    PostgreSQL search vectors to the caller (`corpora.search.search_index_pending`; the import job runs it as its
+    last phase); search finds the documents meanwhile, more slowly.
     """
     file_name = clean_file_name(file_name)
     _check_fractions(test_fraction, dev_fraction)
     split_map = _check_split_map(split_map)
     fileobj.seek(0)
     try:
-        return _import(
+        corpus = _import(
             project=project,
             file_name=file_name,
             fileobj=fileobj,
@@ -104,6 +108,9 @@ def corpus_import(
         # Another import added the same ids while this one ran.
         logger.info("Import of %s refused at write time: %s", file_name, exc)
         raise ValidationError("Some document ids were added to this project meanwhile; nothing was imported.") from exc
+    if index_search:
+        search_index_pending()
+    return corpus
 
 
 def parse_split_map(text: str) -> dict[str, str]:

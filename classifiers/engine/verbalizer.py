@@ -334,7 +334,7 @@ class HierVerbClassifier(HierarchicalClassifier):
         prompt = mask_prompt(range(1, hierarchy.n_levels + 1), plm.tokenizer.mask_token, self.prompt_prefix)
         self.prompt_ = PromptEncoder(plm.tokenizer, prompt, self.max_length)
 
-    def _encode(self, texts: Sequence[str]) -> list[list[int]]:
+    def token_ids(self, texts: Sequence[str]) -> list[list[int]]:
         """Token ids per text: the prompt + text (mask features) or the text alone (pooled), truncated."""
         if self.prompt_ is not None:
             return self.prompt_.encode(list(texts))
@@ -374,7 +374,7 @@ class HierVerbClassifier(HierarchicalClassifier):
         """Pooled, normalised embeddings of every node's whole path text, by the network's own encoder."""
         from classifiers.engine.zeroshot import path_texts
 
-        ids = self._encode(path_texts(hierarchy, self.label_texts))
+        ids = self.token_ids(path_texts(hierarchy, self.label_texts))
         out = torch.zeros((len(ids), self.net_.path_vectors.shape[1]))
         was_training = self.net_.training
         self.net_.eval()
@@ -447,7 +447,7 @@ class HierVerbClassifier(HierarchicalClassifier):
         path_targets = _path_targets(gold, len(hierarchy), multi_label=self.multi_label).to(device)
         maps = [m.to(device) for m in losses.parent_maps(hierarchy)]
         childless = [m.to(device) for m in losses.childless_masks(hierarchy)]
-        ids = self._encode(list(texts))
+        ids = self.token_ids(list(texts))
         dev_data = _dev_pair(dev)
 
         optimizer = torch.optim.AdamW(self._param_groups())
@@ -606,7 +606,7 @@ class HierVerbClassifier(HierarchicalClassifier):
         """Per-level probabilities, (n_docs, n_nodes at level) in `hierarchy_.levels` order. Pooled features:
         max-marginals of the path softmax (of independent path sigmoids when `multi_label`, not renormalised);
         mask features: softmax rows, or independent sigmoids when `multi_label`."""
-        ids = self._encode(list(texts))
+        ids = self.token_ids(list(texts))
         h = self.hierarchy_
         out = [np.zeros((len(ids), len(nodes)), dtype=np.float32) for nodes in h.levels]
         path_proba = np.zeros((len(ids), len(h)), dtype=np.float64) if self.pooled_ else None

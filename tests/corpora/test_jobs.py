@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
 from django.urls import reverse
 
 from corpora.jobs import run_corpus_import
@@ -68,6 +69,9 @@ def test_handler_imports_reports_progress_and_removes_the_file(queued_job):
     assert result["documents"] == 2 and corpus.import_job_id == job.pk and corpus.stats["labels_created"] == 1
     assert (progress.total, progress.done) == (2, 2)
     assert not upload_path(job.params["upload"]).exists()
+    if connection.vendor == "postgresql":  # its last phase: the search vectors the import deferred
+        assert "indexing text for search: 2 of 2" in progress.messages[-2] and progress.messages[-1] == "Imported"
+        assert not Document.objects.extra(where=["search_vector IS NULL"]).exists()
     # A second run of the same job (worker died before recording success) imports nothing twice.
     assert run_corpus_import(job, RecordingProgress())["corpus"] == corpus.pk
     assert Document.objects.count() == 2

@@ -126,3 +126,42 @@ def test_search_finds_every_document_of_an_import_right_after_it(searchable, own
     Document.objects.create(project=searchable, corpus=corpus, external_id="late", text="afterwards")
     assert found(searchable, "afterwards") == ["late"]
     assert index_rows() in (None, Document.objects.count())
+
+
+def unindexed() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM corpora_document WHERE search_vector IS NULL")
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL defers an import's search vectors")
+def test_an_import_that_defers_its_vectors_is_searched_the_same_before_and_after_they_are_filled(
+    searchable, owner, monkeypatch
+):
+    from corpora.search import search_index_pending
+    from corpora.selectors import document_page
+
+    monkeypatch.setattr(importing, "BATCH_MAX_ROWS", 7)
+    data = _many(30, "m30,river Mountain e-mail\n")
+    corpus_import(project=searchable, file_name="late.csv", fileobj=io.BytesIO(data), actor=owner, index_search=False)
+    assert unindexed() == 31  # the import wrote no vector; the ones imported before keep theirs
+    queries = ["unique7x", "shared words", "river mount", "e-mail", "m30", "ocean"]
+    before = {q: found(searchable, q) for q in queries}
+    page_before = [row["id"] for row in document_page(project=searchable, q="shared").rows]
+    calls = []
+    assert search_index_pending(progress=lambda d, t: calls.append((d, t)), chunk=8) == 31
+    assert unindexed() == 0 and calls == [(8, 31), (16, 31), (24, 31), (31, 31)]
+    assert {q: found(searchable, q) for q in queries} == before
+    assert before["river mount"] == ["a1", "a3", "m30"] and len(before["shared words"]) == 30
+    assert [row["id"] for row in document_page(project=searchable, q="shared").rows] == page_before
+    assert indexed_ids("unique7x") == [Document.objects.get(external_id="m7").pk]  # now from the stored vector
+    assert search_index_pending() == 0
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's trigger keeps the vector")
+def test_documents_written_outside_an_import_get_their_vector_at_once(searchable):
+    corpus = Corpus.objects.first()
+    doc = Document.objects.create(project=searchable, corpus=corpus, external_id="solo", text="glacier")
+    assert indexed_ids("glacier") == [doc.pk] and unindexed() == 0
+    Document.objects.filter(pk=doc.pk).update(text="volcano")  # a changed text is indexed again
+    assert indexed_ids("glacier") == [] and indexed_ids("volcano") == [doc.pk]

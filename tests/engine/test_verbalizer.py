@@ -336,7 +336,7 @@ def test_features_auto_pools_without_an_mlm_head_and_uses_mask_states_with_one(t
     assert pooled.features_ == "pooled" and pooled.prompt_ is None and pooled.decode_ == "top_down"
     assert masked.features_ == "mask" and masked.prompt_ is not None and masked.decode_ == "argmax"
     # pooled: the text alone, no prompt
-    assert pooled._encode(["goal oven"])[0] == load_plm(tiny_encoder).tokenizer("goal oven")["input_ids"]
+    assert pooled.token_ids(["goal oven"])[0] == load_plm(tiny_encoder).tokenizer("goal oven")["input_ids"]
 
 
 def test_pooled_label_vectors_are_the_path_text_embeddings(tiny_encoder, hierarchy):
@@ -344,7 +344,7 @@ def test_pooled_label_vectors_are_the_path_text_embeddings(tiny_encoder, hierarc
 
     texts, paths = corpus(hierarchy, 1, seed=0)
     clf = tiny(tiny_encoder, features="pooled", epochs=0).fit(texts, paths, hierarchy)
-    ids = clf._encode(path_texts(hierarchy))
+    ids = clf.token_ids(path_texts(hierarchy))
     for node in range(len(hierarchy)):
         x = torch.tensor([ids[node]])
         with torch.no_grad():
