@@ -7,7 +7,7 @@ other documents). SmolLM2-135M cannot classify (accuracy is near chance and is n
 measures how each strategy's prompts grow with the taxonomy, which is what a real endpoint bills. TMH asks one
 level at a time with only the children of its last answer, DH sends the whole tree, DL every leaf path.
 
-    python -m benchmarks.llm_cost_bench [--docs 100] [--datasets dbpedia298,amazon531] [--k 0,2]
+    python -m benchmarks.llm_cost_bench [--docs 100] [--datasets dbpedia298,amazon531] [--k 0,2] [--strategies DL,DH,TMH]
 """
 
 from __future__ import annotations
@@ -37,7 +37,12 @@ def _rows(path: Path) -> list[dict]:
         return [json.loads(line) for line in fh if line.strip()]
 
 
-def measure(name: str, path: Path, base_url: str, n_docs: int, ks: list[int]) -> list[dict]:
+STRATEGY_NAMES = ("DL", "DH", "TMH")
+
+
+def measure(
+    name: str, path: Path, base_url: str, n_docs: int, ks: list[int], strategies: tuple[str, ...] = STRATEGY_NAMES
+) -> list[dict]:
     from classifiers.engine.hierarchy import Hierarchy
     from classifiers.engine.llm.strategies import LLMDirectHierarchical, LLMDirectLeaf, LLMTopDownMultiStep
     from classifiers.engine.metrics import evaluate
@@ -55,6 +60,8 @@ def measure(name: str, path: Path, base_url: str, n_docs: int, ks: list[int]) ->
     out = []
     for k in ks:
         for label, cls in (("DL", LLMDirectLeaf), ("DH", LLMDirectHierarchical), ("TMH", LLMTopDownMultiStep)):
+            if label not in strategies:
+                continue
             est = cls(
                 base_url=base_url,
                 k=k,
@@ -160,7 +167,13 @@ def table(results: list[dict], n_docs: int, wall: float) -> str:
     return "\n".join(lines)
 
 
-def run(quick: bool = False, n_docs: int = 100, datasets: list[str] | None = None, ks: list[int] | None = None) -> str:
+def run(
+    quick: bool = False,
+    n_docs: int = 100,
+    datasets: list[str] | None = None,
+    ks: list[int] | None = None,
+    strategies: tuple[str, ...] = STRATEGY_NAMES,
+) -> str:
     from htc_app.llm_server import running_llm_server
 
     if quick:
@@ -174,7 +187,7 @@ def run(quick: bool = False, n_docs: int = 100, datasets: list[str] | None = Non
     with running_llm_server(n_ctx=N_CTX, threads=2) as base_url:
         for name in names:
             label, path = FILES[name]
-            results += measure(label, path, base_url, n_docs, ks or [0, 2])
+            results += measure(label, path, base_url, n_docs, ks or [0, 2], strategies)
     return table(results, n_docs, time.monotonic() - started)
 
 
@@ -183,6 +196,7 @@ if __name__ == "__main__":
     parser.add_argument("--docs", type=int, default=100)
     parser.add_argument("--datasets", default=",".join(FILES))
     parser.add_argument("--k", default="0,2")
+    parser.add_argument("--strategies", default=",".join(STRATEGY_NAMES))
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
     sys.stdout.write(
@@ -191,5 +205,6 @@ if __name__ == "__main__":
             n_docs=args.docs,
             datasets=[d for d in args.datasets.split(",") if d],
             ks=[int(k) for k in args.k.split(",") if k],
+            strategies=tuple(x for x in args.strategies.split(",") if x),
         )
     )
