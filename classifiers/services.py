@@ -339,12 +339,22 @@ def run_job_start(*, run: Run, kind: str, split: str, actor, labels: str = "uplo
     The job's params name only the run, the split and (evaluations against reviewed labels) the labels;
     returns the Job row (dispatched on commit). A job that cannot work on the run now (predicting a run that
     keeps no model, evaluating one without predictions; `selectors.run_possible_jobs`, the run page's rule too)
-    is refused with a ValidationError on `kind`."""
+    is refused with a ValidationError on `kind`, and so is any job while another one on the run is queued or
+    running."""
+    from jobs.selectors import job_active_for
     from jobs.services import job_start
 
     refusal = run_job_refusal(run, kind)
     if refusal is not None:
         raise ValidationError({"kind": refusal})
+    busy = job_active_for(target_type="run", target_id=run.pk)
+    if busy is not None:  # two jobs on one run would repeat (or undo) each other's work
+        raise ValidationError(
+            {
+                "kind": f"Job #{busy.pk} ({busy.kind}) on this run is still {busy.get_state_display().lower()}; "
+                "wait for it to finish or cancel it."
+            }
+        )
     if labels not in EVALUATION_LABELS:
         raise ValidationError({"labels": f"Unknown labels {labels!r}; use one of {', '.join(EVALUATION_LABELS)}."})
     params = {"run_id": run.pk, "split": split}

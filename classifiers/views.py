@@ -162,13 +162,17 @@ def run_job(request: HttpRequest, project_id: int, run_id: int) -> HttpResponse:
             messages.error(request, "Choose what to do and on which split.")
     else:
         labels = form.cleaned_data.get("labels") or "uploaded"
-        run_job_start(
-            run=run,
-            kind=form.cleaned_data["kind"],
-            split=form.cleaned_data["split"],
-            actor=request.user,
-            labels=labels if form.cleaned_data["kind"] != "predict" else "uploaded",
-        )
+        try:
+            run_job_start(
+                run=run,
+                kind=form.cleaned_data["kind"],
+                split=form.cleaned_data["split"],
+                actor=request.user,
+                labels=labels if form.cleaned_data["kind"] != "predict" else "uploaded",
+            )
+        except ValidationError as exc:  # e.g. a job on this run started from another tab meanwhile
+            messages.error(request, " ".join(exc.messages))
+            return redirect("classifiers:run", project_id=project.pk, run_id=run.pk)
         against = " against reviewed labels" if labels == "reviewed" and form.cleaned_data["kind"] != "predict" else ""
         messages.success(
             request, f"Started: {form.cleaned_data['kind']} on the {form.cleaned_data['split']} split{against}."

@@ -21,6 +21,15 @@ def job_get(*, project, job_id: int) -> Job:
     return get_object_or_404(Job.objects.select_related("created_by"), project=project, pk=job_id)
 
 
+def job_active_for(*, target_type: str, target_id: int) -> Job | None:
+    """The queued or running job working on this target (a run, a corpus), oldest first; None when idle."""
+    return (
+        Job.objects.filter(target_type=target_type, target_id=target_id, state__in=Job.ACTIVE_STATES)
+        .order_by("id")
+        .first()
+    )
+
+
 def format_seconds(seconds: float | int | None) -> str:
     """Seconds as "42s" or "3m 5s" (the same format the progress poller writes)."""
     s = max(0, round(float(seconds or 0)))

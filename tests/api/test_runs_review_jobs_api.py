@@ -56,6 +56,21 @@ def test_a_run_job_predicts_a_split_in_the_background(world, token_client, base)
     assert Job.objects.get(pk=response.json()["id"]).params == {"run_id": world["run"].pk, "split": "dev"}
 
 
+def test_a_second_job_on_a_run_is_refused_while_the_first_is_queued_or_running(world, token_client, base):
+    client = token_client(world["users"]["annotator"])
+    url = base + f"runs/{world['run'].pk}/jobs/"
+    first = client.post(url, {"kind": "predict", "split": "test"}, format="json")
+    assert first.status_code == 202
+    for kind in ("predict", "evaluate"):
+        again = client.post(url, {"kind": kind, "split": "dev"}, format="json")
+        assert again.status_code == 400 and again.json()["errors"][0]["field"] == "kind"
+        assert f"Job #{first.json()['id']} (predict) on this run is still queued" in again.json()["detail"]
+    Job.objects.filter(pk=first.json()["id"]).update(state=Job.State.RUNNING)
+    assert "is still running" in client.post(url, {"kind": "predict", "split": "dev"}, format="json").json()["detail"]
+    Job.objects.filter(pk=first.json()["id"]).update(state=Job.State.SUCCEEDED)
+    assert client.post(url, {"kind": "evaluate", "split": "dev"}, format="json").status_code == 202
+
+
 @pytest.mark.parametrize(
     ("state", "model_dir", "kind"),
     [

@@ -122,3 +122,12 @@ def test_metrics_table_compares_selected_runs(trained_run, corpus_project, owner
     assert len(both["lines"]["series"]) == 1 and len(both["lines"]["labels"]) == 2  # tfidf at shots 1 and 2
     one = client_for(owner).get(url, {"run": [other.pk]}).context
     assert [r.pk for r in one["table"]["runs"]] == [other.pk]
+
+
+def test_a_second_job_posted_from_an_old_page_is_refused_with_a_message(trained_run, owner, client_for):
+    url = reverse("classifiers:run_job", args=[trained_run.project_id, trained_run.pk])
+    client = client_for(owner)
+    assert client.post(url, {"kind": "predict", "split": "dev"}).status_code == 302
+    response = client.post(url, {"kind": "predict", "split": "test"}, follow=True)  # the page before it reloaded
+    assert response.status_code == 200 and "on this run is still queued" in response.content.decode()
+    assert Job.objects.count() == 1
