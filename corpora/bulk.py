@@ -1,8 +1,7 @@
 """Bulk writes of documents and gold labels for the import, through the database driver (no model object per row).
 
-SQLite: `executemany` of one prepared INSERT per table, then the batch's rows go into the FTS5 index in one
-`INSERT ... SELECT` (the per-row insert trigger stands aside meanwhile: indexing a row per trigger run cost about
-twice as much; benchmarks/results/import.md). PostgreSQL: `COPY ... FROM STDIN` (psycopg 3), with the search vector
+SQLite: `executemany` of one prepared INSERT per table, the batch's ids listed for the FTS5 index (the per-row
+insert trigger stands aside meanwhile), which is filled after the import commits (`corpora.search`). PostgreSQL: `COPY ... FROM STDIN` (psycopg 3), with the search vector
 deferred (`htc.defer_search`: computed after the import commits, `corpora.search.search_index_pending`). Document ids are chosen here (PostgreSQL: reserved from the table's
 sequence; SQLite: after the largest id ever used, under the write lock the import transaction holds), so gold
 labels are written without reading ids back.
@@ -18,7 +17,7 @@ from collections.abc import Iterable
 from django.db import connection
 
 from corpora.models import Document, GoldLabel
-from corpora.search import POSTGRES_DEFER_SETTING, SQLITE_FTS_PAUSED, SQLITE_FTS_TABLE
+from corpora.search import POSTGRES_DEFER_SETTING, SQLITE_FTS_PAUSED, SQLITE_FTS_PENDING
 
 POSTGRES_MAX_PARAMS = 65_535
 
@@ -106,7 +105,8 @@ class DocumentWriter:
         return ids
 
     def _insert_indexed(self, cursor, docs: list[tuple], first: int, last: int) -> None:
-        """SQLite: insert the documents with the trigger paused, then index ids first..last in one statement.
+        """SQLite: insert the documents with the trigger paused and list ids first..last for the FTS5 index, which
+        `search.search_index_pending` fills after the commit.
 
         The pause row exists only inside this call and this transaction: a failure rolls it back with the rows.
         """
@@ -114,8 +114,7 @@ class DocumentWriter:
         cursor.execute(f"INSERT INTO {SQLITE_FTS_PAUSED} (id) VALUES (1)")
         cursor.executemany(f"INSERT INTO {self.doc_table} ({self.doc_columns}) VALUES ({marks})", docs)
         cursor.execute(
-            f"INSERT INTO {SQLITE_FTS_TABLE} (rowid, external_id, text) "
-            f"SELECT id, external_id, text FROM {self.doc_table} WHERE id BETWEEN %s AND %s",
+            f"INSERT INTO {SQLITE_FTS_PENDING} (id) SELECT id FROM {self.doc_table} WHERE id BETWEEN %s AND %s",
             [first, last],
         )
         cursor.execute(f"DELETE FROM {SQLITE_FTS_PAUSED}")

@@ -6,10 +6,11 @@ table over the documents (kept in step by triggers; the import fills it in bulk,
 a GIN index on a `simple` tsvector column (migrations 0004-0007): both stay fast at a million documents, where a
 substring scan does not.
 
-PostgreSQL's column is kept by a trigger, except for the rows a bulk import writes: their vectors are computed
-after the import committed (`search_index_pending`; the import job does it as its last phase), so the import
-itself does not wait for the text index. Until then those rows have no vector and a search tests their text
-directly (a partial index lists them): results are the same either way, only slower meanwhile.
+Both indexes are kept by triggers, except for the rows a bulk import writes: those are indexed after the import
+committed (`search_index_pending`; the import job does it as its last phase), so the import itself does not wait
+for the text index. Until then a search tests those rows' text directly (PostgreSQL: rows without a vector, found
+by a partial index; SQLite: the ids listed in SQLITE_FTS_PENDING, tested by `words_match`, a function registered
+on every SQLite connection): results are the same either way, only slower meanwhile.
 """
 
 from __future__ import annotations
@@ -26,7 +27,13 @@ _WORD = re.compile(r"[^\W_]+")
 SQLITE_FTS_TABLE = "corpora_document_fts"
 # While this table has a row, the insert trigger does not index (migration 0006); only the bulk writer uses it.
 SQLITE_FTS_PAUSED = "corpora_document_fts_paused"
-SQLITE_MATCH = "corpora_document.id IN (SELECT rowid FROM corpora_document_fts WHERE corpora_document_fts MATCH %s)"
+# Ids written by an import and not yet in the FTS5 index (migration 0008; `search_index_pending` empties it).
+SQLITE_FTS_PENDING = "corpora_document_fts_pending"
+SQLITE_MATCH = (
+    "(corpora_document.id IN (SELECT rowid FROM corpora_document_fts WHERE corpora_document_fts MATCH %s) OR "
+    "corpora_document.id IN (SELECT p.id FROM corpora_document_fts_pending p JOIN corpora_document d ON d.id = p.id "
+    "WHERE htc_words_match(d.external_id || ' ' || d.text, %s)))"
+)
 # search_vector: to_tsvector('simple', external_id || ' ' || text), or NULL until `search_index_pending` (0007).
 POSTGRES_VECTOR = "to_tsvector('simple'::regconfig, corpora_document.external_id || ' ' || corpora_document.text)"
 POSTGRES_MATCH = (
@@ -46,6 +53,21 @@ def query_words(q: str) -> list[str]:
     return _WORD.findall(q.lower())[:MAX_WORDS]
 
 
+def words_match(text: str | None, words: str | None) -> bool:
+    """Whether every word of `words` (space-separated, from `query_words`) starts a word of `text`, case ignored:
+    the search's rule, for documents not yet in SQLite's FTS5 index (registered as `htc_words_match`)."""
+    if text is None or not words:
+        return False
+    lowered = text.lower()
+    return all(re.search(r"(?<![^\W_])" + re.escape(word), lowered) for word in words.split(" "))
+
+
+def register_sqlite_functions(sender, connection, **kwargs) -> None:
+    """`connection_created` receiver: the SQL functions the search uses on SQLite."""
+    if connection.vendor == "sqlite":
+        connection.connection.create_function("htc_words_match", 2, words_match, deterministic=True)
+
+
 def filter_text(qs: QuerySet, q: str, *, rowwise: bool = False) -> QuerySet:
     """`qs` (documents) narrowed to those matching the search `q` (see the module docstring). `rowwise`: on
     PostgreSQL, test each row of `qs` instead of asking the text index for every match in the table (same rows;
@@ -55,7 +77,7 @@ def filter_text(qs: QuerySet, q: str, *, rowwise: bool = False) -> QuerySet:
         return qs.filter(Q(text__icontains=q) | Q(external_id__icontains=q))
     if connection.vendor == "sqlite":
         match = " ".join(f'"{w}"*' for w in words)
-        return qs.filter(RawSQL(SQLITE_MATCH, [match], output_field=BooleanField()))
+        return qs.filter(RawSQL(SQLITE_MATCH, [match, " ".join(words)], output_field=BooleanField()))
     if connection.vendor == "postgresql":
         tsquery = " & ".join(f"{w}:*" for w in words)
         sql = POSTGRES_MATCH_ROWWISE if rowwise else POSTGRES_MATCH
@@ -67,30 +89,52 @@ def filter_text(qs: QuerySet, q: str, *, rowwise: bool = False) -> QuerySet:
 
 
 def search_index_pending(*, progress=None, chunk: int = SEARCH_INDEX_CHUNK) -> int:
-    """PostgreSQL: compute the search vector of every document written without one (bulk imports), in committed
-    chunks of `chunk` documents; `progress(done, total)` after each. Returns how many were indexed. Safe to run
-    at any time and from several processes at once (rows another one is indexing are skipped); a no-op on SQLite,
-    whose FTS5 index the import fills as it writes."""
-    if connection.vendor != "postgresql":
-        return 0
+    """Index the documents a bulk import wrote without indexing them (PostgreSQL: their search vectors; SQLite: their
+    FTS5 rows), in committed chunks of `chunk` documents; `progress(done, total)` after each. Returns how many were
+    indexed. Safe to run at any time and from several processes at once (PostgreSQL skips the rows another one is
+    indexing; SQLite serialises the writers and each chunk takes only what is still listed)."""
     from django.db import transaction
 
+    if connection.vendor == "postgresql":
+        count_sql = "SELECT count(*) FROM corpora_document WHERE search_vector IS NULL"
+        step_sql = (
+            f"UPDATE corpora_document SET search_vector = {POSTGRES_VECTOR} WHERE id IN (SELECT id FROM "
+            "corpora_document WHERE search_vector IS NULL AND id > %s ORDER BY id LIMIT %s "
+            "FOR UPDATE SKIP LOCKED) RETURNING id"
+        )
+    elif connection.vendor == "sqlite":
+        count_sql = f"SELECT count(*) FROM {SQLITE_FTS_PENDING}"
+        step_sql = None
+    else:
+        return 0
     with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM corpora_document WHERE search_vector IS NULL")
+        cursor.execute(count_sql)
         total = cursor.fetchone()[0]
     done, last = 0, 0
     while total:
         with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(
-                f"UPDATE corpora_document SET search_vector = {POSTGRES_VECTOR} WHERE id IN (SELECT id FROM "
-                "corpora_document WHERE search_vector IS NULL AND id > %s ORDER BY id LIMIT %s "
-                "FOR UPDATE SKIP LOCKED) RETURNING id",
-                [last, chunk],
-            )
-            ids = [row[0] for row in cursor.fetchall()]
+            if step_sql is not None:
+                cursor.execute(step_sql, [last, chunk])
+                ids = [row[0] for row in cursor.fetchall()]
+            else:
+                ids = _sqlite_index_chunk(cursor, last, chunk)
         if not ids:
             break
         done, last = done + len(ids), max(ids)
         if progress is not None:
             progress(min(done, total), total)
     return done
+
+
+def _sqlite_index_chunk(cursor, after: int, chunk: int) -> list[int]:
+    """Move the next `chunk` listed ids (above `after`) into the FTS5 index; returns them."""
+    cursor.execute(f"SELECT id FROM {SQLITE_FTS_PENDING} WHERE id > %s ORDER BY id LIMIT %s", [after, chunk])
+    ids = [row[0] for row in cursor.fetchall()]
+    if ids:
+        cursor.execute(
+            f"INSERT INTO {SQLITE_FTS_TABLE} (rowid, external_id, text) SELECT d.id, d.external_id, d.text "
+            f"FROM corpora_document d WHERE d.id IN (SELECT id FROM {SQLITE_FTS_PENDING} WHERE id BETWEEN %s AND %s)",
+            [ids[0], ids[-1]],
+        )
+        cursor.execute(f"DELETE FROM {SQLITE_FTS_PENDING} WHERE id BETWEEN %s AND %s", [ids[0], ids[-1]])
+    return ids
