@@ -71,6 +71,13 @@ def test_search_uses_the_text_index(searchable):
     sql = str(documents_filtered(project=searchable, q="river").query)
     expected = {"sqlite": "corpora_document_fts MATCH", "postgresql": "to_tsquery('simple'"}[connection.vendor]
     assert expected in sql
+    if connection.vendor == "sqlite":  # the not-yet-indexed part walks its short list, never every document
+        qs = documents_filtered(project=searchable, q="river").order_by("id").values("id")[:51]
+        sql, params = qs.query.sql_with_params()
+        with connection.cursor() as cursor:
+            plan = [row[-1] for row in cursor.execute("EXPLAIN QUERY PLAN " + sql, params).fetchall()]
+        assert "SCAN p" in plan and "SEARCH d USING INTEGER PRIMARY KEY (rowid=?)" in plan, plan
+        assert not any(step.startswith("SCAN d") or step == "SCAN corpora_document" for step in plan), plan
 
 
 def test_punctuation_only_falls_back_to_a_substring_match(searchable, owner):
