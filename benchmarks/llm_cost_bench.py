@@ -105,7 +105,7 @@ def measure(
     return out
 
 
-def table(results: list[dict], n_docs: int, wall: float) -> str:
+def table(results: list[dict], n_docs: int, wall: float, threads: int = 2) -> str:
     head = [
         "dataset (tree nodes)",
         "strategy",
@@ -147,8 +147,8 @@ def table(results: list[dict], n_docs: int, wall: float) -> str:
         "## LLM cost on the large taxonomies (DBpedia-298, Amazon-531)",
         "",
         f"The same {n_docs} documents per row (seed {SEED}, documents cut at {MAX_DOC_CHARS} characters, examples "
-        f"at {EXAMPLE_CHARS}), SmolLM2-135M-Instruct Q4_1 through the real local llama-cpp-python server (CPU, 2 "
-        f"threads, context {N_CTX}), constrained JSON answers, temperature 0, one request at a time. k = examples "
+        f"at {EXAMPLE_CHARS}), SmolLM2-135M-Instruct Q4_1 through the real local llama-cpp-python server (CPU, "
+        f"{threads} thread{'s' if threads != 1 else ''}, context {N_CTX}), constrained JSON answers, temperature 0, one request at a time. k = examples "
         f"per class at the level asked, from the other documents of the dataset. Total wall time {wall:.0f} s.",
         "",
         *md_table(head, body),
@@ -173,6 +173,7 @@ def run(
     datasets: list[str] | None = None,
     ks: list[int] | None = None,
     strategies: tuple[str, ...] = STRATEGY_NAMES,
+    threads: int = 2,
 ) -> str:
     from htc_app.llm_server import running_llm_server
 
@@ -184,11 +185,11 @@ def run(
         return f"## LLM cost on the large taxonomies\n\nSkipped: {', '.join(map(str, missing))} absent.\n"
     started = time.monotonic()
     results: list[dict] = []
-    with running_llm_server(n_ctx=N_CTX, threads=2) as base_url:
+    with running_llm_server(n_ctx=N_CTX, threads=threads) as base_url:
         for name in names:
             label, path = FILES[name]
             results += measure(label, path, base_url, n_docs, ks or [0, 2], strategies)
-    return table(results, n_docs, time.monotonic() - started)
+    return table(results, n_docs, time.monotonic() - started, threads)
 
 
 if __name__ == "__main__":
@@ -197,6 +198,7 @@ if __name__ == "__main__":
     parser.add_argument("--datasets", default=",".join(FILES))
     parser.add_argument("--k", default="0,2")
     parser.add_argument("--strategies", default=",".join(STRATEGY_NAMES))
+    parser.add_argument("--threads", type=int, default=2, help="the local server's CPU threads")
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
     sys.stdout.write(
@@ -206,5 +208,6 @@ if __name__ == "__main__":
             datasets=[d for d in args.datasets.split(",") if d],
             ks=[int(k) for k in args.k.split(",") if k],
             strategies=tuple(x for x in args.strategies.split(",") if x),
+            threads=args.threads,
         )
     )
