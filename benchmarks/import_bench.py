@@ -258,13 +258,14 @@ def _once(call) -> tuple[float, float]:
 
 
 def _child(kind: str, db: str, extra: list[str], timeout: int | None = None, cwd: Path | None = None) -> dict | str:
-    env = dict(os.environ, DJANGO_SETTINGS_MODULE="htc_app.settings", HTC_DATA_DIR=tempfile.mkdtemp(prefix="htc-b-"))
-    env["DATABASE_URL"] = PG_URL if db == "postgres" else ""
-    env.setdefault("OMP_NUM_THREADS", "1")
-    cmd = [sys.executable, "-m", "benchmarks.import_bench", "--child", kind, *extra]
-    # A page child's progress goes straight to this process's stderr (a long scale run shows what it measured).
-    stderr = subprocess.PIPE if kind == "import" else None
-    proc = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=stderr, text=True, timeout=timeout, cwd=cwd)
+    with tempfile.TemporaryDirectory(prefix="htc-b-") as data_dir:  # the child's data folder, removed after it
+        env = dict(os.environ, DJANGO_SETTINGS_MODULE="htc_app.settings", HTC_DATA_DIR=data_dir)
+        env["DATABASE_URL"] = PG_URL if db == "postgres" else ""
+        env.setdefault("OMP_NUM_THREADS", "1")
+        cmd = [sys.executable, "-m", "benchmarks.import_bench", "--child", kind, *extra]
+        # A page child's progress goes straight to this process's stderr (a long scale run shows what it measured).
+        stderr = subprocess.PIPE if kind == "import" else None
+        proc = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=stderr, text=True, timeout=timeout, cwd=cwd)
     if proc.returncode != 0:
         tail = (proc.stderr or "").strip().splitlines()
         return tail[-1] if tail else f"exit {proc.returncode} (see stderr)"

@@ -190,10 +190,11 @@ def _lines(path: Path) -> int:
 
 
 def _htc_import(path: Path, db: str) -> dict:
-    env = dict(os.environ, DJANGO_SETTINGS_MODULE="htc_app.settings", HTC_DATA_DIR=tempfile.mkdtemp(prefix="htc-p-"))
-    env["DATABASE_URL"] = PG_URL if db == "postgres" else ""
-    cmd = [sys.executable, "-m", "benchmarks.import_bench", "--child", "import", "--file", str(path)]
-    out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout
+    with tempfile.TemporaryDirectory(prefix="htc-p-") as data_dir:
+        env = dict(os.environ, DJANGO_SETTINGS_MODULE="htc_app.settings", HTC_DATA_DIR=data_dir)
+        env["DATABASE_URL"] = PG_URL if db == "postgres" else ""
+        cmd = [sys.executable, "-m", "benchmarks.import_bench", "--child", "import", "--file", str(path)]
+        out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout
     return json.loads(out.strip().splitlines()[-1])
 
 

@@ -124,12 +124,11 @@ def run(quick: bool = False) -> str:
         "|---|---|---:|---:|",
     ]
     for db in ("sqlite", "postgres"):
-        env = dict(
-            os.environ, DJANGO_SETTINGS_MODULE="htc_app.settings", HTC_DATA_DIR=tempfile.mkdtemp(prefix="htc-bench-")
-        )
-        env["DATABASE_URL"] = PG_URL if db == "postgres" else ""
-        cmd = [sys.executable, "-m", "benchmarks.review_bench", "--db", db] + (["--quick"] if quick else [])
-        proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+        with tempfile.TemporaryDirectory(prefix="htc-bench-") as data_dir:
+            env = dict(os.environ, DJANGO_SETTINGS_MODULE="htc_app.settings", HTC_DATA_DIR=data_dir)
+            env["DATABASE_URL"] = PG_URL if db == "postgres" else ""
+            cmd = [sys.executable, "-m", "benchmarks.review_bench", "--db", db] + (["--quick"] if quick else [])
+            proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
         if proc.returncode != 0:
             lines.append(
                 f"| {db} | failed: {proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else proc.returncode} | | |"
