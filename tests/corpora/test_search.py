@@ -204,3 +204,14 @@ def test_documents_written_outside_an_import_are_indexed_at_once(searchable):
     Document.objects.filter(pk=doc.pk).update(text="volcano")  # a changed text is indexed again
     assert indexed_ids("glacier") == [] and indexed_ids("volcano") == [doc.pk]
     fts_integrity_check()
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's TOAST compression")
+def test_document_texts_are_compressed_with_lz4_where_the_server_has_it():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_settings WHERE name = 'default_toast_compression' AND 'lz4' = ANY(enumvals)")
+        has_lz4 = cursor.fetchone() is not None
+        cursor.execute(
+            "SELECT attcompression FROM pg_attribute WHERE attrelid = 'corpora_document'::regclass AND attname = 'text'"
+        )
+        assert cursor.fetchone()[0] == ("l" if has_lz4 else "")
