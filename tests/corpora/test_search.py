@@ -207,6 +207,7 @@ def test_documents_written_outside_an_import_are_indexed_at_once(searchable):
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's TOAST compression")
+@pytest.mark.django_db
 def test_document_texts_are_compressed_with_lz4_where_the_server_has_it():
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1 FROM pg_settings WHERE name = 'default_toast_compression' AND 'lz4' = ANY(enumvals)")
