@@ -105,6 +105,57 @@ def measure(
     return out
 
 
+def count_prompt_tokens(n_docs: int, datasets: list[str], ks: list[int]) -> str:
+    """DL's and DH's prompt tokens per document without a server: each strategy's only prompt (`first_messages`),
+    rendered with the model's own chat template and counted by its own tokenizer (llama.cpp, vocabulary only).
+    For prompts too long to send through the local server; the counts equal the server's `usage` (see llm.md)."""
+    import jinja2
+    import llama_cpp
+
+    from classifiers.engine.hierarchy import Hierarchy
+    from classifiers.engine.llm.strategies import LLMDirectHierarchical, LLMDirectLeaf
+    from htc_app.llm_server import model_path
+
+    vocab = llama_cpp.Llama(model_path=str(model_path()), vocab_only=True, verbose=False)
+    template = jinja2.Environment().from_string(vocab.metadata["tokenizer.chat_template"])
+
+    def tokens(messages: list[dict[str, str]]) -> int:
+        text = template.render(messages=messages, add_generation_prompt=True, bos_token="", eos_token="")
+        return len(vocab.tokenize(text.encode("utf-8"), add_bos=False, special=True))
+
+    body = []
+    for name in datasets:
+        label, path = FILES[name]
+        rows = _rows(path)
+        sample_idx = set(random.Random(SEED).sample(range(len(rows)), min(n_docs, len(rows))))
+        sample = [rows[i] for i in sorted(sample_idx)]
+        pool = [r for i, r in enumerate(rows) if i not in sample_idx]
+        h = Hierarchy.from_paths(sorted({tuple(r["path"]) for r in rows}))
+        for k in ks:
+            for strategy, cls in (("DL", LLMDirectLeaf), ("DH", LLMDirectHierarchical)):
+                est = cls(
+                    base_url="http://127.0.0.1:9/v1",
+                    k=k,
+                    seed=SEED,
+                    max_doc_chars=MAX_DOC_CHARS,
+                    example_chars=EXAMPLE_CHARS,
+                )
+                est.fit([r["text"] for r in pool], [h.path_from_names(r["path"]) for r in pool], h)
+                counts = [tokens(est.first_messages(r["text"])) for r in sample]
+                body.append(
+                    [
+                        f"{label} ({len(h)})",
+                        strategy,
+                        k,
+                        len(counts),
+                        f"{sum(counts) / len(counts):.0f}",
+                        f"{max(counts)}",
+                    ]
+                )
+    head = ["dataset (tree nodes)", "strategy", "k", "documents", "prompt tokens/doc", "largest prompt"]
+    return "\n".join(md_table(head, body)) + "\n"
+
+
 def table(results: list[dict], n_docs: int, wall: float, threads: int = 2) -> str:
     head = [
         "dataset (tree nodes)",
@@ -200,7 +251,17 @@ if __name__ == "__main__":
     parser.add_argument("--strategies", default=",".join(STRATEGY_NAMES))
     parser.add_argument("--threads", type=int, default=2, help="the local server's CPU threads")
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument(
+        "--count-prompts", action="store_true", help="DL and DH prompt tokens only, counted offline (no server)"
+    )
     args = parser.parse_args()
+    if args.count_prompts:
+        sys.stdout.write(
+            count_prompt_tokens(
+                args.docs, [d for d in args.datasets.split(",") if d], [int(k) for k in args.k.split(",") if k]
+            )
+        )
+        sys.exit(0)
     sys.stdout.write(
         run(
             quick=args.quick,

@@ -89,6 +89,18 @@ def test_tmh_asks_level_by_level_listing_only_the_children_of_the_chosen_label(h
     assert est.tokens_[0]["calls"] == 2 and est.stats_["calls"] == 2
 
 
+@pytest.mark.parametrize("cls", [LLMDirectLeaf, LLMDirectHierarchical, LLMTopDownMultiStep])
+def test_first_messages_are_exactly_what_the_first_call_sends_and_nothing_is_called(h, cls):
+    answer = '{"level1": "Sports", "level2": "Tennis"}' if cls is LLMDirectHierarchical else '{"label": "Sports"}'
+    with FakeLLM(default=answer) as fake:
+        est = fitted(cls, h, fake, k=1)
+        offline = est.first_messages("Ace on the first serve")
+        assert fake.chat_requests() == []  # sizing a prompt calls nothing
+        est.predict(["Ace on the first serve"])
+        sent = fake.chat_requests()[0]["body"]["messages"]
+    assert offline == sent and "Ace on the first serve" in offline[-1]["content"]
+
+
 def test_few_shot_examples_are_k_per_class_seeded_and_shown_in_the_prompt(h):
     with FakeLLM(default='{"label": "Physics"}') as fake:
         est = fitted(LLMDirectLeaf, h, fake, k=1, seed=3)

@@ -351,6 +351,16 @@ class LLMStrategy(HierarchicalClassifier):
         """Room for one JSON answer: a label, or (DH) one label per level."""
         return 64
 
+    def first_messages(self, text: str) -> list[dict[str, str]]:
+        """The chat messages of the first call this strategy makes for `text`, without calling anything: DL and DH
+        make only that call, so this is their whole prompt (a fitted strategy; for sizing prompts offline)."""
+        probe = _PromptProbe()
+        try:
+            self._classify(str(text), probe, DocOutcome())  # type: ignore[arg-type]
+        except _PromptCaptured:
+            pass
+        return probe.messages
+
     def _example_docs(self, classes: Sequence[int]) -> list[int]:
         """The few-shot documents of these classes, in a seeded shuffled order (not grouped by class,
         so the last examples shown do not all share one label)."""
@@ -373,6 +383,21 @@ class LLMStrategy(HierarchicalClassifier):
         self.examples_ = [int(i) for i in state.get("examples", [])]
         self.example_texts_ = {int(i): t for i, t in state.get("example_texts", {}).items()}
         self.example_paths_ = {int(i): tuple(int(n) for n in p) for i, p in state.get("example_paths", {}).items()}
+
+
+class _PromptCaptured(Exception):
+    pass
+
+
+class _PromptProbe:
+    """Stands in for the LLM client in `first_messages`: keeps the first call's messages and stops there."""
+
+    def __init__(self):
+        self.messages: list[dict[str, str]] = []
+
+    def complete(self, messages, **kwargs):
+        self.messages = list(messages)
+        raise _PromptCaptured
 
 
 def _digest(texts: Sequence[str]) -> str:
