@@ -20,6 +20,8 @@ PIP_VERSION := 26.3
 ifeq ($(shell uname -m),x86_64)
 NATIVE_BUILD_FLAGS := -mno-amx-tile -mno-amx-int8 -mno-amx-bf16
 endif
+PIP_INSTALL_ALL := CFLAGS="$(NATIVE_BUILD_FLAGS)" CXXFLAGS="$(NATIVE_BUILD_FLAGS)" CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) \
+	$(PY) -m pip install --no-cache-dir -r requirements.txt -c constraints.txt
 
 .PHONY: run install migrate setup serve test test-sqlite test-pg bench bench-peers lint format clean lock rebuild-llm
 
@@ -31,8 +33,7 @@ $(STAMP): requirements.txt constraints.txt
 	$(PY) -m pip install --quiet 'pip==$(PIP_VERSION)'
 	@# a venv installed before NATIVE_BUILD_FLAGS (its stamp: .installed) has an AMX llama.cpp: build it again
 	if [ -e $(VENV)/.installed ]; then $(PY) -m pip uninstall --quiet -y llama-cpp-python && rm $(VENV)/.installed; fi
-	CFLAGS="$(NATIVE_BUILD_FLAGS)" CXXFLAGS="$(NATIVE_BUILD_FLAGS)" CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) \
-		$(PY) -m pip install --no-cache-dir -r requirements.txt -c constraints.txt
+	$(PIP_INSTALL_ALL)
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -97,5 +98,4 @@ clean:
 ## SIGSEGV/SIGILL: a build for CPU features this machine does not allow); data and the rest of the venv stay.
 rebuild-llm: install
 	$(PY) -m pip uninstall --quiet -y llama-cpp-python
-	CFLAGS="$(NATIVE_BUILD_FLAGS)" CXXFLAGS="$(NATIVE_BUILD_FLAGS)" CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) \
-		$(PY) -m pip install --no-cache-dir -r requirements.txt -c constraints.txt
+	$(PIP_INSTALL_ALL)

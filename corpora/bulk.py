@@ -1,8 +1,9 @@
 """Bulk writes of documents and gold labels for the import, through the database driver (no model object per row).
 
-SQLite: `executemany` of one prepared INSERT per table, the batch's ids listed for the FTS5 index (the per-row
-insert trigger stands aside meanwhile), which is filled after the import commits (`corpora.search`). PostgreSQL: `COPY ... FROM STDIN` (psycopg 3), with the search vector
-deferred (`htc.defer_search`: computed after the import commits, `corpora.search.search_index_pending`). Document ids are chosen here (PostgreSQL: reserved from the table's
+SQLite: `executemany` of one prepared INSERT per table, with the per-row insert trigger standing aside and the
+batch's ids listed for the FTS5 index instead. PostgreSQL: `COPY ... FROM STDIN` (psycopg 3), with the search
+vector deferred (`htc.defer_search`). Both indexes are filled after the import commits
+(`corpora.search.search_index_pending`). Document ids are chosen here (PostgreSQL: reserved from the table's
 sequence; SQLite: after the largest id ever used, under the write lock the import transaction holds), so gold
 labels are written without reading ids back.
 Must be used inside the import's transaction.

@@ -25,8 +25,8 @@ def _will_retry(exc: Exception) -> bool:
 
 
 def _index_for_search(progress, documents: int) -> None:
-    """The import's last phase on PostgreSQL: the search vectors of the rows it wrote (the documents are already
-    committed and listed; search finds them meanwhile, more slowly). The bar stays at the documents imported."""
+    """The import's last phase: the text index of the rows it wrote (the documents are already committed and
+    listed; search finds them meanwhile, more slowly). The bar stays at the documents imported."""
 
     def report(done: int, total: int) -> None:
         progress.set_message(f"Imported {documents:,} documents; indexing text for search: {done:,} of {total:,}")

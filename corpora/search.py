@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import BooleanField, Q, QuerySet
 from django.db.models.expressions import RawSQL
 
@@ -95,18 +95,10 @@ def search_index_pending(*, progress=None, chunk: int = SEARCH_INDEX_CHUNK) -> i
     FTS5 rows), in committed chunks of `chunk` documents; `progress(done, total)` after each. Returns how many were
     indexed. Safe to run at any time and from several processes at once (PostgreSQL skips the rows another one is
     indexing; SQLite serialises the writers and each chunk takes only what is still listed)."""
-    from django.db import transaction
-
     if connection.vendor == "postgresql":
-        count_sql = "SELECT count(*) FROM corpora_document WHERE search_vector IS NULL"
-        step_sql = (
-            f"UPDATE corpora_document SET search_vector = {POSTGRES_VECTOR} WHERE id IN (SELECT id FROM "
-            "corpora_document WHERE search_vector IS NULL AND id > %s ORDER BY id LIMIT %s "
-            "FOR UPDATE SKIP LOCKED) RETURNING id"
-        )
+        count_sql, index_chunk = "SELECT count(*) FROM corpora_document WHERE search_vector IS NULL", _postgres_chunk
     elif connection.vendor == "sqlite":
-        count_sql = f"SELECT count(*) FROM {SQLITE_FTS_PENDING}"
-        step_sql = None
+        count_sql, index_chunk = f"SELECT count(*) FROM {SQLITE_FTS_PENDING}", _sqlite_chunk
     else:
         return 0
     with connection.cursor() as cursor:
@@ -115,11 +107,7 @@ def search_index_pending(*, progress=None, chunk: int = SEARCH_INDEX_CHUNK) -> i
     done, last = 0, 0
     while total:
         with transaction.atomic(), connection.cursor() as cursor:
-            if step_sql is not None:
-                cursor.execute(step_sql, [last, chunk])
-                ids = [row[0] for row in cursor.fetchall()]
-            else:
-                ids = _sqlite_index_chunk(cursor, last, chunk)
+            ids = index_chunk(cursor, last, chunk)
         if not ids:
             break
         done, last = done + len(ids), max(ids)
@@ -128,7 +116,17 @@ def search_index_pending(*, progress=None, chunk: int = SEARCH_INDEX_CHUNK) -> i
     return done
 
 
-def _sqlite_index_chunk(cursor, after: int, chunk: int) -> list[int]:
+def _postgres_chunk(cursor, after: int, chunk: int) -> list[int]:
+    """Compute the vectors of the next `chunk` documents without one (above `after`); returns their ids."""
+    cursor.execute(
+        f"UPDATE corpora_document SET search_vector = {POSTGRES_VECTOR} WHERE id IN (SELECT id FROM corpora_document "
+        "WHERE search_vector IS NULL AND id > %s ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED) RETURNING id",
+        [after, chunk],
+    )
+    return [row[0] for row in cursor.fetchall()]
+
+
+def _sqlite_chunk(cursor, after: int, chunk: int) -> list[int]:
     """Move the next `chunk` listed ids (above `after`) into the FTS5 index; returns them."""
     cursor.execute(f"SELECT id FROM {SQLITE_FTS_PENDING} WHERE id > %s ORDER BY id LIMIT %s", [after, chunk])
     ids = [row[0] for row in cursor.fetchall()]

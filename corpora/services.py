@@ -82,9 +82,9 @@ def corpus_import(
     listing the problems (file, line, field; the first ones, then totals per kind) when anything is wrong; the
     transaction is rolled back and nothing stays written. `progress(documents_read, None)` is called while
     reading (from inside the transaction) and `(n, n)` at the end. `split_map` maps further split names (lower
-    case) to train / dev / test. `index_search=False` returns once the documents are committed and leaves the
-    PostgreSQL search vectors to the caller (`corpora.search.search_index_pending`; the import job runs it as its
-    last phase); search finds the documents meanwhile, more slowly.
+    case) to train / dev / test. `index_search=False` returns once the documents are committed and leaves their
+    text index to the caller (`corpora.search.search_index_pending`; the import job runs it as its last phase);
+    search finds the documents meanwhile, more slowly.
     """
     file_name = clean_file_name(file_name)
     _check_fractions(test_fraction, dev_fraction)
