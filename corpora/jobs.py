@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
@@ -12,9 +14,14 @@ from corpora.services import corpus_import, upload_name
 from htc_app.storage import upload_delete, upload_exists, upload_open
 from jobs.registry import job_handler, job_target
 
+logger = logging.getLogger(__name__)
 
-def _result(corpus: Corpus) -> dict:
-    return {"corpus": corpus.pk, "corpus_name": corpus.name, **corpus.stats}
+
+def _result(corpus: Corpus, search_index_unfinished: str = "") -> dict:
+    result = {"corpus": corpus.pk, "corpus_name": corpus.name, **corpus.stats}
+    if search_index_unfinished:
+        result["search_index"] = search_index_unfinished
+    return result
 
 
 def _will_retry(exc: Exception) -> bool:
@@ -24,15 +31,44 @@ def _will_retry(exc: Exception) -> bool:
     return isinstance(exc, JobLeaseLost) or is_locked_error(exc)
 
 
-def _index_for_search(progress, documents: int) -> None:
+def _index_for_search(progress, documents: int) -> str:
     """The import's last phase: the text index of the rows it wrote (the documents are already committed and
-    listed; search finds them meanwhile, more slowly). The bar stays at the documents imported."""
+    listed; search finds them meanwhile, more slowly). The bar stays at the documents imported.
+
+    The import's own work is done before this starts, so what follows never turns it into a failure: a cancel
+    ends the job cancelled with the documents named as kept, and an error leaves the index unfinished and says so
+    in the result (returned as words; '' when the index is complete). A lost lease or a busy SQLite still
+    propagates: the next attempt finds the committed corpus and indexes what is left."""
+    from jobs.progress import JobCancelled
+    from jobs.runner import plain_error
+
+    reached = {"done": 0, "total": 0}
 
     def report(done: int, total: int) -> None:
+        reached.update(done=done, total=total)
         progress.set_message(f"Imported {documents:,} documents; indexing text for search: {done:,} of {total:,}")
 
-    if search_index_pending(progress=report):
-        progress.set_message("Imported")
+    progress.kept = (
+        f"the {documents:,} imported documents are kept (they were committed before indexing); their text index "
+        "is unfinished: search still finds them, more slowly, and the next import finishes it"
+    )
+    try:
+        if search_index_pending(progress=report):
+            progress.set_message("Imported")
+    except JobCancelled:
+        raise  # the runner's cancelled message names what `kept` says
+    except Exception as exc:
+        if _will_retry(exc):
+            raise
+        progress.kept = ""
+        logger.exception("Text index after an import stopped")
+        progress.set_message("Imported; the text index is unfinished")
+        return (
+            f"unfinished ({reached['done']:,} of {reached['total']:,} indexed) after an error: "
+            f"{plain_error(exc)} Search still finds every document, more slowly; the next import finishes it."
+        )
+    progress.kept = ""
+    return ""
 
 
 @job_handler("corpus_import")
@@ -45,8 +81,8 @@ def run_corpus_import(job, progress) -> dict:
     done = Corpus.objects.filter(import_job=job).first()
     if done is not None:  # an earlier attempt committed, then its worker died before recording success
         upload_delete(name)
-        _index_for_search(progress, done.stats.get("documents", 0))
-        return _result(done)
+        unfinished = _index_for_search(progress, done.stats.get("documents", 0))
+        return _result(done, unfinished)
     if not upload_exists(name):
         raise JobError("The uploaded file is no longer available; upload it again.")
 
@@ -91,10 +127,10 @@ def run_corpus_import(job, progress) -> dict:
     progress.set_total(total_documents)
     progress.set_done(total_documents)
     progress.set_message("Imported")
-    _index_for_search(progress, total_documents)
+    unfinished = _index_for_search(progress, total_documents)
     job.target_id = corpus.pk
     type(job).objects.filter(pk=job.pk).update(target_id=corpus.pk)
-    return _result(corpus)
+    return _result(corpus, unfinished)
 
 
 @job_target("corpus")

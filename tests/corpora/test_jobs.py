@@ -134,3 +134,84 @@ def test_a_queued_import_applies_the_split_map(queued_job):
     done = run_job_inline(job, show_progress=False)
     assert done.state == Job.State.SUCCEEDED
     assert dict(Document.objects.values_list("external_id", "split")) == {"1": "train", "2": "test"}
+
+
+def _unindexed() -> int:
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute("SELECT count(*) FROM corpora_document_fts_pending")
+        else:
+            cursor.execute("SELECT count(*) FROM corpora_document WHERE search_vector IS NULL")
+        return cursor.fetchone()[0]
+
+
+THREE_DOCS = b"id,text,path\n1,aspirin,Sci > Med\n2,insulin,Sci > Med\n3,ibuprofen,Sci\n"
+
+
+def test_a_cancel_while_indexing_ends_cancelled_and_names_the_imported_documents_kept(queued_job, monkeypatch):
+    """The documents are committed before the index phase: a cancel then cannot undo them, and the job says so."""
+    from corpora import search
+    from jobs.runner import run_job_inline
+    from jobs.services import job_cancel
+
+    monkeypatch.setattr("jobs.progress.FLUSH_INTERVAL", 0)  # every progress report looks at the cancel flag
+    real = search.search_index_pending
+
+    def cancelled_after_the_first_chunk(*, progress=None, chunk=500):
+        def report(done, total):
+            job_cancel(job=Job.objects.get(kind="corpus_import"), actor=None)  # a user presses Cancel
+            progress(done, total)
+
+        return real(progress=report, chunk=1)
+
+    monkeypatch.setattr("corpora.jobs.search_index_pending", cancelled_after_the_first_chunk)
+    job, _ = queued_job(THREE_DOCS)
+    finished = run_job_inline(job, show_progress=False)
+    assert finished.state == Job.State.CANCELLED and finished.partial
+    assert "the 3 imported documents are kept" in finished.message and "text index is unfinished" in finished.message
+    assert Document.objects.count() == 3 and _unindexed() == 2
+    assert real() == 2 and _unindexed() == 0  # what the next import (or any synchronous one) finishes
+
+
+def test_an_error_while_indexing_keeps_the_import_succeeded_and_says_the_index_is_unfinished(queued_job, monkeypatch):
+    from django.db import OperationalError
+
+    from corpora import search
+    from jobs.runner import run_job_inline
+
+    real = search.search_index_pending
+
+    def disk_fault_after_the_first_chunk(*, progress=None, chunk=500):
+        def report(done, total):
+            progress(done, total)
+            raise OperationalError("disk I/O error")
+
+        return real(progress=report, chunk=1)
+
+    monkeypatch.setattr("corpora.jobs.search_index_pending", disk_fault_after_the_first_chunk)
+    job, _ = queued_job(THREE_DOCS)
+    finished = run_job_inline(job, show_progress=False)
+    assert finished.state == Job.State.SUCCEEDED and finished.result["documents"] == 3
+    note = finished.result["search_index"]
+    assert note.startswith("unfinished (1 of 3 indexed) after an error: Unexpected error (OperationalError): disk I/O")
+    assert "Search still finds every document" in note
+    assert Document.objects.count() == 3 and _unindexed() == 2
+
+
+def test_a_locked_database_while_indexing_is_retried_by_the_next_attempt(queued_job, monkeypatch):
+    from django.db import OperationalError
+
+    from jobs.runner import run_job_inline
+
+    def busy(*, progress=None, chunk=500):
+        raise OperationalError("database is locked")
+
+    monkeypatch.setattr("corpora.jobs.search_index_pending", busy)
+    monkeypatch.setattr("jobs.runner.time.sleep", lambda s: None)
+    job, _ = queued_job(THREE_DOCS)
+    again = run_job_inline(job, show_progress=False)
+    assert again.state == Job.State.QUEUED and Document.objects.count() == 3
+    monkeypatch.undo()
+    done = run_job_inline(again, show_progress=False)  # finds the committed corpus, imports nothing twice
+    assert done.state == Job.State.SUCCEEDED and "search_index" not in done.result
+    assert Document.objects.count() == 3 and _unindexed() == 0
