@@ -1,6 +1,6 @@
 """Issue 16: tfidf flat vs local, `ensemble` and `auto` against the single strategies, per corpus.
 
-    python -m benchmarks.selection_bench [--parts 20ng-full,20ng-subset,20ng-fewshot,dbpedia,amazon]
+    python -m benchmarks.selection_bench [--parts 20ng-full,20ng-full-encoder,20ng-subset,20ng-fewshot,dbpedia,amazon]
 
 Every part appends its rows to benchmarks/results/selection_rows.json (so parts can run one at a time on two
 shared cores); the Markdown section `selection` of accuracy.md is rebuilt from all stored rows. Corpora without a
@@ -29,7 +29,7 @@ from benchmarks.report import md_table, write_section
 RESULTS = Path(__file__).resolve().parent / "results"
 ROWS = RESULTS / "selection_rows.json"
 SEEDS = [550, 171, 13]
-PARTS = ("20ng-full", "20ng-subset", "20ng-fewshot", "dbpedia", "amazon")
+PARTS = ("20ng-full", "20ng-full-encoder", "20ng-subset", "20ng-fewshot", "dbpedia", "amazon")
 
 
 def _split_per_path(docs: list[dict], test_per_path: int, seed: int) -> tuple[list[dict], list[dict]]:
@@ -124,6 +124,11 @@ def part_rows(part: str, budget: float, subset: int, paths_subset: int = 40) -> 
         test = [d for d in data.docs if d["split"] == "test"]
         if part == "20ng-full":
             for name in ("tfidf local", "tfidf flat", "tfidf auto"):
+                rows.append(
+                    _measure("20newsgroups", name, h, train, test, shots="all", seed=550, budget=budget, notes="")
+                )
+        elif part == "20ng-full-encoder":  # hours on shared cores; run after the embeddings are cached
+            for name in ("zeroshot", "embed", "ensemble tfidf+embed", "auto"):
                 rows.append(
                     _measure("20newsgroups", name, h, train, test, shots="all", seed=550, budget=budget, notes="")
                 )
