@@ -245,7 +245,9 @@ def render() -> None:
         "",
         f"_Last row measured {when}._",
     ]
-    write_section(RESULTS / "accuracy.md", "issue15", "\n".join(lines) + "\n", ["strategies", "issue10", "issue15"])
+    write_section(
+        RESULTS / "accuracy.md", "issue15", "\n".join(lines) + "\n", ["strategies", "issue10", "issue15", "selection"]
+    )
 
 
 if __name__ == "__main__":

@@ -20,3 +20,15 @@ def records(data: bytes, file_name: str) -> list:
     from corpora.formats import read_records
 
     return list(read_records(io.BytesIO(data), file_name))
+
+
+def unindexed() -> int:
+    """Documents a bulk import wrote that are not in the text index yet."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute("SELECT count(*) FROM corpora_document_fts_pending")
+        else:
+            cursor.execute("SELECT count(*) FROM corpora_document WHERE search_vector IS NULL")
+        return cursor.fetchone()[0]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import connection
 from django.urls import reverse
 
 from corpora.jobs import run_corpus_import
@@ -12,6 +11,7 @@ from corpora.models import Corpus, Document
 from corpora.services import upload_path
 from jobs.models import Job
 from jobs.progress import JobError
+from tests.corpora.helpers import unindexed
 
 
 class RecordingProgress:
@@ -71,12 +71,7 @@ def test_handler_imports_reports_progress_and_removes_the_file(queued_job):
     assert not upload_path(job.params["upload"]).exists()
     # its last phase: the text index the import deferred
     assert "indexing text for search: 2 of 2" in progress.messages[-2] and progress.messages[-1] == "Imported"
-    with connection.cursor() as cursor:
-        if connection.vendor == "sqlite":
-            cursor.execute("SELECT count(*) FROM corpora_document_fts_pending")
-        else:
-            cursor.execute("SELECT count(*) FROM corpora_document WHERE search_vector IS NULL")
-        assert cursor.fetchone()[0] == 0
+    assert unindexed() == 0
     # A second run of the same job (worker died before recording success) imports nothing twice.
     assert run_corpus_import(job, RecordingProgress())["corpus"] == corpus.pk
     assert Document.objects.count() == 2
@@ -136,15 +131,6 @@ def test_a_queued_import_applies_the_split_map(queued_job):
     assert dict(Document.objects.values_list("external_id", "split")) == {"1": "train", "2": "test"}
 
 
-def _unindexed() -> int:
-    with connection.cursor() as cursor:
-        if connection.vendor == "sqlite":
-            cursor.execute("SELECT count(*) FROM corpora_document_fts_pending")
-        else:
-            cursor.execute("SELECT count(*) FROM corpora_document WHERE search_vector IS NULL")
-        return cursor.fetchone()[0]
-
-
 THREE_DOCS = b"id,text,path\n1,aspirin,Sci > Med\n2,insulin,Sci > Med\n3,ibuprofen,Sci\n"
 
 
@@ -169,8 +155,8 @@ def test_a_cancel_while_indexing_ends_cancelled_and_names_the_imported_documents
     finished = run_job_inline(job, show_progress=False)
     assert finished.state == Job.State.CANCELLED and finished.partial
     assert "the 3 imported documents are kept" in finished.message and "text index is unfinished" in finished.message
-    assert Document.objects.count() == 3 and _unindexed() == 2
-    assert real() == 2 and _unindexed() == 0  # what the next import (or any synchronous one) finishes
+    assert Document.objects.count() == 3 and unindexed() == 2
+    assert real() == 2 and unindexed() == 0  # what the next import (or any synchronous one) finishes
 
 
 def test_an_error_while_indexing_keeps_the_import_succeeded_and_says_the_index_is_unfinished(queued_job, monkeypatch):
@@ -195,7 +181,7 @@ def test_an_error_while_indexing_keeps_the_import_succeeded_and_says_the_index_i
     note = finished.result["search_index"]
     assert note.startswith("unfinished (1 of 3 indexed) after an error: Unexpected error (OperationalError): disk I/O")
     assert "Search still finds every document" in note
-    assert Document.objects.count() == 3 and _unindexed() == 2
+    assert Document.objects.count() == 3 and unindexed() == 2
 
 
 def test_a_locked_database_while_indexing_is_retried_by_the_next_attempt(queued_job, monkeypatch):
@@ -214,4 +200,4 @@ def test_a_locked_database_while_indexing_is_retried_by_the_next_attempt(queued_
     monkeypatch.undo()
     done = run_job_inline(again, show_progress=False)  # finds the committed corpus, imports nothing twice
     assert done.state == Job.State.SUCCEEDED and "search_index" not in done.result
-    assert Document.objects.count() == 3 and _unindexed() == 0
+    assert Document.objects.count() == 3 and unindexed() == 0

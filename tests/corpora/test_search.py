@@ -14,6 +14,7 @@ from corpora.models import Corpus, Document
 from corpora.search import SQLITE_FTS_PAUSED, SQLITE_FTS_TABLE, query_words
 from corpora.selectors import documents_filtered
 from corpora.services import corpus_import
+from tests.corpora.helpers import unindexed
 
 DOCS = [
     ("a1", "The Mountain river flows north"),
@@ -133,16 +134,6 @@ def test_search_finds_every_document_of_an_import_right_after_it(searchable, own
     Document.objects.create(project=searchable, corpus=corpus, external_id="late", text="afterwards")
     assert found(searchable, "afterwards") == ["late"]
     assert index_rows() in (None, Document.objects.count())
-
-
-def unindexed() -> int:
-    """Documents a bulk import wrote that are not in the text index yet."""
-    with connection.cursor() as cursor:
-        if connection.vendor == "sqlite":
-            cursor.execute("SELECT count(*) FROM corpora_document_fts_pending")
-        else:
-            cursor.execute("SELECT count(*) FROM corpora_document WHERE search_vector IS NULL")
-        return cursor.fetchone()[0]
 
 
 def fts_integrity_check() -> None:
