@@ -37,9 +37,11 @@ FINE_TUNE_FACTOR = 3.0
 #: Seconds per document of a frozen encoder forward pass assumed before embed has been timed.
 DEFAULT_FORWARD_SECONDS = 0.05
 ENSEMBLE = "ensemble"
-#: With nothing to score on (K = 1 or 2 per path and no dev split): embed beat tfidf and zeroshot at K = 1 on
-#: 20 Newsgroups (0.389 / 0.101 / 0.186 exact path), tfidf needs labels like embed but learns slower.
-PRIOR = ("embed", "tfidf", "hierverb", "zeroshot")
+#: With nothing to score on (K = 1 or 2 per path and no dev split), the order measured at K = 1 on 20 Newsgroups
+#: (benchmarks/results/accuracy.md, issue 15): the pooled verbalizer, which starts as the zero-shot classifier and
+#: fine-tunes the encoder, 0.581 exact path; embed with its label-name prior 0.526-0.544; tfidf 0.10-0.12; the
+#: verbalizer trains only when its estimated fine-tuning time fits the budget, else embed is next.
+PRIOR = ("hierverb", "embed", "tfidf", "zeroshot")
 
 
 def _with_label_texts(strategy: str, params: dict, label_texts: dict | None) -> dict:
@@ -275,7 +277,7 @@ class AutoClassifier(HierarchicalClassifier):
         if "dev" not in row or where is None:
             return (
                 f"Kept {row['name']}: too few documents to score the candidates on (no dev split, fewer than 3 per "
-                "path to hold out), so the prior order embed, tfidf, hierverb, zeroshot decided."
+                f"path to hold out), so the prior order {', '.join(PRIOR)} decided."
             )
         score = row["dev"]["exact_path_accuracy"]
         others = [r for k, r in enumerate(rows) if k != best and "dev" in r]

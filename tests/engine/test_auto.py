@@ -179,3 +179,46 @@ def test_with_nothing_to_score_on_only_the_prior_choice_trains():
     assert rows[1]["status"] == "kept" and "train_seconds" in rows[1]
     assert rows[0]["status"] == "skipped: nothing to score candidates on, the prior order chose"
     assert "prior order" in auto.explanation_ and len(auto.predict(xte)) == len(xte)
+
+
+class FakeVerbalizer(NoiseClassifier):
+    """Stands in for hierverb (its name is what the prior order and the fine-tuning estimate look at)."""
+
+    strategy_name = "hierverb"
+    epochs = 40
+
+    def epochs_for(self, paths):
+        return self.epochs
+
+
+def _one_per_path():
+    h, (xtr, ytr), _, (xte, _) = _data()
+    firsts = {}
+    for text, path in zip(xtr, ytr, strict=True):
+        firsts.setdefault(path[0], text)
+    return h, list(firsts.values()), [[p] for p in firsts], xte
+
+
+@pytest.mark.parametrize(
+    ("budget", "kept", "skipped"),
+    [
+        (60.0, "hierverb", "skipped: nothing to score candidates on, the prior order chose"),
+        (0.0, "tfidf(C=0.5, mode=flat)", "skipped: about"),  # its fine-tuning does not fit: the next in the order
+    ],
+)
+def test_with_nothing_to_score_on_the_verbalizer_comes_first_when_its_fine_tuning_fits(
+    monkeypatch, budget, kept, skipped
+):
+    monkeypatch.setitem(
+        registry.STRATEGIES,
+        "hierverb",
+        (f"{FakeVerbalizer.__module__}:{FakeVerbalizer.__name__}", registry.Capabilities.of(FakeVerbalizer)),
+    )
+    h, texts, paths, xte = _one_per_path()
+    auto = AutoClassifier(candidates=[TFIDF, {"strategy": "hierverb"}], budget_minutes=budget).fit(texts, paths, h)
+    rows = {row["name"]: row for row in auto.leaderboard_}
+    assert auto.chosen_name_ == kept and rows[kept]["status"] == "kept"
+    other = next(name for name in rows if name != kept)
+    assert rows[other]["status"].startswith(skipped)
+    assert "prior order hierverb, embed, tfidf, zeroshot decided" in auto.explanation_
+    assert len(auto.predict(xte)) == len(xte)
