@@ -29,6 +29,7 @@ from benchmarks.report import md_table, write_section
 RESULTS = Path(__file__).resolve().parent / "results"
 ROWS = RESULTS / "selection_rows.json"
 SEEDS = [550, 171, 13]
+AUTO_DEFAULT_BUDGET = "auto, budget 20 min"  # the default budget: hierverb is a candidate at few shots
 PARTS = ("20ng-full", "20ng-full-encoder", "20ng-subset", "20ng-fewshot", "dbpedia", "amazon")
 
 
@@ -67,6 +68,7 @@ def _estimator(name: str, budget: float):
             },
         ),
     }
+    table[AUTO_DEFAULT_BUDGET] = ("auto", {**table["auto"][1], "budget_minutes": 20.0})  # hierverb can fit
     strategy, params = table[name]
     return make_strategy(strategy, **params)
 
@@ -96,7 +98,7 @@ def _measure(corpus: str, name: str, hierarchy, train: list[dict], test: list[di
         "docs_per_s": len(test) / max(predict_s, 1e-9),
         "notes": notes,
     }
-    if name == "auto":
+    if name.startswith("auto"):
         row["kept"] = est.chosen_name_
         row["leaderboard"] = [
             {k: r.get(k) for k in ("name", "status", "train_seconds", "dev")} for r in est.leaderboard_
@@ -111,7 +113,10 @@ def _measure(corpus: str, name: str, hierarchy, train: list[dict], test: list[di
     return row
 
 
-def part_rows(part: str, budget: float, subset: int, paths_subset: int = 40) -> list[dict]:
+def part_rows(
+    part: str, budget: float, subset: int, paths_subset: int = 40, *, shots=(), seeds=(), strategies=()
+) -> list[dict]:
+    """`shots`, `seeds` and `strategies` narrow the 20ng-fewshot part (all of them when empty)."""
     from classifiers.engine.fewshot import sample_few_shot
 
     rows = []
@@ -140,15 +145,15 @@ def part_rows(part: str, budget: float, subset: int, paths_subset: int = 40) -> 
         else:
             te = seeded_subset(test, subset, 550)  # the 20ng-subset test documents: their embeddings are cached
             paths = [[tuple(d["gold"])] for d in train]
-            for k in (1, 4, 16):
-                for seed in SEEDS if k < 16 else SEEDS[:1]:
+            for k in shots or (1, 4, 16):
+                for seed in seeds or (SEEDS if k < 16 else SEEDS[:1]):
                     tr = [train[i] for i in sample_few_shot(paths, k, seed)]
                     note = (
                         "the full test split"
                         if len(te) == len(test)
                         else f"{len(te)} test documents (seeded subset, seed 550)"
                     ) + f"; auto's budget {budget:g} min"
-                    for name in ("zeroshot", "tfidf auto", "embed", "ensemble tfidf+embed", "auto"):
+                    for name in strategies or ("zeroshot", "tfidf auto", "embed", "ensemble tfidf+embed", "auto"):
                         if name == "zeroshot" and seed != SEEDS[0]:
                             continue
                         rows.append(
@@ -275,10 +280,10 @@ def render(rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def run(quick: bool = False, parts: tuple[str, ...] = PARTS, budget: float = 10.0, subset: int = 300) -> str:
+def run(quick: bool = False, parts: tuple[str, ...] = PARTS, budget: float = 10.0, subset: int = 300, **narrow) -> str:
     stored = json.loads(ROWS.read_text()) if ROWS.exists() else []
     for part in parts:
-        new = part_rows(part, budget, subset)
+        new = part_rows(part, budget, subset, **narrow)
         done = {(r["corpus"], r["strategy"], str(r["shots"]), r["seed"], r["n_test"]) for r in new}
         stored = [
             r for r in stored if (r["corpus"], r["strategy"], str(r["shots"]), r["seed"], r["n_test"]) not in done
@@ -294,9 +299,19 @@ def main() -> None:
     parser.add_argument("--parts", default=",".join(PARTS))
     parser.add_argument("--budget", type=float, default=10.0, help="auto's budget in minutes")
     parser.add_argument("--subset", type=int, default=300, help="20NG train / test subset for encoder rows")
+    parser.add_argument("--k", default="", help="20ng-fewshot: documents per path, e.g. 4,16 (default 1,4,16)")
+    parser.add_argument("--seeds", default="", help="20ng-fewshot: sampling seeds (default 550,171,13)")
+    parser.add_argument("--strategies", default="", help=f"20ng-fewshot: row names, e.g. '{AUTO_DEFAULT_BUDGET}'")
     args = parser.parse_args()
     started = time.perf_counter()
-    body = run(parts=tuple(p for p in args.parts.split(",") if p), budget=args.budget, subset=args.subset)
+    body = run(
+        parts=tuple(p for p in args.parts.split(",") if p),
+        budget=args.budget,
+        subset=args.subset,
+        shots=tuple(int(k) for k in args.k.split(",") if k),
+        seeds=tuple(int(k) for k in args.seeds.split(",") if k),
+        strategies=tuple(k for k in args.strategies.split(";") if k),
+    )
     stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     minutes = (time.perf_counter() - started) / 60
     body += f"\n_Last part(s) {args.parts} measured {stamp} on this machine (2 shared cores) in {minutes:.1f} min._\n"
