@@ -53,6 +53,12 @@ def _with_label_texts(strategy: str, params: dict, label_texts: dict | None) -> 
     return out
 
 
+def _dev_rank(row: dict) -> tuple[float, float]:
+    """Exact-path accuracy first; a tie (frequent on a small dev split) goes to the better micro F1, which gives
+    credit for the right ancestors of a wrong leaf; then the candidate order (cheapest first)."""
+    return (-row["dev"]["exact_path_accuracy"], -row["dev"].get("micro_f1", 0.0))
+
+
 def _prior_rank(strategy: str) -> int:
     return PRIOR.index(strategy) if strategy in PRIOR else len(PRIOR)
 
@@ -178,16 +184,13 @@ class AutoClassifier(HierarchicalClassifier):
             if progress:
                 progress(order.index(k) + 1, steps)
         scored = [k for k in fitted if "dev" in rows[k]]
-        ranked = sorted(scored, key=lambda k: (-rows[k]["dev"]["exact_path_accuracy"], k))
+        ranked = sorted(scored, key=lambda k: (*_dev_rank(rows[k]), k))
         ens_index = None
         if self.ensemble and len(ranked) >= 2:
             ens_index = self._ensemble_row(rows, fitted, ranked[:2], ev_texts, ev_paths, source)
         if not fitted:
             raise ValueError("no candidate strategy could be trained: " + "; ".join(r["status"] for r in rows))
-        if (
-            ens_index is not None
-            and rows[ens_index]["dev"]["exact_path_accuracy"] > rows[ranked[0]]["dev"]["exact_path_accuracy"]
-        ):
+        if ens_index is not None and _dev_rank(rows[ens_index]) < _dev_rank(rows[ranked[0]]):
             best = ens_index
         elif ranked:
             best = ranked[0]
@@ -281,9 +284,14 @@ class AutoClassifier(HierarchicalClassifier):
             )
         score = row["dev"]["exact_path_accuracy"]
         others = [r for k, r in enumerate(rows) if k != best and "dev" in r]
-        runner = max(others, key=lambda r: r["dev"]["exact_path_accuracy"]) if others else None
+        runner = min(others, key=_dev_rank) if others else None
         text = f"Kept {row['name']}: best exact-path accuracy on {where} ({n_dev} documents), {score:.3f}"
-        if runner is not None:
+        if runner is not None and runner["dev"]["exact_path_accuracy"] == score:
+            text += (
+                f", tied with {runner['name']} and ahead on micro F1 ({row['dev'].get('micro_f1', 0.0):.3f} against"
+                f" {runner['dev'].get('micro_f1', 0.0):.3f})"
+            )
+        elif runner is not None:
             text += f" against {runner['dev']['exact_path_accuracy']:.3f} for {runner['name']}"
         skipped = [r["strategy"] for r in rows if str(r["status"]).startswith(("skipped", "failed"))]
         if skipped:

@@ -222,3 +222,59 @@ def test_with_nothing_to_score_on_the_verbalizer_comes_first_when_its_fine_tunin
     assert rows[other]["status"].startswith(skipped)
     assert "prior order hierverb, embed, tfidf, zeroshot decided" in auto.explanation_
     assert len(auto.predict(xte)) == len(xte)
+
+
+DEV_GOLD: dict[str, tuple] = {}  # dev text -> gold path, for the two fakes below
+
+
+class HalfRight(NoiseClassifier):
+    """Right on every other dev document; on the rest `miss` decides: a sibling leaf (right level 1) or a leaf
+    under another level-1 node. Both fakes have the same exact-path accuracy; only micro F1 tells them apart."""
+
+    strategy_name = "far-test"
+    miss = "far"
+
+    def predict_scores(self, texts, *, progress=None):
+        h = self.hierarchy_
+        out = super().predict_scores(texts)
+        for i, text in enumerate(texts):
+            gold = DEV_GOLD.get(text)
+            if gold is None:
+                continue
+            path = list(gold)
+            if sorted(DEV_GOLD).index(text) % 2:
+                top, leaf = gold
+                if self.miss == "near":
+                    path = [top, next(c for c in h.children[top] if c != leaf)]
+                else:
+                    other = next(t for t in h.levels[0] if t != top)
+                    path = [other, h.children[other][0]]
+            for d, node in enumerate(path):
+                out[d][i] = 0.0
+                out[d][i, h.level_pos[node]] = 1.0
+        return out
+
+
+class HalfRightNear(HalfRight):
+    strategy_name = "near-test"
+    miss = "near"
+
+
+def test_a_tie_on_exact_path_goes_to_the_better_micro_f1_and_the_sentence_says_so(monkeypatch):
+    for cls in (HalfRight, HalfRightNear):
+        target = f"{cls.__module__}:{cls.__name__}"
+        monkeypatch.setitem(registry.STRATEGIES, cls.strategy_name, (target, registry.Capabilities.of(cls)))
+    h, (xtr, ytr), dev, _ = _data()
+    DEV_GOLD.clear()
+    DEV_GOLD.update({text: tuple(paths[0]) for text, paths in zip(*dev, strict=True)})
+    try:
+        auto = AutoClassifier(candidates=[{"strategy": "far-test"}, {"strategy": "near-test"}], ensemble=False).fit(
+            xtr, ytr, h, dev=dev
+        )
+    finally:
+        DEV_GOLD.clear()
+    rows = {row["name"]: row["dev"] for row in auto.leaderboard_}
+    assert rows["far-test"]["exact_path_accuracy"] == rows["near-test"]["exact_path_accuracy"] == 0.5
+    assert rows["near-test"]["micro_f1"] > rows["far-test"]["micro_f1"]
+    assert auto.chosen_name_ == "near-test"
+    assert ", tied with far-test and ahead on micro F1" in auto.explanation_
