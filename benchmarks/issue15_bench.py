@@ -12,6 +12,7 @@ benchmarks/.cache/embeddings, so zeroshot and embed encode them once.
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import os
 import platform
@@ -64,13 +65,16 @@ def machine() -> str:
 
 
 def save_rows(rows: list[dict]) -> None:
+    """Merge `rows` into the store under an exclusive lock: two parts may run side by side."""
     RESULTS.mkdir(parents=True, exist_ok=True)
-    data = json.loads(STORE.read_text()) if STORE.exists() else {"rows": []}
-    keys = {(r["strategy"], r["variant"], r["shots"], r["seed"], r["n_test"]) for r in rows}
-    data["rows"] = [
-        r for r in data["rows"] if (r["strategy"], r["variant"], r["shots"], r["seed"], r["n_test"]) not in keys
-    ] + rows
-    STORE.write_text(json.dumps(data, indent=1))
+    with open(STORE.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        data = json.loads(STORE.read_text()) if STORE.exists() else {"rows": []}
+        keys = {(r["strategy"], r["variant"], r["shots"], r["seed"], r["n_test"]) for r in rows}
+        data["rows"] = [
+            r for r in data["rows"] if (r["strategy"], r["variant"], r["shots"], r["seed"], r["n_test"]) not in keys
+        ] + rows
+        STORE.write_text(json.dumps(data, indent=1))
 
 
 def main(argv=None) -> int:

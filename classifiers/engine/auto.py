@@ -63,15 +63,16 @@ def _prior_rank(strategy: str) -> int:
     return PRIOR.index(strategy) if strategy in PRIOR else len(PRIOR)
 
 
-def _probe_forward_seconds(texts: Sequence[str], n: int = 4) -> float:
-    """Seconds per document of one uncached encoder forward pass at 128 tokens, timed on a few training texts
-    (0 when the encoder cannot be loaded: then the other estimates decide)."""
+def _probe_forward_seconds(texts: Sequence[str], max_length: int = 256, n: int = 4) -> float:
+    """Seconds per document of one uncached encoder forward pass at `max_length` tokens (the length the candidate
+    trains at: the cost grows with it), timed on a few training texts (0 when the encoder cannot be loaded: then
+    the other estimates decide)."""
     if not texts:
         return 0.0
     try:
         from classifiers.engine.embeddings import SentenceEmbedder
 
-        embedder = SentenceEmbedder(None, 128, n)
+        embedder = SentenceEmbedder(None, int(max_length), n)
         sample = list(texts[:n])
         embedder.encode(sample[:1])  # loading the model is not per-document time
         t0 = time.perf_counter()
@@ -154,7 +155,8 @@ class AutoClassifier(HierarchicalClassifier):
                 probe = cls(**params)  # epochs="auto" scales with the documents per path (verbalizer.auto_epochs)
                 epochs = float(probe.epochs_for(tr_paths) if hasattr(probe, "epochs_for") else params.get("epochs", 5))
                 # a warm embedding cache makes embed's timing far too low for an estimate: time the encoder itself
-                per_doc = max(forward_seconds or 0.0, _probe_forward_seconds(tr_texts), DEFAULT_FORWARD_SECONDS)
+                length = int(getattr(probe, "max_length", 256) or 256)
+                per_doc = max(forward_seconds or 0.0, _probe_forward_seconds(tr_texts, length), DEFAULT_FORWARD_SECONDS)
                 estimate = per_doc * FINE_TUNE_FACTOR * epochs * len(tr_texts) + per_doc * len(ev_texts)
                 row["estimated_seconds"] = round(estimate, 1)
                 if elapsed + estimate > budget:

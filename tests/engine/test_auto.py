@@ -3,6 +3,7 @@ keeps the best, and explains the choice; failures and skips are leaderboard rows
 
 import random
 
+import numpy as np
 import pytest
 
 from classifiers.engine import registry
@@ -220,6 +221,30 @@ def test_with_nothing_to_score_on_the_verbalizer_comes_first_when_its_fine_tunin
     assert rows[other]["status"].startswith(skipped)
     assert "prior order hierverb, embed, tfidf, zeroshot decided" in auto.explanation_
     assert len(auto.predict(xte)) == len(xte)
+
+
+class LongVerbalizer(FakeVerbalizer):
+    max_length = 384
+
+
+def test_the_fine_tuning_estimate_times_the_encoder_at_the_length_the_candidate_trains_at(monkeypatch):
+    """The forward pass is timed at the verbalizer's own max_length (it trains at 256 by default; a 128-token
+    probe made the estimate low), on the training texts."""
+    lengths = []
+
+    class Recorder:
+        def __init__(self, model=None, max_length=128, batch_size=32, **kwargs):
+            lengths.append(max_length)
+
+        def encode(self, texts):
+            return np.zeros((len(texts), 4), dtype=np.float32)
+
+    monkeypatch.setattr("classifiers.engine.embeddings.SentenceEmbedder", Recorder)
+    register(monkeypatch, LongVerbalizer)
+    h, texts, paths, _ = _one_per_path()
+    auto = AutoClassifier(candidates=[TFIDF, {"strategy": "hierverb"}], budget_minutes=60).fit(texts, paths, h)
+    assert lengths and set(lengths) == {384}
+    assert auto.chosen_name_ == "hierverb"
 
 
 DEV_GOLD: dict[str, tuple] = {}  # dev text -> gold path, for the two fakes below
