@@ -93,7 +93,7 @@ def run_predict(*, run: Run, split: str = "test", progress: Callable[[int, int],
         if stopped == "cancelled":
             raise JobCancelled(f"Run {run.name!r}: prediction cancelled; {written} answers kept")
         if stopped:
-            raise JobError(f"The LLM endpoint stopped the run ({_reason(stopped)}); {failures.summary(written)}")
+            raise JobError(f"The run stopped ({_reason(stopped)}); {failures.summary(written)}")
         if failures.exceeded:
             raise JobError(failures.message(written))
     return written

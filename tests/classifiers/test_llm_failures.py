@@ -14,7 +14,7 @@ from classifiers.services import run_create, run_train
 from jobs.models import Job
 from jobs.runner import run_job_inline
 from jobs.services import job_create
-from tests.endpoints.fake_llm import FakeLLM
+from tests.endpoints.fake_llm import FakeLLM, context_window
 
 GOOD = '{"label": "Football"}'
 TEST_DOCS = 12  # the tiny corpus's test split
@@ -107,6 +107,20 @@ def test_answers_received_before_a_refused_key_are_kept(corpus_project, owner, s
     kept = Prediction.objects.filter(run=run)
     assert kept.count() == 5 and all(p.valid and p.raw_output == GOOD for p in kept)
     assert calls == 6  # nothing is asked after the refusal
+
+
+@pytest.mark.django_db
+def test_a_label_list_too_long_for_the_model_fails_the_job_at_once_and_says_what_to_do(corpus_project, owner, settings):
+    """The endpoint's context (here 20 tokens) cannot hold llm-dl's label list: one call, then the job fails with
+    the sizes and the alternatives, not with twelve "HTTP 400"s."""
+    with FakeLLM(default=context_window(20, GOOD)) as fake:
+        run = _llm_run(corpus_project, owner, fake, settings, concurrency=1)
+        job = run_job_inline(_predict_job(corpus_project, run, owner), show_progress=False)
+        calls = len(fake.chat_requests())
+    assert job.state == Job.State.FAILED and calls == 1
+    assert "Every llm-dl prompt is at least" in job.error and "context window of 20 tokens" in job.error
+    assert "Use llm-tmh" in job.error and "0 of 12" in job.error
+    assert not Prediction.objects.filter(run=run).exists()
 
 
 @pytest.mark.django_db

@@ -3,6 +3,7 @@
 Each script step is one of:
 - a string: a 200 chat completion with that content (and usage 10 prompt / 2 completion tokens);
 - ("status", code, headers): an error response with a JSON error body containing a marker secret;
+- ("error", code, error): an error response whose body is {"error": error} (a real server's own error object);
 - ("sleep", seconds): wait, then answer the next step (to trigger client timeouts);
 - ("garbage",): a 200 whose body is not JSON;
 - ("redirect", location): a 302;
@@ -109,6 +110,8 @@ class FakeLLM:
                 if isinstance(step, tuple) and step[0] == "status":
                     error = {"error": {"message": f"failure {BODY_SECRET}", "type": "server_error"}}
                     return self._send(step[1], json.dumps(error).encode(), step[2] if len(step) > 2 else None)
+                if isinstance(step, tuple) and step[0] == "error":
+                    return self._send(step[1], json.dumps({"error": step[2]}).encode())
                 if isinstance(step, tuple) and step[0] == "garbage":
                     return self._send(200, b"<html>not json " + BODY_SECRET.encode() + b"</html>")
                 if isinstance(step, tuple) and step[0] == "redirect":
@@ -131,3 +134,23 @@ class FakeLLM:
                 self._send(200, json.dumps(reply).encode())
 
         return Handler
+
+
+def context_window(tokens: int, answer: str | Callable[[dict], Any], *, chars_per_token: int = 4):
+    """A `default` that behaves like llama-cpp-python with `n_ctx = tokens`: a request whose messages come to more
+    than that (counted as characters / chars_per_token) gets its HTTP 400 `context_length_exceeded`, with its numbers
+    and a marker secret in the message; any other gets `answer`."""
+
+    def reply(body: dict):
+        used = sum(len(m.get("content") or "") for m in body.get("messages", [])) // chars_per_token
+        if used > tokens:
+            wanted = int(body.get("max_tokens") or 0)
+            message = (
+                f"This model's maximum context length is {tokens} tokens. However, you requested {used + wanted} "
+                f"tokens ({used} in the messages, {wanted} in the completion). {BODY_SECRET}"
+            )
+            error = {"message": message, "type": "invalid_request_error", "code": "context_length_exceeded"}
+            return ("error", 400, error)
+        return answer(body) if callable(answer) else answer
+
+    return reply

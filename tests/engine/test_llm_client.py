@@ -11,11 +11,12 @@ from classifiers.engine.llm.client import (
     LLMAuthError,
     LLMCallError,
     LLMClient,
+    PromptTooLong,
     cost_of,
     format_for_models_listing,
     parse_retry_after,
 )
-from tests.endpoints.fake_llm import BODY_SECRET, FakeLLM
+from tests.endpoints.fake_llm import BODY_SECRET, FakeLLM, context_window
 
 HI = [{"role": "user", "content": "hi"}]
 
@@ -151,6 +152,72 @@ def test_a_server_error_on_the_first_structured_call_is_probed_as_a_format_probl
         with pytest.raises(LLMCallError):
             client.complete(HI, schema=schema)
         assert client._format_mode == "json_schema" and len(sleeps) == 1
+
+
+def test_a_prompt_longer_than_the_context_is_told_apart_with_its_numbers_and_keeps_the_format():
+    """llama-cpp-python's and OpenAI's 400 `context_length_exceeded`: a final `too_long` error with the window and
+    the prompt size (never the body's text), not retried, and not taken for a refused response_format (the next,
+    shorter prompt still goes out as json_schema); nor does it count towards the circuit breaker."""
+    schema = {"type": "object", "properties": {"label": {"type": "string", "enum": ["A"]}}}
+    long = [{"role": "user", "content": "x" * 400}]
+    with FakeLLM(default=context_window(50, '{"label": "A"}')) as fake:
+        client, sleeps = make_client(fake, breaker_threshold=2)
+        for _ in range(3):
+            with pytest.raises(PromptTooLong) as err:
+                client.complete(long, schema=schema)
+        assert client.complete(HI, schema=schema).text == '{"label": "A"}'
+        formats = [r["body"].get("response_format", {}).get("type") for r in fake.chat_requests()]
+    assert formats == ["json_schema"] * 4 and sleeps == []
+    exc = err.value
+    assert exc.kind == "too_long" and exc.status == 400
+    assert (exc.context_tokens, exc.prompt_tokens) == (50, 100)
+    assert (
+        str(exc) == "The prompt is longer than the model's context window (100 tokens; the model takes 50) (HTTP 400)."
+    )
+    assert BODY_SECRET not in str(exc) and client.usage.failures == 3
+
+
+@pytest.mark.parametrize(
+    ("error", "sizes"),
+    [
+        # llama.cpp's own server (llama-server)
+        (
+            {
+                "message": "the request exceeds the available context size",
+                "type": "exceed_context_size_error",
+                "n_prompt_tokens": 9000,
+                "n_ctx": 8192,
+            },
+            (8192, 9000),
+        ),
+        # vLLM: no code, the usual wording
+        (
+            {
+                "message": "This model's maximum context length is 2048 tokens. However, you requested 3000 tokens "
+                "(2990 in the messages, 10 in the completion).",
+                "type": "BadRequestError",
+            },
+            (2048, 2990),
+        ),
+        ({"message": "prompt is too long", "type": "invalid_request_error"}, (None, None)),
+    ],
+)
+def test_other_servers_ways_of_saying_the_prompt_is_too_long_are_recognised(error, sizes):
+    with FakeLLM(default=("error", 400, error)) as fake:
+        client, _ = make_client(fake)
+        with pytest.raises(PromptTooLong) as err:
+            client.complete(HI)
+    assert (err.value.context_tokens, err.value.prompt_tokens) == sizes
+
+
+def test_any_other_bad_request_stays_a_bad_request():
+    with FakeLLM(
+        default=("error", 400, {"message": "temperature must be at most 2", "type": "invalid_request"})
+    ) as fake:
+        client, _ = make_client(fake)
+        with pytest.raises(LLMCallError) as err:
+            client.complete(HI)
+    assert err.value.kind == "bad_request" and not isinstance(err.value, PromptTooLong)
 
 
 LLAMA_CPP_PYTHON_MODELS = {

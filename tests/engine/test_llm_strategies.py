@@ -10,10 +10,10 @@ import pytest
 from sklearn.base import clone
 
 from classifiers.engine.hierarchy import Hierarchy
-from classifiers.engine.llm.client import LLMAuthError
+from classifiers.engine.llm.client import LLMAuthError, SharedPromptTooLong
 from classifiers.engine.llm.strategies import LLMDirectHierarchical, LLMDirectLeaf, LLMTopDownMultiStep
 from classifiers.engine.registry import load_estimator, make_strategy
-from tests.endpoints.fake_llm import FakeLLM
+from tests.endpoints.fake_llm import FakeLLM, context_window
 
 TREE = [
     {"name": "Science", "children": [{"name": "Physics"}, {"name": "Biology"}]},
@@ -182,6 +182,48 @@ def test_an_authentication_error_stops_the_run(h):
         est = fitted(LLMDirectLeaf, h, fake)
         with pytest.raises(LLMAuthError):
             est.predict(["a", "b"], api_key="sk-wrong-key-0000")
+
+
+@pytest.mark.parametrize("cls", [LLMDirectLeaf, LLMDirectHierarchical, LLMTopDownMultiStep])
+def test_a_label_list_longer_than_the_context_stops_the_run_at_the_first_call(h, cls):
+    """Every document's prompt shares the labels and examples: when they alone overflow the model's context, the
+    first call says so and no other document is sent; the reason names the way out."""
+    answer = '{"label": "Science"}'
+    with FakeLLM(default=context_window(60, answer)) as fake:
+        est = fitted(cls, h, fake, k=1)
+        with pytest.raises(SharedPromptTooLong) as err:
+            est.predict(["a", "b", "c", "d"])
+        assert len(fake.chat_requests()) == 1
+    assert err.value.kind == "too_long" and "context window of 60 tokens" in str(err.value)
+    assert f"Every {cls.strategy_name} prompt is at least" in str(err.value) and "k = 1" in str(err.value)
+    assert est.stopped_.startswith("too_long: Every") and not any(est.answered_)
+
+
+def test_a_document_too_long_for_the_context_fails_alone_and_the_run_goes_on(h):
+    """The label list fits; one long document does not: only that document fails, as too_long."""
+    long_doc = "word " * 400
+    with FakeLLM(default=context_window(250, '{"label": "Tennis"}')) as fake:
+        est = fitted(LLMDirectLeaf, h, fake, max_doc_chars=4000)
+        paths = est.predict(["short", long_doc, "brief"])
+    assert paths[0] == paths[2] == [h.path_from_names(["Sports", "Tennis"])] and paths[1] == []
+    assert est.failed_[1].startswith("too_long: The prompt is longer than the model's context window")
+    assert est.stats_["failed_by_kind"] == {"too_long": 1} and not est.stopped_
+
+
+def test_tmh_stops_only_for_its_first_question(h):
+    """TMH's later questions differ by branch: a too-long one fails that document, the run goes on."""
+
+    def answer(body):
+        prompt = body["messages"][-1]["content"]
+        if "Biology" in prompt:  # the Science branch's question: padded past the window
+            return context_window(10, "")({"messages": [{"content": "x" * 400}]})
+        return '{"label": "Science"}' if "Doc one" in prompt else '{"label": "Sports"}'
+
+    with FakeLLM(default=answer) as fake:
+        est = fitted(LLMTopDownMultiStep, h, fake)
+        paths = est.predict(["Doc one", "Doc two"])
+    assert paths[0] == [] and est.failed_[0].startswith("too_long")
+    assert est.failed_[1] is None and not est.stopped_
 
 
 def test_predict_scores_are_one_hot_per_level_and_uniform_where_the_answer_stops(h):

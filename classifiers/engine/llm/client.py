@@ -33,9 +33,13 @@ from classifiers.engine.llm.cache import ResponseCache
 from classifiers.engine.llm.errors import (
     LLMAuthError,
     LLMCallError,
+    PromptTooLong,
     Retryable,
+    SharedPromptTooLong,
+    StopsTheRun,
     chain_has,
     classify_status,
+    context_overflow,
     parse_retry_after,
 )
 from classifiers.engine.llm.netguard import (
@@ -50,7 +54,10 @@ __all__ = [
     "LLMCallError",
     "LLMClient",
     "LLMResult",
+    "PromptTooLong",
     "ServerProbe",
+    "SharedPromptTooLong",
+    "StopsTheRun",
     "cost_of",
     "format_for_models_listing",
     "parse_retry_after",
@@ -385,6 +392,9 @@ class LLMClient:
                 raise self._too_large() from None
             except openai.APIStatusError as exc:
                 status = exc.status_code
+                too_long = context_overflow(exc)
+                if too_long is not None:
+                    raise too_long from None  # the same prompt is as long in every format: not a format problem
                 # A server that does not take a response_format says 400/422, or (llama-cpp-python) 500:
                 # fall back to the next format. A 5xx only counts until a structured format has worked.
                 if mode != "text" and (status in (400, 422) or (status >= 500 and not self._format_confirmed)):
@@ -449,7 +459,7 @@ class LLMClient:
     def _record_failure(self, exc: LLMCallError) -> None:
         with self.usage._lock:
             self.usage.failures += 1
-        if exc.kind == "circuit_open":
+        if exc.kind in ("circuit_open", "too_long"):  # a prompt too long for the model says nothing of its health
             return
         with self._state_lock:
             self._consecutive_failures += 1

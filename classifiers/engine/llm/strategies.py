@@ -19,7 +19,8 @@ What `predict` returns per document:
   levels answered before the bad one), else `[]`; never a guessed label. `invalid_[i]` keeps the raw
   text and the reason;
 - a call that failed after the client's retries: `[]`, `failed_[i]` says why, the run goes on.
-  An authentication error (401/403) stops the run.
+  An authentication error (401/403) stops the run, and so does a prompt whose labels and examples alone are
+  longer than the model's context window (every call would fail the same way).
 
 `predict_scores` turns those answers into one-hot rows per level (uniform rows for levels the
 answer does not reach), so the CRF corrector and the metrics can consume LLM outputs.
@@ -65,7 +66,7 @@ class LLMDirectLeaf(LLMStrategy):
             descriptions=P.descriptions_section(h, h.leaves, self._descriptions()),
             document=text,
         )
-        raw = self._ask(client, user, P.single_label_schema(list(answers)), outcome)
+        raw = self._ask(client, user, P.single_label_schema(list(answers)), outcome, document=text)
         fields, reason = extract_fields(raw, ["label"])
         if fields is None:
             return outcome.invalidate(reason)
@@ -111,7 +112,7 @@ class LLMDirectHierarchical(LLMStrategy):
             document=text,
             level=str(h.n_levels),
         )
-        raw = self._ask(client, user, P.levels_schema([list(a) for a in allowed]), outcome)
+        raw = self._ask(client, user, P.levels_schema([list(a) for a in allowed]), outcome, document=text)
         fields, reason = extract_fields(raw, keys)
         if fields is None and ">" in raw and "{" not in raw:
             fields, reason = dict(zip(keys, split_path_answer(raw.strip()), strict=False)), ""
@@ -153,7 +154,10 @@ class LLMTopDownMultiStep(LLMStrategy):
                 level=str(len(prefix) + 1),
                 parent_path=P.parent_path_text(h, prefix),
             )
-            raw = self._ask(client, user, P.single_label_schema(list(choices)), outcome)
+            # Every document's first call asks the same question: only there does an overflow stop the run.
+            raw = self._ask(
+                client, user, P.single_label_schema(list(choices)), outcome, document=text, shared=not outcome.calls
+            )
             fields, reason = extract_fields(raw, ["label"])
             match = match_label(fields["label"], choices, threshold=float(self.match_threshold)) if fields else None
             if match is None or not match.ok:

@@ -18,7 +18,7 @@ import numpy as np
 from classifiers.engine.base import Cancelled, HierarchicalClassifier, ProgressFn
 from classifiers.engine.hierarchy import Hierarchy, Path, as_multi
 from classifiers.engine.llm import prompts as P
-from classifiers.engine.llm.client import LLMAuthError, LLMCallError, LLMClient
+from classifiers.engine.llm.client import LLMCallError, LLMClient, PromptTooLong, SharedPromptTooLong, StopsTheRun
 from classifiers.engine.llm.examples import choose_examples
 from classifiers.engine.llm.outcome import DocOutcome
 
@@ -218,7 +218,7 @@ class LLMStrategy(HierarchicalClassifier):
         pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="llm")
         pending = {pool.submit(self._classify_safe, str(t), client): i for i, t in enumerate(texts)}
         done_count = 0
-        fatal: LLMAuthError | None = None
+        fatal: StopsTheRun | None = None
         try:
             while pending:
                 # With a cancel check, wake up a few times a second to look at it even while calls are slow.
@@ -227,7 +227,7 @@ class LLMStrategy(HierarchicalClassifier):
                     index = pending.pop(fut)
                     try:
                         outcomes[index] = fut.result()
-                    except LLMAuthError as exc:
+                    except StopsTheRun as exc:
                         self.stopped_ = self.stopped_ or f"{exc.kind}: {exc}"
                         fatal = fatal or exc
                         stop.set()
@@ -270,10 +270,10 @@ class LLMStrategy(HierarchicalClassifier):
         outcome = DocOutcome()
         try:
             self._classify(text, client, outcome)
-        except LLMAuthError:
+        except StopsTheRun:
             stop = self.__dict__.get("_runtime", {}).get("stop_event")
             if stop is not None:
-                stop.set()  # from this worker at once: no other document is asked with a refused key
+                stop.set()  # from this worker at once: no other document is asked (a refused key, a prompt too long)
             raise
         except LLMCallError as exc:
             outcome.fail(f"{exc.kind}: {exc}")
@@ -323,19 +323,43 @@ class LLMStrategy(HierarchicalClassifier):
             return {}
         return {int(k): str(v) for k, v in self.label_descriptions.items() if v}
 
-    def _ask(self, client: LLMClient, user: str, schema: dict, outcome: DocOutcome) -> str:
+    def _ask(
+        self, client: LLMClient, user: str, schema: dict, outcome: DocOutcome, *, document: str, shared: bool = True
+    ) -> str:
+        """One call. `shared`: every document's prompt for this call has the same text around its document (DL, DH,
+        TMH's first level), so when that text alone overflows the model's context, the run stops here."""
         stop = self.__dict__.get("_runtime", {}).get("stop_event")
         if stop is not None and stop.is_set():
             raise Cancelled("The run stopped before this call.")
-        result = client.complete(
-            P.messages_for(self._templates()["system"], user),
-            schema=schema if self.constrained else None,
-            max_tokens=int(self.max_tokens or self._default_max_tokens()),
-            temperature=float(self.temperature),
-            seed=int(self.seed),
-        )
+        try:
+            result = client.complete(
+                P.messages_for(self._templates()["system"], user),
+                schema=schema if self.constrained else None,
+                max_tokens=int(self.max_tokens or self._default_max_tokens()),
+                temperature=float(self.temperature),
+                seed=int(self.seed),
+            )
+        except PromptTooLong as exc:
+            if shared and exc.context_tokens and exc.prompt_tokens:
+                # A document costs at most one token per UTF-8 byte (byte-level and byte-fallback tokenizers).
+                own = len(P.truncate(document, int(self.max_doc_chars)).encode("utf-8")) + 8
+                if exc.prompt_tokens - own >= exc.context_tokens:
+                    fixed = exc.prompt_tokens - own
+                    raise SharedPromptTooLong(
+                        self._shared_too_long(fixed, exc.context_tokens), status=exc.status
+                    ) from None
+            raise
         outcome.add_call(result)
         return result.text
+
+    def _shared_too_long(self, fixed: int, window: int) -> str:
+        what = "the label list and the examples" if int(self.k) else "the label list"
+        fewer = f"fewer examples (k = {int(self.k)}), " if int(self.k) else ""
+        return (
+            f"Every {self.strategy_name} prompt is at least {fixed:,} tokens before its document ({what}), more than "
+            f"the model's context window of {window:,} tokens. Use llm-tmh (it lists the children of one label a "
+            f"call), {fewer}or a model with a larger context."
+        )
 
     def _render(self, *, labels: str, examples: str, descriptions: str, document: str, **extra: str) -> str:
         values = {
