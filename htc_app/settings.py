@@ -334,6 +334,9 @@ HTC_LLM_MODEL = os.environ.get("HTC_LLM_MODEL", "smollm2-135m-instruct")
 HTC_LLM_ALLOWED_HOSTS = [
     h for h in os.environ.get("HTC_LLM_ALLOWED_HOSTS", "127.0.0.1:8081,localhost:8081").split(",") if h
 ]
+# The local server's context window in tokens (`make run`): SmolLM2's own 8,192. A prompt longer than this fails
+# as "too_long" (DL on a 500-leaf taxonomy needs ~12k: use TMH there, or a larger model behind HTC_LLM_BASE_URL).
+HTC_LLM_CONTEXT = max(512, env_int("HTC_LLM_CONTEXT", 8192))
 # A prediction job fails when more than this share of its documents got no answer for a transport reason
 # (sustained 429, 5xx, timeout, unreadable or oversized answer); 0 = any such document fails the job.
 HTC_LLM_MAX_FAILED_SHARE = float(os.environ.get("HTC_LLM_MAX_FAILED_SHARE") or 0.0)

@@ -298,3 +298,26 @@ def test_a_server_busy_with_a_long_completion_is_not_taken_for_a_hung_one(tmp_pa
     finally:
         flag.unlink(missing_ok=True)
         sup.stop()
+
+
+def test_make_run_starts_the_local_server_with_the_context_the_setting_names(monkeypatch, settings, tmp_path):
+    """`htc_serve` passes HTC_LLM_CONTEXT to llama.cpp as --n_ctx (the size past which prompts fail as too_long)."""
+    from htc_app import llm_server
+    from htc_app.management.commands.htc_serve import Command
+
+    started = []
+
+    class Recorder:
+        def __init__(self, command, **kwargs):
+            started.append(command)
+
+        def start(self):
+            pass
+
+    monkeypatch.setattr(llm_server, "LLMSupervisor", Recorder)
+    settings.HTC_LLM_CONTEXT = 12288
+    settings.HTC_DATA_DIR = tmp_path
+    command = Command()
+    command.start_llm()
+    argv = started[0]
+    assert argv[argv.index("--n_ctx") + 1] == "12288"

@@ -38,7 +38,7 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, request_stop)
 
         if not options["no_llm"]:
-            self._start_llm()
+            self.start_llm()
         for i in range(max(1, options["workers"])):
             self._start(f"worker-{i + 1}", [*MANAGE, "htc_worker"])
         addr = f"{options['host']}:{options['port']}"
@@ -66,7 +66,8 @@ class Command(BaseCommand):
                 self.llm.stop()
             self._stop_all()
 
-    def _start_llm(self) -> None:
+    def start_llm(self) -> None:
+        """Start the supervised local llama.cpp server (port from HTC_LLM_BASE_URL, context HTC_LLM_CONTEXT)."""
         try:
             from htc_app.llm_server import LLMSupervisor, llm_server_command
         except ImportError as exc:
@@ -79,7 +80,7 @@ class Command(BaseCommand):
         except (IndexError, ValueError):
             port = 8081
         self.llm = LLMSupervisor(
-            llm_server_command(port=port),
+            llm_server_command(port=port, n_ctx=int(settings.HTC_LLM_CONTEXT)),
             base_url=f"http://127.0.0.1:{port}/v1",
             data_dir=settings.HTC_DATA_DIR,
             log=lambda line: self.stdout.write(line),
