@@ -8,6 +8,10 @@ measures how each strategy's prompts grow with the taxonomy, which is what a rea
 level at a time with only the children of its last answer, DH sends the whole tree, DL every leaf path.
 
     python -m benchmarks.llm_cost_bench [--docs 100] [--datasets dbpedia298,amazon531] [--k 0,2] [--strategies DL,DH,TMH]
+
+`--strategies TMH,TMH-doc` compares TMH's order (one level of every document per round, documents under the
+same label one after another, so llama.cpp reuses their common prompt prefix) with the order before it
+(`TMH-doc`: every level of one document, then the next document).
 """
 
 from __future__ import annotations
@@ -59,7 +63,17 @@ def measure(
     host = base_url.split("/")[2]
     out = []
     for k in ks:
-        for label, cls in (("DL", LLMDirectLeaf), ("DH", LLMDirectHierarchical), ("TMH", LLMTopDownMultiStep)):
+
+        class TMHOneDocumentAtATime(LLMTopDownMultiStep):
+            ask_by_level = False
+
+        made = (
+            ("DL", LLMDirectLeaf),
+            ("DH", LLMDirectHierarchical),
+            ("TMH", LLMTopDownMultiStep),
+            ("TMH-doc", TMHOneDocumentAtATime),
+        )
+        for label, cls in made:
             if label not in strategies:
                 continue
             est = cls(

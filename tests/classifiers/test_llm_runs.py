@@ -10,6 +10,13 @@ from tests.endpoints.fake_llm import FakeLLM
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def own_answer_cache(settings, tmp_path):
+    """Each test its own data dir, so its LLM answer cache starts empty (another test, or an earlier pytest run
+    against the same data dir, may have cached the very same prompt: then no request would reach the fake)."""
+    settings.HTC_DATA_DIR = tmp_path
+
+
 def test_llm_run_uses_project_endpoint_and_records_usage(corpus_project, owner, settings):
     from classifiers.models import Prediction
     from classifiers.services import run_create, run_predict, run_train

@@ -226,6 +226,55 @@ def test_tmh_stops_only_for_its_first_question(h):
     assert est.failed_[1] is None and not est.stopped_
 
 
+def test_tmh_asks_level_by_level_and_groups_the_documents_under_one_label(h):
+    """All first-level questions, then the documents under Science one after another, then those under Sports: the
+    prompts of a group agree up to the document (a caching server reads the label list once per group)."""
+    first = {"d1": "Science", "d2": "Sports", "d3": "Science", "d4": "Sports"}
+    second = {"Science": "Physics", "Sports": "Tennis"}
+
+    def answer(body):
+        prompt = user_prompt({"body": body})
+        doc = re.findall(r'Document:\n"""\n(.*?)\n"""', prompt, re.S)[-1]
+        return json.dumps({"label": second[first[doc]] if "level 2" in prompt else first[doc]})
+
+    with FakeLLM(default=answer) as fake:
+        est = fitted(LLMTopDownMultiStep, h, fake)
+        paths = est.predict(["d1", "d2", "d3", "d4"])
+        asked = [
+            (re.search(r"level (\d)", user_prompt(r)).group(1), re.findall(r'"""\n(.*?)\n"""', user_prompt(r))[-1])
+            for r in fake.chat_requests()
+        ]
+    assert asked == [
+        ("1", "d1"),
+        ("1", "d2"),
+        ("1", "d3"),
+        ("1", "d4"),
+        ("2", "d1"),
+        ("2", "d3"),
+        ("2", "d2"),
+        ("2", "d4"),
+    ]
+    assert paths == [[h.path_from_names([first[d], second[first[d]]])] for d in ("d1", "d2", "d3", "d4")]
+    assert est.stats_["calls_per_doc"] == 2 and all(t["calls"] == 2 for t in est.tokens_)
+
+
+def test_tmh_cancelled_between_levels_keeps_the_tokens_of_the_level_asked(h):
+    """Stopped after the first round: no document is finished, none is reported answered, their first calls count."""
+    asked = []
+
+    def answer(body):
+        asked.append(1)
+        return '{"label": "Science"}'
+
+    with FakeLLM(default=answer) as fake:
+        est = fitted(LLMTopDownMultiStep, h, fake)
+        est.set_runtime(should_stop=lambda: len(asked) >= 2)
+        paths = est.predict(["a", "b"])
+        calls = len(fake.chat_requests())
+    assert est.stopped_ == "cancelled" and paths == [[], []] and not any(est.answered_)
+    assert calls == 2 and [t["calls"] for t in est.tokens_] == [1, 1] and est.stats_["prompt_tokens"] == 20
+
+
 def test_predict_scores_are_one_hot_per_level_and_uniform_where_the_answer_stops(h):
     with FakeLLM(default=by_document({"x": '{"label": "Tennis"}', "y": "garbage"})) as fake:
         est = fitted(LLMDirectLeaf, h, fake)

@@ -28,6 +28,9 @@ answer does not reach), so the CRF corrector and the metrics can consume LLM out
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from functools import partial
+
 from classifiers.engine.llm import prompts as P
 from classifiers.engine.llm.client import LLMClient
 from classifiers.engine.llm.outcome import DocOutcome, resolve_levels
@@ -124,45 +127,103 @@ class LLMDirectHierarchical(LLMStrategy):
 
 
 class LLMTopDownMultiStep(LLMStrategy):
-    """TMH: level by level, each call listing only the children of the label chosen one level up."""
+    """TMH: level by level, each call listing only the children of the label chosen one level up.
+
+    A prediction asks one level of every document per round (`_rounds`), documents under the same label one after
+    another: their prompts agree up to the document, and a server that caches the prompt prefix (llama.cpp) does
+    not read the label list and examples again."""
 
     strategy_name = "llm-tmh"
     template_key = "tmh"
     every_level_examples = True
+    #: False: each document asks all its levels before the next document starts (the order before rounds; kept
+    #: for the benchmark that compares the two).
+    ask_by_level = True
 
     def _classify(self, text: str, client: LLMClient, outcome: DocOutcome) -> None:
-        h = self.hierarchy_
         prefix: list[int] = []
+        while self._advance(prefix, outcome) and self._ask_level(text, prefix, client, outcome):
+            pass
+
+    def _rounds(self, texts: list[str], client: LLMClient):
+        if not self.ask_by_level:
+            yield from super()._rounds(texts, client)
+            return
+        walks = [_Walk() for _ in texts]
+        for walk in walks:
+            walk.open = self._advance(walk.prefix, walk.outcome)
+        tasks = [(i, partial(_finished, walk.outcome)) for i, walk in enumerate(walks) if not walk.open]
         while True:
-            parent = prefix[-1] if prefix else None
-            choices = P.child_answers(h, parent)
+            asking = [i for i, walk in enumerate(walks) if walk.open]
+            asking.sort(key=lambda i: (walks[i].prefix[-1] if walks[i].prefix else -1, i))  # by the label asked under
+            tasks += [(i, partial(self._step_safe, texts[i], walks[i], client)) for i in asking]
+            if not tasks:
+                return
+            yield tasks
+            tasks = []
+
+    def _step_safe(self, text: str, walk: _Walk, client: LLMClient) -> tuple[DocOutcome, bool]:
+        """One level of one document: (its outcome, whether it is finished)."""
+
+        def ask() -> bool:  # False: another level to ask
+            more = self._ask_level(text, walk.prefix, client, walk.outcome) and self._advance(walk.prefix, walk.outcome)
+            return not more
+
+        walk.open = not self._safely(ask, walk.outcome)
+        return walk.outcome, not walk.open
+
+    def _advance(self, prefix: list[int], outcome: DocOutcome) -> bool:
+        """Take the levels with a single child (no call); True when there is a choice to ask, else the path is
+        complete and accepted."""
+        h = self.hierarchy_
+        while True:
+            choices = P.child_answers(h, prefix[-1] if prefix else None)
             if not choices:
-                break
-            if len(choices) == 1:  # nothing to choose: no call
-                prefix.append(next(iter(choices.values())))
-                continue
-            examples = [
-                (self.example_texts_[i], {"label": h.names[c]})
-                for c in choices.values()
-                for i in self._example_docs([c])
-            ]
-            user = self._render(
-                labels=P.tmh_labels(h, parent),
-                examples=P.examples_section(examples, int(self.example_chars)),
-                descriptions=P.descriptions_section(h, list(choices.values()), self._descriptions()),
-                document=text,
-                level=str(len(prefix) + 1),
-                parent_path=P.parent_path_text(h, prefix),
-            )
-            # Every document's first call asks the same question: only there does an overflow stop the run.
-            raw = self._ask(
-                client, user, P.single_label_schema(list(choices)), outcome, document=text, shared=not outcome.calls
-            )
-            fields, reason = extract_fields(raw, ["label"])
-            match = match_label(fields["label"], choices, threshold=float(self.match_threshold)) if fields else None
-            if match is None or not match.ok:
-                outcome.accept(tuple(prefix), "")
-                return outcome.invalidate(reason if match is None else match.reason, level=len(prefix) + 1)
-            prefix.append(match.value)
-            outcome.how = match.how if outcome.how in ("", "exact") else outcome.how
-        outcome.accept(tuple(prefix), outcome.how or "exact")
+                outcome.accept(tuple(prefix), outcome.how or "exact")
+                return False
+            if len(choices) > 1:
+                return True
+            prefix.append(next(iter(choices.values())))
+
+    def _ask_level(self, text: str, prefix: list[int], client: LLMClient, outcome: DocOutcome) -> bool:
+        """Ask for the child of `prefix`'s last label; True when the answer names one (appended to `prefix`)."""
+        h = self.hierarchy_
+        parent = prefix[-1] if prefix else None
+        choices = P.child_answers(h, parent)
+        examples = [
+            (self.example_texts_[i], {"label": h.names[c]}) for c in choices.values() for i in self._example_docs([c])
+        ]
+        user = self._render(
+            labels=P.tmh_labels(h, parent),
+            examples=P.examples_section(examples, int(self.example_chars)),
+            descriptions=P.descriptions_section(h, list(choices.values()), self._descriptions()),
+            document=text,
+            level=str(len(prefix) + 1),
+            parent_path=P.parent_path_text(h, prefix),
+        )
+        # Every document's first call asks the same question: only there does an overflow stop the run.
+        raw = self._ask(
+            client, user, P.single_label_schema(list(choices)), outcome, document=text, shared=not outcome.calls
+        )
+        fields, reason = extract_fields(raw, ["label"])
+        match = match_label(fields["label"], choices, threshold=float(self.match_threshold)) if fields else None
+        if match is None or not match.ok:
+            outcome.accept(tuple(prefix), "")
+            outcome.invalidate(reason if match is None else match.reason, level=len(prefix) + 1)
+            return False
+        prefix.append(match.value)
+        outcome.how = match.how if outcome.how in ("", "exact") else outcome.how
+        return True
+
+
+@dataclass
+class _Walk:
+    """One document on its way down the tree: the labels chosen so far, what happened, whether a level is left."""
+
+    prefix: list[int] = field(default_factory=list)
+    outcome: DocOutcome = field(default_factory=DocOutcome)
+    open: bool = True
+
+
+def _finished(outcome: DocOutcome) -> tuple[DocOutcome, bool]:
+    return outcome, True

@@ -9,8 +9,9 @@ import hashlib
 import threading
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -199,9 +200,10 @@ class LLMStrategy(HierarchicalClassifier):
         return out
 
     def _run(self, texts: Sequence[str], *, progress: ProgressFn, api_key: str | None) -> list[DocOutcome]:
-        """Classify every text on the thread pool. Stops early, keeping every answer already received, when the
-        runtime `should_stop()` says so (`stopped_ = "cancelled"`) or the endpoint refuses the key
-        (`stopped_` = the reason); the documents never asked come back with `answered = False`."""
+        """Classify every text on the thread pool, round by round (`_rounds`). Stops early, keeping every answer
+        already received, when the runtime `should_stop()` says so (`stopped_ = "cancelled"`) or a failure would
+        repeat on every call (a refused key, labels too long for the context: `stopped_` = the reason); the
+        documents not finished come back with `answered = False`."""
         if api_key is not None:
             self.set_runtime(api_key=api_key)
         rt = self.__dict__.setdefault("_runtime", {})
@@ -209,6 +211,7 @@ class LLMStrategy(HierarchicalClassifier):
         before = client.usage_dict()
         started = time.monotonic()
         outcomes: list[DocOutcome | None] = [None] * len(texts)
+        finished = [False] * len(texts)
         total = len(texts)
         workers = max(1, min(int(self.concurrency), total or 1))
         should_stop = rt.get("should_stop")
@@ -216,33 +219,39 @@ class LLMStrategy(HierarchicalClassifier):
         rt["stop_event"] = stop  # checked before every call (see `_ask`)
         self.stopped_ = ""
         pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="llm")
-        pending = {pool.submit(self._classify_safe, str(t), client): i for i, t in enumerate(texts)}
+        pending: dict = {}
         done_count = 0
         fatal: StopsTheRun | None = None
         try:
-            while pending:
-                # With a cancel check, wake up a few times a second to look at it even while calls are slow.
-                finished, _ = wait(pending, timeout=0.25 if should_stop else None, return_when=FIRST_COMPLETED)
-                for fut in finished:
-                    index = pending.pop(fut)
-                    try:
-                        outcomes[index] = fut.result()
-                    except StopsTheRun as exc:
-                        self.stopped_ = self.stopped_ or f"{exc.kind}: {exc}"
-                        fatal = fatal or exc
+            for tasks in self._rounds([str(t) for t in texts], client):
+                # Submitted in the round's order: documents asked the same question go one after another, so a
+                # server that caches the prompt prefix (llama.cpp) or bills it cheaper (OpenAI) reuses it.
+                pending = {pool.submit(task): i for i, task in tasks}
+                while pending:
+                    # With a cancel check, wake up a few times a second to look at it even while calls are slow.
+                    done, _ = wait(pending, timeout=0.25 if should_stop else None, return_when=FIRST_COMPLETED)
+                    for fut in done:
+                        index = pending.pop(fut)
+                        try:
+                            outcomes[index], finished[index] = fut.result()
+                        except StopsTheRun as exc:
+                            self.stopped_ = self.stopped_ or f"{exc.kind}: {exc}"
+                            fatal = fatal or exc
+                            stop.set()
+                            continue
+                        if finished[index] and outcomes[index].answered:
+                            done_count += 1
+                    if progress is not None and done:
+                        progress(done_count, total)
+                    if not stop.is_set() and should_stop is not None and should_stop():
+                        self.stopped_ = "cancelled"
                         stop.set()
-                        continue
-                    if outcomes[index].answered:
-                        done_count += 1
-                if progress is not None and finished:
-                    progress(done_count, total)
-                if not stop.is_set() and should_stop is not None and should_stop():
-                    self.stopped_ = "cancelled"
-                    stop.set()
+                    if stop.is_set():
+                        # Calls in flight are abandoned (their threads finish on their own); nothing new starts.
+                        for fut in pending:
+                            fut.cancel()
+                        break
                 if stop.is_set():
-                    # Calls in flight are abandoned (their threads finish on their own); nothing new starts.
-                    for fut in pending:
-                        fut.cancel()
                     break
         except BaseException:
             stop.set()  # the progress callback raised (or an unexpected error): start no more calls
@@ -252,24 +261,35 @@ class LLMStrategy(HierarchicalClassifier):
             if stop.is_set():
                 for fut, index in pending.items():
                     if fut.done() and not fut.cancelled() and fut.exception() is None:
-                        outcomes[index] = fut.result()  # answered while we were stopping: keep it
+                        outcomes[index], finished[index] = fut.result()  # answered while we were stopping: keep it
         for i, outcome in enumerate(outcomes):
-            if outcome is None:
-                outcomes[i] = skipped = DocOutcome()
-                skipped.skip()
+            if outcome is None or not finished[i]:
+                outcomes[i] = skipped = outcome or DocOutcome()
+                skipped.skip()  # never asked, or stopped between two of its calls (its tokens still count)
         self._record(outcomes, client, before, time.monotonic() - started)
         self.__dict__.setdefault("_runtime", {})["last"] = (self._memo_key(texts), outcomes)
         if fatal is not None and not rt.get("keep_partial"):
             raise fatal  # the records above (answered_, raw_outputs_, ...) still say what was received
         return outcomes  # type: ignore[return-value]
 
+    def _rounds(self, texts: list[str], client: LLMClient) -> Iterator[list[tuple[int, Callable]]]:
+        """The calls, in rounds: each round a list of (document index, task); a task returns (the document's
+        outcome, whether it is finished), and a round starts when the one before has been answered. DL and DH:
+        one round, one call per document."""
+        yield [(i, partial(self._classify_safe, text, client)) for i, text in enumerate(texts)]
+
     def _memo_key(self, texts: Sequence[str]) -> tuple[str, str]:
         return (_digest(texts), repr(sorted(self.get_params(deep=False).items(), key=lambda kv: kv[0])))
 
-    def _classify_safe(self, text: str, client: LLMClient) -> DocOutcome:
+    def _classify_safe(self, text: str, client: LLMClient) -> tuple[DocOutcome, bool]:
         outcome = DocOutcome()
+        return outcome, self._safely(lambda: self._classify(text, client, outcome), outcome)
+
+    def _safely(self, ask: Callable[[], bool | None], outcome: DocOutcome) -> bool:
+        """Run one document's `ask`; a failed call ends the document as failed, a stop as not asked. Returns
+        whether the document is finished (`ask` returns False when it needs another round)."""
         try:
-            self._classify(text, client, outcome)
+            return ask() is not False
         except StopsTheRun:
             stop = self.__dict__.get("_runtime", {}).get("stop_event")
             if stop is not None:
@@ -279,7 +299,7 @@ class LLMStrategy(HierarchicalClassifier):
             outcome.fail(f"{exc.kind}: {exc}")
         except Cancelled:
             outcome.skip()
-        return outcome
+        return True
 
     def _classify(self, text: str, client: LLMClient, outcome: DocOutcome) -> None:
         raise NotImplementedError
