@@ -45,7 +45,13 @@ STRATEGY_NAMES = ("DL", "DH", "TMH")
 
 
 def measure(
-    name: str, path: Path, base_url: str, n_docs: int, ks: list[int], strategies: tuple[str, ...] = STRATEGY_NAMES
+    name: str,
+    path: Path,
+    base_url: str,
+    n_docs: int,
+    ks: list[int],
+    strategies: tuple[str, ...] = STRATEGY_NAMES,
+    batch: int = 0,
 ) -> list[dict]:
     from classifiers.engine.hierarchy import Hierarchy
     from classifiers.engine.llm.strategies import LLMDirectHierarchical, LLMDirectLeaf, LLMTopDownMultiStep
@@ -87,16 +93,20 @@ def measure(
             ).set_runtime(allowed_hosts=[host])
             est.fit([r["text"] for r in pool], pool_paths, h)
             started = time.monotonic()
-            pred = est.predict(texts)
+            pred, stats = [], {"calls": 0, "prompt_tokens": 0, "completion_tokens": 0, "failed": 0, "invalid": 0}
+            step = batch or len(texts)
+            for at in range(0, len(texts), step):  # batch: as the app asks, HTC_LLM_COMMIT_BATCH documents a call
+                pred += est.predict(texts[at : at + step])
+                for key in stats:
+                    stats[key] += est.stats_[key]
             seconds = time.monotonic() - started
-            stats = est.stats_
             n = len(texts)
             metrics = evaluate(gold, pred, h)
             out.append(
                 {
                     "dataset": name,
                     "nodes": len(h),
-                    "strategy": label,
+                    "strategy": label + (f", {batch} a batch" if batch else ""),
                     "k": k,
                     "documents": n,
                     "calls": stats["calls"] / n,
@@ -239,6 +249,7 @@ def run(
     ks: list[int] | None = None,
     strategies: tuple[str, ...] = STRATEGY_NAMES,
     threads: int = 2,
+    batch: int = 0,
 ) -> str:
     from htc_app.llm_server import running_llm_server
 
@@ -253,7 +264,7 @@ def run(
     with running_llm_server(n_ctx=N_CTX, threads=threads) as base_url:
         for name in names:
             label, path = FILES[name]
-            results += measure(label, path, base_url, n_docs, ks or [0, 2], strategies)
+            results += measure(label, path, base_url, n_docs, ks or [0, 2], strategies, batch)
     return table(results, n_docs, time.monotonic() - started, threads)
 
 
@@ -265,6 +276,7 @@ if __name__ == "__main__":
     parser.add_argument("--strategies", default=",".join(STRATEGY_NAMES))
     parser.add_argument("--threads", type=int, default=2, help="the local server's CPU threads")
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--batch", type=int, default=0, help="predict N documents a call, as the app does (0: all)")
     parser.add_argument(
         "--count-prompts", action="store_true", help="DL and DH prompt tokens only, counted offline (no server)"
     )
@@ -284,5 +296,6 @@ if __name__ == "__main__":
             ks=[int(k) for k in args.k.split(",") if k],
             strategies=tuple(x for x in args.strategies.split(",") if x),
             threads=args.threads,
+            batch=args.batch,
         )
     )
