@@ -152,6 +152,9 @@ class LocalLogisticClassifier(HierarchicalClassifier):
             raise_if_cancelled(progress)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ConvergenceWarning)  # a piece that stops early is expected
+                # Path ids are class labels, not numbers: with one or two documents per path sklearn's guess that
+                # they might be regression targets is wrong, and it filled the job logs.
+                warnings.filterwarnings("ignore", message="The number of unique classes is greater than 50%")
                 lr.fit(X, y)
             ran = int(np.max(lr.n_iter_))
             used += ran

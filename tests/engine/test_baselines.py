@@ -54,3 +54,13 @@ def test_model_files_are_json_and_safetensors_only(tmp_path):
     TfidfLocalClassifier().fit(x_train, y_train, h).save(tmp_path / "m")
     names = sorted(p.name for p in (tmp_path / "m").iterdir())
     assert names == ["MANIFEST.json", "config.json", "tensors.safetensors"]  # the manifest holds their checksums
+
+
+def test_one_document_per_path_trains_without_sklearn_guessing_regression(recwarn):
+    """Path ids are class labels: sklearn's "more unique classes than half the samples" warning (it suspects a
+    regression target; it speaks from 21 documents on) is wrong here and used to fill the job logs at K = 1."""
+    names = [[f"group {i % 3}", f"topic {i}"] for i in range(30)]
+    h = Hierarchy.from_paths(names)
+    texts = [f"alpha{i} beta{i} gamma{i} shared words" for i in range(30)]
+    TfidfLocalClassifier(mode="flat").fit(texts, [[h.path_from_names(n)] for n in names], h)
+    assert not [w for w in recwarn if "unique classes" in str(w.message)]
