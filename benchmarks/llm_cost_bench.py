@@ -68,17 +68,17 @@ def measure(
     texts = [r["text"] for r in sample]
     host = base_url.split("/")[2]
     out = []
+
+    class TMHOneDocumentAtATime(LLMTopDownMultiStep):
+        ask_by_level = False
+
+    made = (
+        ("DL", LLMDirectLeaf),
+        ("DH", LLMDirectHierarchical),
+        ("TMH", LLMTopDownMultiStep),
+        ("TMH-doc", TMHOneDocumentAtATime),
+    )
     for k in ks:
-
-        class TMHOneDocumentAtATime(LLMTopDownMultiStep):
-            ask_by_level = False
-
-        made = (
-            ("DL", LLMDirectLeaf),
-            ("DH", LLMDirectHierarchical),
-            ("TMH", LLMTopDownMultiStep),
-            ("TMH-doc", TMHOneDocumentAtATime),
-        )
         for label, cls in made:
             if label not in strategies:
                 continue

@@ -39,8 +39,8 @@ DEFAULT_FORWARD_SECONDS = 0.05
 ENSEMBLE = "ensemble"
 #: With nothing to score on (K = 1 or 2 per path and no dev split), the order measured at K = 1 on 20 Newsgroups
 #: (benchmarks/results/accuracy.md, issue 15): the pooled verbalizer, which starts as the zero-shot classifier and
-#: fine-tunes the encoder, 0.581 exact path (3 seeds, full test split); embed with its label-name prior 0.543; tfidf 0.12; the
-#: verbalizer trains only when its estimated fine-tuning time fits the budget, else embed is next.
+#: fine-tunes the encoder, 0.581 exact path (3 seeds, full test split); embed with its label-name prior 0.543;
+#: tfidf 0.12; the verbalizer trains only when its estimated fine-tuning time fits the budget, else embed is next.
 PRIOR = ("hierverb", "embed", "tfidf", "zeroshot")
 
 

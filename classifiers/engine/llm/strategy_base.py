@@ -363,11 +363,10 @@ class LLMStrategy(HierarchicalClassifier):
             if shared and exc.context_tokens and exc.prompt_tokens:
                 # A document costs at most one token per UTF-8 byte (byte-level and byte-fallback tokenizers).
                 own = len(P.truncate(document, int(self.max_doc_chars)).encode("utf-8")) + 8
-                if exc.prompt_tokens - own >= exc.context_tokens:
-                    fixed = exc.prompt_tokens - own
-                    raise SharedPromptTooLong(
-                        self._shared_too_long(fixed, exc.context_tokens), status=exc.status
-                    ) from None
+                fixed = exc.prompt_tokens - own
+                if fixed >= exc.context_tokens:
+                    message = self._shared_too_long(fixed, exc.context_tokens)
+                    raise SharedPromptTooLong(message, status=exc.status) from None
             raise
         outcome.add_call(result)
         return result.text
