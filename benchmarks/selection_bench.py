@@ -1,6 +1,7 @@
 """Issue 16: tfidf flat vs local, `ensemble` and `auto` against the single strategies, per corpus.
 
     python -m benchmarks.selection_bench [--parts 20ng-full,20ng-full-encoder,20ng-subset,20ng-fewshot,dbpedia,amazon]
+    python -m benchmarks.selection_bench --parts 20ng-full-finetuned   # TF-IDF x fine-tuned MiniLM x embed (hours)
 
 Every part appends its rows to benchmarks/results/selection_rows.json (so parts can run one at a time on two
 shared cores); the Markdown section `selection` of accuracy.md is rebuilt from all stored rows. Corpora without a
@@ -31,6 +32,7 @@ ROWS = RESULTS / "selection_rows.json"
 SEEDS = [550, 171, 13]
 AUTO_DEFAULT_BUDGET = "auto, budget 20 min"  # the default budget: hierverb is a candidate at few shots
 PARTS = ("20ng-full", "20ng-full-encoder", "20ng-subset", "20ng-fewshot", "dbpedia", "amazon")
+FINETUNED_ENSEMBLE = "ensemble tfidf+hierverb+embed, no refit"  # part 20ng-full-finetuned: about 1.5 h on one core
 
 
 def _split_per_path(docs: list[dict], test_per_path: int, seed: int) -> tuple[list[dict], list[dict]]:
@@ -69,6 +71,10 @@ def _estimator(name: str, budget: float):
         ),
     }
     table[AUTO_DEFAULT_BUDGET] = ("auto", {**table["auto"][1], "budget_minutes": 20.0})  # hierverb can fit
+    # a fine-tuned encoder as a member on a CPU: two epochs on the 80 % share, not refitted on all (`refit`)
+    tuned = {"strategy": "hierverb", "params": {"epochs": 2}}
+    flat = {"strategy": "tfidf", "params": {"mode": "flat"}}
+    table[FINETUNED_ENSEMBLE] = ("ensemble", {"members": [flat, tuned, embed], "refit": False})
     strategy, params = table[name]
     return make_strategy(strategy, **params)
 
@@ -138,6 +144,12 @@ def part_rows(
                 rows.append(
                     _measure("20newsgroups", name, h, train, test, shots="all", seed=550, budget=budget, notes="")
                 )
+        elif part == "20ng-full-finetuned":
+            rows.append(
+                _measure(
+                    "20newsgroups", FINETUNED_ENSEMBLE, h, train, test, shots="all", seed=550, budget=budget, notes=""
+                )
+            )
         elif part == "20ng-subset":
             tr, te = seeded_subset(train, subset, 550), seeded_subset(test, subset, 550)
             note = f"seeded subsets (seed 550): {len(tr)} train / {len(te)} test"

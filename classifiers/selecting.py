@@ -50,6 +50,11 @@ def selection_params_clean(*, strategy: str, params: dict | None) -> dict:
             or not all(isinstance(w, (int, float)) and not isinstance(w, bool) and w >= 0 for w in weights)
         ):
             errors.append("weights must be a list of non-negative numbers, one per member (or left out to fit them).")
+        if "refit" in params and not isinstance(params["refit"], bool):
+            errors.append(
+                "refit must be true (the members learn from every training document once the weights are fitted) "
+                "or false (they keep the model trained without the held-out share)."
+            )
     elif strategy == "auto":
         if "candidates" in params:
             errors += _members_errors("Candidate", params["candidates"], 1, 8)

@@ -36,6 +36,21 @@ def test_ensemble_run_shows_its_fitted_weights_and_takes_the_crf(corpus_project,
     assert f"{members[1]['weight']:.3f}" in page
 
 
+def test_ensemble_without_refit_says_what_its_members_learned_from(corpus_project, owner, client_for):
+    Document.objects.filter(project=corpus_project, split="dev").update(split="train")  # no dev: a held-out share
+    params = {"members": [FLAT, LOCAL], "refit": False}
+    run = run_create(project=corpus_project, strategy="ensemble", params=params, name="ens")
+    run_train(run=run)
+    run.refresh_from_db()
+    stats = run.stats["ensemble"]
+    n_train = Document.objects.filter(project=corpus_project, split="train").count()
+    assert stats["fitted_on"] == "held-out" and stats["refit"] is False
+    assert stats["members_trained_on"] + stats["fit_documents"] == n_train
+    page = client_for(owner).get(reverse("classifiers:run", args=[corpus_project.pk, run.pk])).content.decode()
+    assert 'id="ensemble-no-refit"' in page
+    assert f"trained on the other {stats['members_trained_on']} training documents" in page
+
+
 def test_auto_run_shows_the_leaderboard_and_why(corpus_project, owner, client_for):
     broken = {"strategy": "tfidf", "params": {"mode": "bogus"}}
     params = {"candidates": [FLAT, LOCAL, broken], "budget_minutes": 5}
@@ -126,6 +141,7 @@ def test_multi_path_project_gets_several_paths_from_tfidf(corpus_project, owner)
         ("ensemble", {"members": [FLAT, {"strategy": "nope"}]}, "Member 2: unknown strategy 'nope'"),
         ("ensemble", {"members": [FLAT, {"strategy": "auto"}]}, "Member 2: 'auto' cannot be nested"),
         ("ensemble", {"members": [FLAT, LOCAL], "weights": [1]}, "weights must be a list"),
+        ("ensemble", {"members": [FLAT, LOCAL], "refit": "no"}, "refit must be true"),
         ("auto", {"budget_minutes": 0}, "budget_minutes must be a number"),
         ("auto", {"candidates": [{"strategy": "tfidf", "colour": 1}]}, "Candidate 1: expected an object"),
     ],

@@ -98,6 +98,26 @@ def test_without_dev_weights_come_from_a_held_out_share_and_members_refit_on_all
     assert ens.report()["fitted_on"] == "held-out" and 0 < ens.report()["fit_documents"] < len(xtr)
     alone = registry.make_strategy("tfidf", **TFIDF["params"]).fit(xtr, ytr, h)
     assert np.allclose(ens.estimators_[0].predict_path_proba(xte), alone.predict_path_proba(xte))
+    assert ens.report()["members_trained_on"] == len(xtr) and ens.report()["refit"] is True
+
+
+def test_refit_off_keeps_the_members_trained_without_the_held_out_share(noise_strategy):
+    """`refit=False` (for an expensive member): the weights come from the held-out share as before, and the
+    members are the ones trained on the rest, not retrained on all."""
+    from classifiers.engine.selection import dev_or_holdout
+
+    h, (xtr, ytr), _, (xte, _) = _data()
+    ens = EnsembleClassifier(members=[TFIDF, NOISE], refit=False).fit(xtr, ytr, h)
+    report = ens.report()
+    tr_texts, tr_paths, ev_texts, _, source = dev_or_holdout(xtr, ytr, None, share=0.2, seed=0)
+    assert source == "held-out" and report["refit"] is False
+    assert report["members_trained_on"] == len(tr_texts) == len(xtr) - len(ev_texts) < len(xtr)
+    on_rest = registry.make_strategy("tfidf", **TFIDF["params"]).fit(tr_texts, tr_paths, h)
+    on_all = registry.make_strategy("tfidf", **TFIDF["params"]).fit(xtr, ytr, h)
+    kept = ens.estimators_[0].predict_path_proba(xte)
+    assert np.allclose(kept, on_rest.predict_path_proba(xte))
+    assert not np.allclose(kept, on_all.predict_path_proba(xte))
+    assert ens.weights_[0] > ens.weights_[1]
 
 
 def test_round_trip_scores_and_crf_corrector(tmp_path, noise_strategy):
