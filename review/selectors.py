@@ -25,6 +25,11 @@ ORDERINGS = {
 }
 
 
+def _check_order(order: str) -> None:
+    if order not in ORDERINGS:
+        raise ValueError(f"unknown order {order!r}; choose one of {sorted(ORDERINGS)}")
+
+
 def review_queue(
     *,
     run,
@@ -42,8 +47,7 @@ def review_queue(
     `corrected_only` keeps predictions a corrector changed; `disagrees_with_gold` keeps documents with an
     uploaded gold label whose predicted deepest label is not one of the document's gold labels.
     """
-    if order not in ORDERINGS:
-        raise ValueError(f"unknown order {order!r}; choose one of {sorted(ORDERINGS)}")
+    _check_order(order)
     qs = _queue_filtered(
         run=run,
         split=split,
@@ -155,8 +159,7 @@ def review_queue_page(
     exclude_predictions: list[int] | None = None,
 ) -> QueuePage:
     """Up to `size` predictions after `cursor` in queue order (the same order as `review_queue`)."""
-    if order not in ORDERINGS:
-        raise ValueError(f"unknown order {order!r}; choose one of {sorted(ORDERINGS)}")
+    _check_order(order)
     base = _queue_filtered(
         run=run,
         split=split,
