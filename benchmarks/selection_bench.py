@@ -15,6 +15,7 @@ cache where an earlier row encoded the same texts).
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import random
 import re
@@ -329,17 +330,27 @@ def render(rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _row_key(r: dict) -> tuple:
+    return (r["corpus"], r["strategy"], str(r["shots"]), r["seed"], r["n_test"])
+
+
+def save_rows(new: list[dict]) -> list[dict]:
+    """Merge `new` into the stored rows under an exclusive lock, reading the file again at write time (two parts
+    may run side by side: each keeps the other's rows); returns every stored row."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    with open(ROWS.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        stored = json.loads(ROWS.read_text()) if ROWS.exists() else []
+        done = {_row_key(r) for r in new}
+        stored = [r for r in stored if _row_key(r) not in done] + new
+        ROWS.write_text(json.dumps(stored, indent=1))
+    return stored
+
+
 def run(quick: bool = False, parts: tuple[str, ...] = PARTS, budget: float = 10.0, subset: int = 300, **narrow) -> str:
     stored = json.loads(ROWS.read_text()) if ROWS.exists() else []
     for part in parts:
-        new = part_rows(part, budget, subset, **narrow)
-        done = {(r["corpus"], r["strategy"], str(r["shots"]), r["seed"], r["n_test"]) for r in new}
-        stored = [
-            r for r in stored if (r["corpus"], r["strategy"], str(r["shots"]), r["seed"], r["n_test"]) not in done
-        ]
-        stored += new
-        RESULTS.mkdir(parents=True, exist_ok=True)
-        ROWS.write_text(json.dumps(stored, indent=1))
+        stored = save_rows(part_rows(part, budget, subset, **narrow))
     return render(stored)
 
 
