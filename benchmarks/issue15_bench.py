@@ -12,7 +12,6 @@ benchmarks/.cache/embeddings, so zeroshot and embed encode them once.
 from __future__ import annotations
 
 import argparse
-import fcntl
 import json
 import os
 import platform
@@ -24,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from benchmarks.issue10_common import datasets_dir
-from benchmarks.report import md_table, write_section
+from benchmarks.report import md_table, merge_rows, write_section
 
 ROOT = Path(__file__).resolve().parent
 CACHE = ROOT / ".cache" / "embeddings"
@@ -65,16 +64,8 @@ def machine() -> str:
 
 
 def save_rows(rows: list[dict]) -> None:
-    """Merge `rows` into the store under an exclusive lock: two parts may run side by side."""
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    with open(STORE.with_suffix(".lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        data = json.loads(STORE.read_text()) if STORE.exists() else {"rows": []}
-        keys = {(r["strategy"], r["variant"], r["shots"], r["seed"], r["n_test"]) for r in rows}
-        data["rows"] = [
-            r for r in data["rows"] if (r["strategy"], r["variant"], r["shots"], r["seed"], r["n_test"]) not in keys
-        ] + rows
-        STORE.write_text(json.dumps(data, indent=1))
+    """Merge `rows` into the store (two parts may run side by side)."""
+    merge_rows(STORE, rows, lambda r: (r["strategy"], r["variant"], r["shots"], r["seed"], r["n_test"]), field="rows")
 
 
 def main(argv=None) -> int:

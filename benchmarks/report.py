@@ -1,4 +1,5 @@
-"""Pieces the benchmark writers share: Markdown tables, named sections in one results file, JSON merging.
+"""Pieces the benchmark writers share: Markdown tables, named sections in one results file, JSON merging (and row
+stores that benchmarks running side by side merge into under a lock).
 
 Several benchmarks write into `accuracy.md`: each owns a section between HTML comment markers
 (`<!-- section:NAME -->` ... `<!-- /section:NAME -->`), so running one benchmark replaces only its part.
@@ -6,9 +7,10 @@ Several benchmarks write into `accuracy.md`: each owns a section between HTML co
 
 from __future__ import annotations
 
+import fcntl
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 _SECTION = re.compile(r"<!-- section:(?P<name>[\w-]+) -->\n(?P<body>.*?)<!-- /section:(?P=name) -->\n?", re.S)
@@ -60,3 +62,20 @@ def update_json(path: Path, values: dict) -> dict:
     data.update(values)
     path.write_text(json.dumps(data, indent=1, default=float), encoding="utf-8")
     return data
+
+
+def merge_rows(path: Path, new: list[dict], key: Callable[[dict], tuple], *, field: str | None = None) -> list[dict]:
+    """Merge `new` into the rows stored at `path` and return them all. A stored row with the key of a new one is
+    replaced. The file is read again at write time under an exclusive lock (`path` with suffix .lock), so
+    benchmarks running side by side keep each other's rows. `field`: the rows sit under that key of a JSON object
+    (else the file is a JSON list)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        data = json.loads(path.read_text()) if path.exists() else ({field: []} if field else [])
+        keys = {key(r) for r in new}
+        rows = [r for r in (data[field] if field else data) if key(r) not in keys] + new
+        if field:
+            data[field] = rows
+        path.write_text(json.dumps(data if field else rows, indent=1))
+    return rows

@@ -15,7 +15,6 @@ cache where an earlier row encoded the same texts).
 from __future__ import annotations
 
 import argparse
-import fcntl
 import json
 import random
 import re
@@ -26,7 +25,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 from benchmarks.issue10_common import CACHE, load_dataset, seeded_subset
-from benchmarks.report import md_table, write_section
+from benchmarks.report import md_table, merge_rows, write_section
 
 RESULTS = Path(__file__).resolve().parent / "results"
 ROWS = RESULTS / "selection_rows.json"
@@ -256,13 +255,13 @@ def render(rows: list[dict]) -> str:
                     return f"{mean:.3f}" + (f" ± {statistics.pstdev(vals):.3f}" if len(vals) > 1 else "")
 
                 kept = Counter(_short(r.get("kept")) for r in rs if r.get("kept"))
-                # one name when every seed kept the same; else each with its count, the most frequent first
-                kept_cell = ", ".join(
-                    name if len(kept) == 1 else f"{name} ({n})"
-                    for name, n in sorted(kept.items(), key=lambda kv: (-kv[1], kv[0]))
-                )
                 if kept and all(name.startswith("weights ") for name in kept):  # an ensemble's, seed by seed
                     kept_cell = "weights " + "; ".join(_short(r["kept"]).removeprefix("weights ") for r in rs)
+                else:  # one name when every seed kept the same; else each with its count, the most frequent first
+                    kept_cell = ", ".join(
+                        name if len(kept) == 1 else f"{name} ({n})"
+                        for name, n in sorted(kept.items(), key=lambda kv: (-kv[1], kv[0]))
+                    )
                 table.append(
                     [
                         key[3],
@@ -335,16 +334,8 @@ def _row_key(r: dict) -> tuple:
 
 
 def save_rows(new: list[dict]) -> list[dict]:
-    """Merge `new` into the stored rows under an exclusive lock, reading the file again at write time (two parts
-    may run side by side: each keeps the other's rows); returns every stored row."""
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    with open(ROWS.with_suffix(".lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        stored = json.loads(ROWS.read_text()) if ROWS.exists() else []
-        done = {_row_key(r) for r in new}
-        stored = [r for r in stored if _row_key(r) not in done] + new
-        ROWS.write_text(json.dumps(stored, indent=1))
-    return stored
+    """Merge `new` into the stored rows (two parts may run side by side: each keeps the other's rows)."""
+    return merge_rows(ROWS, new, _row_key)
 
 
 def run(quick: bool = False, parts: tuple[str, ...] = PARTS, budget: float = 10.0, subset: int = 300, **narrow) -> str:

@@ -7,8 +7,9 @@ log-probabilities, normalised again; the weights (>= 0, no sum constraint, so th
 temperature) minimise the negative log-likelihood of the gold paths on the dev split, or on a seeded
 stratified held-out share of the training documents when there is none (the members are then refitted on all
 of them, unless `refit=False`: then they keep the model trained without that share, which halves the training
-time of an expensive member such as a fine-tuned encoder on a CPU). Per-level scores are max-marginals of the combined path distribution (flat_paths.paths_to_levels),
-so top-down decoding returns its most probable path and the CRF corrector can post-process it.
+time of an expensive member such as a fine-tuned encoder on a CPU). Per-level scores are max-marginals of the
+combined path distribution (flat_paths.paths_to_levels), so top-down decoding returns its most probable path and
+the CRF corrector can post-process it.
 
 Measured on 20 Newsgroups (full training set): TF-IDF and frozen-MiniLM path probabilities combined 0.7 / 0.3
 gave 0.873 exact path against 0.855 for the better member.
@@ -179,7 +180,7 @@ class EnsembleClassifier(HierarchicalClassifier):
             self.fit_report_ = {"on": "given", "documents": 0}
         else:
             self.fit_weights(ev_texts, ev_paths, source=source)
-        self.fit_report_["members_trained_on"] = len(texts) if refit or source != "held-out" else len(tr_texts)
+        self.fit_report_["members_trained_on"] = len(texts if refit else tr_texts)
         if refit:  # the weights are fitted: now the members learn from every training document
             for k, member in enumerate(members):
                 self.estimators_[k] = self._member(member).fit(list(texts), paths, hierarchy)
