@@ -1,13 +1,14 @@
 """auto: trains the candidates that fit the data and the budget, scores them on dev (or a held-out share),
 keeps the best, and explains the choice; failures and skips are leaderboard rows, not failed runs."""
 
+import hashlib
 import random
 
 import numpy as np
 import pytest
 
 from classifiers.engine import registry
-from classifiers.engine.auto import AutoClassifier
+from classifiers.engine.auto import AutoClassifier, standard_error
 from classifiers.engine.hierarchy import Hierarchy
 from classifiers.engine.registry import load_estimator
 from classifiers.engine.selection import exact_path
@@ -45,7 +46,8 @@ def fakes(monkeypatch):
 
 def test_keeps_the_best_on_dev_with_a_leaderboard_and_a_sentence(tmp_path):
     h, (xtr, ytr), dev, (xte, yte) = _data()
-    auto = AutoClassifier(candidates=[NOISE, TFIDF, {"strategy": "broken-test"}]).fit(xtr, ytr, h, dev=dev)
+    candidates = [NOISE, TFIDF, {"strategy": "broken-test"}]
+    auto = AutoClassifier(candidates=candidates, ensemble=False).fit(xtr, ytr, h, dev=dev)
     report = auto.report()
     rows = {row["name"]: row for row in report["leaderboard"]}
     assert report["kept"] == "tfidf(C=0.5, mode=flat)" and rows["tfidf(C=0.5, mode=flat)"]["status"] == "kept"
@@ -53,8 +55,6 @@ def test_keeps_the_best_on_dev_with_a_leaderboard_and_a_sentence(tmp_path):
     assert (
         rows["noise-test"]["dev"]["exact_path_accuracy"] < rows["tfidf(C=0.5, mode=flat)"]["dev"]["exact_path_accuracy"]
     )
-    ens = rows["ensemble(tfidf(C=0.5, mode=flat) + noise-test)"]
-    assert ens["strategy"] == "ensemble" and ens["weights"][0] > ens["weights"][1]
     assert report["explanation"].startswith("Kept tfidf(C=0.5, mode=flat): best exact-path accuracy on the dev split")
     assert "broken-test not trained" in report["explanation"]
     assert all("train_seconds" in row for row in report["leaderboard"] if row["status"] in ("kept", "trained"))
@@ -63,6 +63,22 @@ def test_keeps_the_best_on_dev_with_a_leaderboard_and_a_sentence(tmp_path):
     auto.save(tmp_path / "auto")
     loaded = load_estimator(tmp_path / "auto")
     assert loaded.predict(xte) == auto.predict(xte) and loaded.report() == report
+
+
+def test_the_ensemble_of_the_best_two_weights_the_better_member_and_wins_a_tie_with_it():
+    """tfidf and its ensemble with noise both score 1.0 on dev; the ensemble, whose fitted weights all but mute
+    the noise, comes first in the tie order and predicts what tfidf alone predicts."""
+    h, (xtr, ytr), dev, (xte, _) = _data()
+    auto = AutoClassifier(candidates=[NOISE, TFIDF]).fit(xtr, ytr, h, dev=dev)
+    rows = {row["name"]: row for row in auto.leaderboard_}
+    name = "ensemble(tfidf(C=0.5, mode=flat) + noise-test)"
+    ens = rows[name]
+    assert ens["strategy"] == "ensemble" and ens["weights"][0] > 20 * ens["weights"][1]
+    assert ens["dev"]["exact_path_accuracy"] == rows["tfidf(C=0.5, mode=flat)"]["dev"]["exact_path_accuracy"]
+    assert auto.chosen_name_ == name and ens["status"] == "kept"
+    assert "tied with tfidf(C=0.5, mode=flat) and first in the order ensemble, hierverb" in auto.explanation_
+    alone = registry.make_strategy("tfidf", **TFIDF["params"]).fit(xtr, ytr, h)
+    assert auto.predict(xte) == alone.predict(xte)
 
 
 def test_without_dev_a_held_out_share_decides_and_the_winner_refits_on_everything():
@@ -300,3 +316,124 @@ def test_a_tie_on_exact_path_goes_to_the_better_micro_f1_and_the_sentence_says_s
     assert rows["near-test"]["micro_f1"] > rows["far-test"]["micro_f1"]
     assert auto.chosen_name_ == "near-test"
     assert ", tied with far-test and ahead on micro F1" in auto.explanation_
+
+
+GOLD: dict[str, list] = {}  # text -> gold path, for the oracles below
+
+
+class Oracle(NoiseClassifier):
+    """Right on a fixed, text-seeded `share` of the documents in GOLD, a leaf under another level-1 node on the
+    rest; records what it was trained on."""
+
+    strategy_name = "oracle-test"
+    share = 0.5
+    trained_on: list = []
+
+    def fit(self, texts, paths, hierarchy, *, dev=None, progress=None):
+        type(self).trained_on.append(len(texts))
+        return super().fit(texts, paths, hierarchy)
+
+    def predict_scores(self, texts, *, progress=None):
+        h = self.hierarchy_
+        out = super().predict_scores(texts)
+        for i, text in enumerate(texts):
+            gold = GOLD.get(text)
+            if gold is None:
+                continue
+            path = list(gold)
+            if int(hashlib.sha1(text.encode()).hexdigest()[:8], 16) % 1000 >= 1000 * self.share:
+                other = next(t for t in h.levels[0] if t != gold[0])
+                path = [other, h.children[other][0]]
+            for d, node in enumerate(path):
+                out[d][i] = 0.0
+                out[d][i, h.level_pos[node]] = 1.0
+        return out
+
+
+class EmbedOracle(Oracle):
+    strategy_name = "embed"
+    trained_on: list = []
+
+
+class WideOracle(Oracle):
+    strategy_name = "wide-test"
+    trained_on: list = []
+
+
+@pytest.fixture
+def gold():
+    h, (xtr, ytr), dev, test = _data()
+    GOLD.clear()
+    for texts, paths in ((xtr, ytr), dev, test):
+        GOLD.update({t: p[0] for t, p in zip(texts, paths, strict=True)})
+    yield h, (xtr, ytr), dev, test
+    GOLD.clear()
+
+
+@pytest.mark.parametrize(("embed_share", "kept"), [(0.55, "embed"), (0.3, "wide-test")])
+def test_dev_scores_within_one_standard_error_are_tied_and_the_order_decides(monkeypatch, gold, embed_share, kept):
+    """0.667 against 0.750 means nothing on 12 dev documents (one standard error 0.130): the order (ensemble,
+    hierverb, embed, tfidf, zeroshot) keeps embed and says why; 0.417 against 0.833 is a real gap."""
+    h, (xtr, ytr), dev, _ = gold
+    monkeypatch.setattr(EmbedOracle, "share", embed_share)
+    monkeypatch.setattr(WideOracle, "share", 0.6 if kept == "embed" else 0.75)
+    register(monkeypatch, EmbedOracle, WideOracle)
+    auto = AutoClassifier(candidates=[{"strategy": "wide-test"}, {"strategy": "embed"}], ensemble=False).fit(
+        xtr, ytr, h, dev=dev
+    )
+    rows = {row["name"]: row["dev"]["exact_path_accuracy"] for row in auto.leaderboard_}
+    assert len(dev[0]) == 12 and rows["wide-test"] > rows["embed"]
+    assert (rows["wide-test"] - rows["embed"] < standard_error(rows["wide-test"], 12)) == (kept == "embed")
+    assert auto.chosen_name_ == kept
+    if kept == "embed":
+        assert auto.explanation_ == (
+            "Kept embed: within one standard error (0.130) of the best exact-path accuracy on the dev split (12"
+            " documents), 0.667 against 0.750 for wide-test, and first among those in the order ensemble, hierverb,"
+            " embed, tfidf, zeroshot."
+        )
+    else:
+        assert auto.explanation_.startswith("Kept wide-test: best exact-path accuracy on the dev split")
+
+
+class OracleVerbalizer(Oracle):
+    strategy_name = "hierverb"
+    share = 0.6
+    trained_on: list = []
+    epochs = 10
+
+    def epochs_for(self, paths):
+        return self.epochs
+
+
+@pytest.mark.parametrize("encoder_share", [0.9, 0.0])
+def test_where_the_held_out_share_is_too_small_the_verbalizer_trains_on_everything_if_the_encoder_reads(
+    monkeypatch, gold, encoder_share
+):
+    """No dev split and a small held-out share: when the frozen encoder (embed) is ahead of the other candidates
+    there, the verbalizer fine-tunes once on all training documents and is kept, unscored; when another is ahead
+    (a corpus the encoder cannot read), the verbalizer is scored on the held-out share like every candidate."""
+    h, (xtr, ytr), _, (xte, _) = gold
+    monkeypatch.setattr("classifiers.engine.auto._probe_forward_seconds", lambda texts, length=256: 0.0)
+    verb, embed = OracleVerbalizer, EmbedOracle
+    monkeypatch.setattr(EmbedOracle, "share", encoder_share)
+    monkeypatch.setattr(EmbedOracle, "trained_on", [])
+    monkeypatch.setattr(OracleVerbalizer, "trained_on", [])
+    register(monkeypatch, verb, embed)
+    auto = AutoClassifier(candidates=[NOISE, {"strategy": "embed"}, {"strategy": "hierverb"}], budget_minutes=60)
+    auto.fit(xtr, ytr, h)
+    rows = {row["strategy"]: row for row in auto.leaderboard_}
+    n_held_out = len(xtr) - embed.trained_on[0]
+    assert auto.dev_source_ == "held-out" and n_held_out > 0
+    if encoder_share:
+        assert verb.trained_on == [len(xtr)] and "dev" not in rows["hierverb"]
+        assert auto.chosen_name_ == "hierverb" and rows["hierverb"]["status"] == "kept"
+        assert rows["hierverb"]["refit"].startswith(f"trained on all {len(xtr)} training documents, not scored:")
+        assert f"{n_held_out} held-out documents (one standard error" in auto.explanation_
+        assert f"(embed {rows['embed']['dev']['exact_path_accuracy']:.3f}" in auto.explanation_
+        assert auto.explanation_.startswith("Kept hierverb, trained on all")
+        # the estimate counts the fine-tuning epochs over every training document (0.05 s a forward pass)
+        assert rows["hierverb"]["estimated_seconds"] == pytest.approx(0.05 * 3.0 * 10 * len(xtr), abs=0.1)
+    else:
+        assert verb.trained_on[0] == len(xtr) - n_held_out and "dev" in rows["hierverb"]
+        assert auto.chosen_name_ != "hierverb"
+    assert len(auto.predict(xte)) == len(xte)
