@@ -23,3 +23,16 @@ def test_rows_written_by_another_part_meanwhile_are_kept(tmp_path, monkeypatch):
     on_disk = json.loads((tmp_path / "rows.json").read_text())
     assert on_disk == stored
     assert sorted((r["strategy"], r["exact"]) for r in on_disk) == [("auto", 0.6), ("embed", 0.55), ("tfidf", 0.3)]
+
+
+def test_a_measured_again_row_keeps_its_place(tmp_path, monkeypatch):
+    """Tables list rows in stored order: a row measured again replaces the old one where it stood."""
+    monkeypatch.setattr(selection_bench, "ROWS", tmp_path / "rows.json")
+    selection_bench.save_rows([_row("tfidf", 1, 0.3), _row("embed", 1, 0.5), _row("ensemble", 1, 0.6)])
+    stored = selection_bench.save_rows([_row("embed", 1, 0.55), _row("auto", 1, 0.61)])
+    assert [(r["strategy"], r["exact"]) for r in stored] == [
+        ("tfidf", 0.3),
+        ("embed", 0.55),
+        ("ensemble", 0.6),
+        ("auto", 0.61),
+    ]
