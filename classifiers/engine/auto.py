@@ -11,9 +11,9 @@ cannot read, its weakness shows as a low dev score.
 
 A dev split of a few dozen documents cannot rank candidates a few points apart: those within one standard error of
 the best dev accuracy count as tied and `TIE_ORDER` picks among them. And where the held-out share is too small to
-measure what fine-tuning adds to the frozen encoder, but that encoder is ahead of TF-IDF on it, the verbalizer is
-trained once on all training documents and kept without a held-out score (scoring it would cost it a fifth of its
-few documents, and a refit a second fine-tuning run).
+measure what fine-tuning adds to the frozen encoder, and that encoder is not more than one standard error behind
+TF-IDF on it, the verbalizer is trained once on all training documents and kept without a held-out score (scoring
+it would cost it a fifth of its few documents, and a refit a second fine-tuning run).
 
 `leaderboard_` (one row per candidate: train and dev-predict seconds, dev metrics, status) and `explanation_`
 (one sentence) are what the run page shows (`report()`).
@@ -103,9 +103,10 @@ def select(rows: Sequence[dict], scored: Sequence[int], n_dev: int) -> int:
     return min(tied, key=lambda k: (_tie_rank(rows[k]["strategy"]), *_dev_rank(rows[k]), k))
 
 
-def _encoder_reads(rows: Sequence[dict]) -> tuple[dict, dict | None] | None:
-    """(the best frozen-encoder row, the best other single row) when the encoder scores at least as well as every
-    other single candidate scored so far; None when it does not or was not scored."""
+def encoder_reads(rows: Sequence[dict], n_dev: int) -> tuple[dict, dict | None] | None:
+    """(the best frozen-encoder row, the best other single row) when the encoder scores level with or ahead of
+    every other single candidate scored so far, or less than one standard error behind (on `n_dev` documents);
+    None when it is further behind or was not scored."""
     singles = [r for r in rows if "dev" in r and r["strategy"] not in (ENSEMBLE, "hierverb")]
     enc = [r for r in singles if r["strategy"] in ENCODER]
     if not enc:
@@ -113,8 +114,10 @@ def _encoder_reads(rows: Sequence[dict]) -> tuple[dict, dict | None] | None:
     enc_best = min(enc, key=_dev_rank)
     others = [r for r in singles if r["strategy"] not in ENCODER]
     other_best = min(others, key=_dev_rank) if others else None
-    if other_best and other_best["dev"]["exact_path_accuracy"] > enc_best["dev"]["exact_path_accuracy"]:
-        return None
+    if other_best:
+        lead = other_best["dev"]["exact_path_accuracy"]
+        if lead - enc_best["dev"]["exact_path_accuracy"] > standard_error(lead, n_dev) + 1e-12:
+            return None
     return enc_best, other_best
 
 
@@ -279,10 +282,11 @@ class AutoClassifier(HierarchicalClassifier):
         """Why the verbalizer trains on all training documents unscored ('' when it is scored like the others):
         the dev documents are a held-out share that a refit would need a second fine-tuning run to give back, too
         few to measure what fine-tuning adds (one standard error above `FINE_TUNE_GAIN`), and the frozen encoder
-        it fine-tunes reads this corpus (ahead of or level with every other single candidate on them)."""
+        it fine-tunes reads this corpus (`encoder_reads`: not more than one standard error behind any other single
+        candidate on them)."""
         if source != "held-out" or not self.refit:
             return ""
-        reads = _encoder_reads(rows)
+        reads = encoder_reads(rows, n_held_out)
         if reads is None:
             return ""
         enc, other = reads
@@ -290,7 +294,11 @@ class AutoClassifier(HierarchicalClassifier):
         se = standard_error(top, n_held_out)
         if se <= FINE_TUNE_GAIN:
             return ""
-        versus = f", ahead of {other['name']} ({other['dev']['exact_path_accuracy']:.3f})" if other else ""
+        versus = ""
+        if other:
+            mine, theirs = enc["dev"]["exact_path_accuracy"], other["dev"]["exact_path_accuracy"]
+            how = "ahead of" if mine > theirs else "level with" if mine == theirs else "within one standard error of"
+            versus = f", {how} {other['name']} ({theirs:.3f})"
         return (
             f"{n_held_out} held-out documents (one standard error {se:.3f}) cannot measure what fine-tuning adds"
             f" to the frozen encoder, which reads this corpus ({enc['name']} {enc['dev']['exact_path_accuracy']:.3f}"

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from classifiers.engine import registry
-from classifiers.engine.auto import AutoClassifier, standard_error
+from classifiers.engine.auto import AutoClassifier, encoder_reads, standard_error
 from classifiers.engine.hierarchy import Hierarchy
 from classifiers.engine.registry import load_estimator
 from classifiers.engine.selection import exact_path
@@ -405,13 +405,14 @@ class OracleVerbalizer(Oracle):
         return self.epochs
 
 
-@pytest.mark.parametrize("encoder_share", [0.9, 0.0])
+@pytest.mark.parametrize(("encoder_share", "other"), [(0.9, NOISE), (0.0, TFIDF)])
 def test_where_the_held_out_share_is_too_small_the_verbalizer_trains_on_everything_if_the_encoder_reads(
-    monkeypatch, gold, encoder_share
+    monkeypatch, gold, encoder_share, other
 ):
     """No dev split and a small held-out share: when the frozen encoder (embed) is ahead of the other candidates
     there, the verbalizer fine-tunes once on all training documents and is kept, unscored; when another is ahead
-    (a corpus the encoder cannot read), the verbalizer is scored on the held-out share like every candidate."""
+    by more than one standard error (a corpus the encoder cannot read), the verbalizer is scored on the held-out
+    share like every candidate."""
     h, (xtr, ytr), _, (xte, _) = gold
     monkeypatch.setattr("classifiers.engine.auto._probe_forward_seconds", lambda texts, length=256: 0.0)
     verb, embed = OracleVerbalizer, EmbedOracle
@@ -419,7 +420,7 @@ def test_where_the_held_out_share_is_too_small_the_verbalizer_trains_on_everythi
     monkeypatch.setattr(EmbedOracle, "trained_on", [])
     monkeypatch.setattr(OracleVerbalizer, "trained_on", [])
     register(monkeypatch, verb, embed)
-    auto = AutoClassifier(candidates=[NOISE, {"strategy": "embed"}, {"strategy": "hierverb"}], budget_minutes=60)
+    auto = AutoClassifier(candidates=[other, {"strategy": "embed"}, {"strategy": "hierverb"}], budget_minutes=60)
     auto.fit(xtr, ytr, h)
     rows = {row["strategy"]: row for row in auto.leaderboard_}
     n_held_out = len(xtr) - embed.trained_on[0]
@@ -437,3 +438,24 @@ def test_where_the_held_out_share_is_too_small_the_verbalizer_trains_on_everythi
         assert verb.trained_on[0] == len(xtr) - n_held_out and "dev" in rows["hierverb"]
         assert auto.chosen_name_ != "hierverb"
     assert len(auto.predict(xte)) == len(xte)
+
+
+def _scored(strategy: str, accuracy: float) -> dict:
+    return {"name": strategy, "strategy": strategy, "dev": {"exact_path_accuracy": accuracy, "micro_f1": accuracy}}
+
+
+@pytest.mark.parametrize(
+    ("embed", "tfidf", "reads"),
+    [
+        (0.683, 0.717, True),  # 2 of 60 documents behind: less than one standard error (0.058)
+        (0.7, 0.5, True),
+        (0.55, 0.75, False),  # 12 of 60 behind: the encoder does not read this corpus as well
+    ],
+)
+def test_the_encoder_reads_a_corpus_unless_it_is_more_than_one_standard_error_behind(embed, tfidf, reads):
+    rows = [_scored("zeroshot", 0.4), _scored("tfidf", tfidf), _scored("embed", embed), _scored("ensemble", 0.99)]
+    got = encoder_reads(rows, 60)
+    assert (got is not None) == reads
+    if reads:
+        assert got[0]["strategy"] == "embed" and got[1]["strategy"] == "tfidf"
+    assert encoder_reads([_scored("tfidf", 0.5)], 60) is None  # nothing says how the encoder reads it
