@@ -263,6 +263,19 @@ def test_the_fine_tuning_estimate_times_the_encoder_at_the_length_the_candidate_
     assert auto.chosen_name_ == "hierverb"
 
 
+def elsewhere(h, top) -> list:
+    """A path under another level-1 node than `top`."""
+    other = next(t for t in h.levels[0] if t != top)
+    return [other, h.children[other][0]]
+
+
+def predict_only(out, i, path, h) -> None:
+    """Make document `i`'s per-level scores certain of `path`."""
+    for d, node in enumerate(path):
+        out[d][i] = 0.0
+        out[d][i, h.level_pos[node]] = 1.0
+
+
 DEV_GOLD: dict[str, tuple] = {}  # dev text -> gold path, for the two fakes below
 
 
@@ -287,11 +300,8 @@ class HalfRight(NoiseClassifier):
                 if self.miss == "near":
                     path = [top, next(c for c in h.children[top] if c != leaf)]
                 else:
-                    other = next(t for t in h.levels[0] if t != top)
-                    path = [other, h.children[other][0]]
-            for d, node in enumerate(path):
-                out[d][i] = 0.0
-                out[d][i, h.level_pos[node]] = 1.0
+                    path = elsewhere(h, top)
+            predict_only(out, i, path, h)
         return out
 
 
@@ -342,11 +352,8 @@ class Oracle(NoiseClassifier):
                 continue
             path = list(gold)
             if int(hashlib.sha1(text.encode()).hexdigest()[:8], 16) % 1000 >= 1000 * self.share:
-                other = next(t for t in h.levels[0] if t != gold[0])
-                path = [other, h.children[other][0]]
-            for d, node in enumerate(path):
-                out[d][i] = 0.0
-                out[d][i, h.level_pos[node]] = 1.0
+                path = elsewhere(h, gold[0])
+            predict_only(out, i, path, h)
         return out
 
 
