@@ -66,9 +66,9 @@ def update_json(path: Path, values: dict) -> dict:
 
 def merge_rows(path: Path, new: list[dict], key: Callable[[dict], tuple], *, field: str | None = None) -> list[dict]:
     """Merge `new` into the rows stored at `path` and return them all. A stored row with the key of a new one is
-    replaced where it stands (tables keep their row order); other new rows go at the end. The file is read again at write time under an exclusive lock (`path` with suffix .lock), so
-    benchmarks running side by side keep each other's rows. `field`: the rows sit under that key of a JSON object
-    (else the file is a JSON list)."""
+    replaced where it stands (tables keep their row order); other new rows go at the end. The file is read again
+    at write time under an exclusive lock (`path` with suffix .lock), so benchmarks running side by side keep each
+    other's rows. `field`: the rows sit under that key of a JSON object (else the file is a JSON list)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path.with_suffix(".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)

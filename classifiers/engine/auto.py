@@ -93,13 +93,18 @@ def standard_error(accuracy: float, n: int) -> float:
     return math.sqrt(p * (1.0 - p) / n)
 
 
+def within_one_se(best: float, score: float, n: int) -> bool:
+    """Whether `score` is at most one standard error of `best` (both accuracies on the same `n` documents) below it:
+    the band in which auto counts dev scores as tied."""
+    return best - score <= standard_error(best, n) + 1e-12
+
+
 def select(rows: Sequence[dict], scored: Sequence[int], n_dev: int) -> int:
     """The kept row among `scored`: those within one standard error of the best exact-path accuracy on `n_dev`
     documents are tied; `TIE_ORDER` decides among them, then the dev rank, then the candidate order."""
     top = min(scored, key=lambda k: (*_dev_rank(rows[k]), k))
     best = rows[top]["dev"]["exact_path_accuracy"]
-    band = standard_error(best, n_dev) + 1e-12
-    tied = [k for k in scored if best - rows[k]["dev"]["exact_path_accuracy"] <= band]
+    tied = [k for k in scored if within_one_se(best, rows[k]["dev"]["exact_path_accuracy"], n_dev)]
     return min(tied, key=lambda k: (_tie_rank(rows[k]["strategy"]), *_dev_rank(rows[k]), k))
 
 
@@ -114,10 +119,10 @@ def encoder_reads(rows: Sequence[dict], n_dev: int) -> tuple[dict, dict | None] 
     enc_best = min(enc, key=_dev_rank)
     others = [r for r in singles if r["strategy"] not in ENCODER]
     other_best = min(others, key=_dev_rank) if others else None
-    if other_best:
-        lead = other_best["dev"]["exact_path_accuracy"]
-        if lead - enc_best["dev"]["exact_path_accuracy"] > standard_error(lead, n_dev) + 1e-12:
-            return None
+    if other_best and not within_one_se(
+        other_best["dev"]["exact_path_accuracy"], enc_best["dev"]["exact_path_accuracy"], n_dev
+    ):
+        return None
     return enc_best, other_best
 
 
@@ -257,9 +262,9 @@ class AutoClassifier(HierarchicalClassifier):
             ens_index = self._ensemble_row(rows, fitted, ranked[:2], ev_texts, ev_paths, source)
         if not fitted:
             raise ValueError("no candidate strategy could be trained: " + "; ".join(r["status"] for r in rows))
-        whole = [k for k in fitted if rows[k].get("whole")]
-        if whole:  # trained on everything by the prior (see `_train_on_all`): kept unscored
-            best = whole[0]
+        unscored = [k for k in fitted if rows[k].get("whole")]
+        if unscored:  # trained on everything by the prior (see `_train_on_all`): kept unscored
+            best = unscored[0]
         elif ranked:
             best = select(rows, ranked + ([ens_index] if ens_index is not None else []), len(ev_texts))
         else:  # nothing to score on (too few documents to hold any out): the prior order, measured on 20NG
