@@ -89,7 +89,7 @@ def measure(
                 concurrency=1,
                 max_doc_chars=MAX_DOC_CHARS,
                 example_chars=EXAMPLE_CHARS,
-                timeout=600,
+                timeout=3600,  # the first k = 2 prompt on Amazon-531 reads 54-75k tokens: 20-40 minutes
             ).set_runtime(allowed_hosts=[host])
             est.fit([r["text"] for r in pool], pool_paths, h)
             started = time.monotonic()
@@ -180,7 +180,7 @@ def count_prompt_tokens(n_docs: int, datasets: list[str], ks: list[int]) -> str:
     return "\n".join(md_table(head, body)) + "\n"
 
 
-def table(results: list[dict], n_docs: int, wall: float, threads: int = 2) -> str:
+def table(results: list[dict], n_docs: int, wall: float, threads: int = 2, n_ctx: int = N_CTX) -> str:
     head = [
         "dataset (tree nodes)",
         "strategy",
@@ -223,7 +223,7 @@ def table(results: list[dict], n_docs: int, wall: float, threads: int = 2) -> st
         "",
         f"The same {n_docs} documents per row (seed {SEED}, documents cut at {MAX_DOC_CHARS} characters, examples "
         f"at {EXAMPLE_CHARS}), SmolLM2-135M-Instruct Q4_1 through the real local llama-cpp-python server (CPU, "
-        f"{threads} thread{'s' if threads != 1 else ''}, context {N_CTX}), constrained JSON answers, temperature 0, one request at a time. k = examples "
+        f"{threads} thread{'s' if threads != 1 else ''}, context {n_ctx}, flash attention), constrained JSON answers, temperature 0, one request at a time. k = examples "
         f"per class at the level asked, from the other documents of the dataset. Total wall time {wall:.0f} s.",
         "",
         *md_table(head, body),
@@ -250,6 +250,7 @@ def run(
     strategies: tuple[str, ...] = STRATEGY_NAMES,
     threads: int = 2,
     batch: int = 0,
+    n_ctx: int = N_CTX,
 ) -> str:
     from htc_app.llm_server import running_llm_server
 
@@ -261,11 +262,11 @@ def run(
         return f"## LLM cost on the large taxonomies\n\nSkipped: {', '.join(map(str, missing))} absent.\n"
     started = time.monotonic()
     results: list[dict] = []
-    with running_llm_server(n_ctx=N_CTX, threads=threads) as base_url:
+    with running_llm_server(n_ctx=n_ctx, threads=threads) as base_url:
         for name in names:
             label, path = FILES[name]
             results += measure(label, path, base_url, n_docs, ks or [0, 2], strategies, batch)
-    return table(results, n_docs, time.monotonic() - started, threads)
+    return table(results, n_docs, time.monotonic() - started, threads, n_ctx)
 
 
 if __name__ == "__main__":
@@ -276,6 +277,7 @@ if __name__ == "__main__":
     parser.add_argument("--strategies", default=",".join(STRATEGY_NAMES))
     parser.add_argument("--threads", type=int, default=2, help="the local server's CPU threads")
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--n-ctx", type=int, default=N_CTX, help="the server's context (Amazon-531 DH at k = 2: 77824)")
     parser.add_argument("--batch", type=int, default=0, help="predict N documents a call, as the app does (0: all)")
     parser.add_argument(
         "--count-prompts", action="store_true", help="DL and DH prompt tokens only, counted offline (no server)"
@@ -297,5 +299,6 @@ if __name__ == "__main__":
             strategies=tuple(x for x in args.strategies.split(",") if x),
             threads=args.threads,
             batch=args.batch,
+            n_ctx=args.n_ctx,
         )
     )

@@ -40,10 +40,13 @@ def llm_server_command(
     model: str | Path | None = None,
     n_ctx: int = 4096,
     threads: int | None = None,
+    flash_attn: bool = True,
 ) -> list[str]:
     """The argv that starts llama-cpp-python's OpenAI-compatible server on host:port.
 
-    `threads` defaults to half the CPUs (1 to 4): the web server and the job worker need the rest."""
+    `threads` defaults to half the CPUs (1 to 4): the web server and the job worker need the rest. `flash_attn`
+    uses llama.cpp's fused attention, which reads a long prompt 1.2x (4k tokens) to 1.4x (12k) faster on the CPU
+    (llm.md)."""
     threads = threads or max(1, min(4, (os.cpu_count() or 2) // 2))
     return [
         sys.executable,
@@ -63,6 +66,8 @@ def llm_server_command(
         str(threads),
         "--n_threads_batch",
         str(threads),
+        "--flash_attn",
+        str(bool(flash_attn)),
         "--verbose",
         "False",
     ]

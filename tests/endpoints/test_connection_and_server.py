@@ -301,7 +301,8 @@ def test_a_server_busy_with_a_long_completion_is_not_taken_for_a_hung_one(tmp_pa
 
 
 def test_make_run_starts_the_local_server_with_the_context_the_setting_names(monkeypatch, settings, tmp_path):
-    """`htc_serve` passes HTC_LLM_CONTEXT to llama.cpp as --n_ctx (the size past which prompts fail as too_long)."""
+    """`htc_serve` passes HTC_LLM_CONTEXT to llama.cpp as --n_ctx (the size past which prompts fail as too_long) and
+    HTC_LLM_FLASH_ATTN as --flash_attn."""
     from htc_app import llm_server
     from htc_app.management.commands.htc_serve import Command
 
@@ -321,3 +322,8 @@ def test_make_run_starts_the_local_server_with_the_context_the_setting_names(mon
     command.start_llm()
     argv = started[0]
     assert argv[argv.index("--n_ctx") + 1] == "12288"
+    assert argv[argv.index("--flash_attn") + 1] == "True"
+    settings.HTC_LLM_FLASH_ATTN = False
+    started.clear()
+    command.start_llm()
+    assert started[0][started[0].index("--flash_attn") + 1] == "False"

@@ -67,7 +67,8 @@ class Command(BaseCommand):
             self._stop_all()
 
     def start_llm(self) -> None:
-        """Start the supervised local llama.cpp server (port from HTC_LLM_BASE_URL, context HTC_LLM_CONTEXT)."""
+        """Start the supervised local llama.cpp server (port from HTC_LLM_BASE_URL, context HTC_LLM_CONTEXT,
+        fused attention unless HTC_LLM_FLASH_ATTN is off)."""
         try:
             from htc_app.llm_server import LLMSupervisor, llm_server_command
         except ImportError as exc:
@@ -80,7 +81,9 @@ class Command(BaseCommand):
         except (IndexError, ValueError):
             port = 8081
         self.llm = LLMSupervisor(
-            llm_server_command(port=port, n_ctx=int(settings.HTC_LLM_CONTEXT)),
+            llm_server_command(
+                port=port, n_ctx=int(settings.HTC_LLM_CONTEXT), flash_attn=bool(settings.HTC_LLM_FLASH_ATTN)
+            ),
             base_url=f"http://127.0.0.1:{port}/v1",
             data_dir=settings.HTC_DATA_DIR,
             log=lambda line: self.stdout.write(line),
