@@ -11,7 +11,8 @@ level at a time with only the children of its last answer, DH sends the whole tr
 
 `--strategies TMH,TMH-doc` compares TMH's order (one level of every document per round, documents under the
 same label one after another, so llama.cpp reuses their common prompt prefix) with the order before it
-(`TMH-doc`: every level of one document, then the next document).
+(`TMH-doc`: every level of one document, then the next document). `--prefill` times how fast the model reads
+a long prompt with llama.cpp's fused attention off and on (`HTC_LLM_FLASH_ATTN`).
 """
 
 from __future__ import annotations
@@ -180,6 +181,50 @@ def count_prompt_tokens(n_docs: int, datasets: list[str], ks: list[int]) -> str:
     return "\n".join(md_table(head, body)) + "\n"
 
 
+def prefill_table(lengths: tuple[int, ...] = (4096, 12288), threads: int = 2) -> str:
+    """How fast the local model reads a prompt of n tokens, and then 150 more after it (a document after a cached
+    label list), with llama.cpp's fused attention off and on (`HTC_LLM_FLASH_ATTN`): same binary, same model,
+    one after the other."""
+    import llama_cpp
+
+    from htc_app.llm_server import model_path
+
+    words = " ".join(["apple banana cherry delta echo foxtrot golf hotel india juliet kilo lima mike"] * 20000)
+    body = []
+    for n in lengths:
+        seconds = {}
+        for flash in (False, True):
+            llm = llama_cpp.Llama(
+                model_path=str(model_path()),
+                n_ctx=n + 256,
+                n_threads=threads,
+                n_threads_batch=threads,
+                flash_attn=flash,
+                verbose=False,
+            )
+            tokens = llm.tokenize(words.encode(), add_bos=True)[:n]
+            started = time.monotonic()
+            llm.eval(tokens)
+            read = time.monotonic() - started
+            started = time.monotonic()
+            llm.eval(llm.tokenize(b" the document text" * 60, add_bos=False)[:150])
+            seconds[flash] = (read, time.monotonic() - started)
+            del llm
+        body.append(
+            [
+                n,
+                f"{seconds[False][0]:.1f}",
+                f"{seconds[True][0]:.1f}",
+                f"{seconds[False][0] / seconds[True][0]:.2f}x",
+                f"{seconds[False][1]:.2f}",
+                f"{seconds[True][1]:.2f}",
+            ]
+        )
+        print(f"llm_cost: prefill {n} tokens: {body[-1]}", file=sys.stderr, flush=True)
+    head = ["prompt tokens", "read (s), off", "read (s), fused", "speed-up", "150 more (s), off", "150 more (s), fused"]
+    return "\n".join(md_table(head, body)) + "\n"
+
+
 def table(results: list[dict], n_docs: int, wall: float, threads: int = 2, n_ctx: int = N_CTX) -> str:
     head = [
         "dataset (tree nodes)",
@@ -282,7 +327,13 @@ if __name__ == "__main__":
     parser.add_argument(
         "--count-prompts", action="store_true", help="DL and DH prompt tokens only, counted offline (no server)"
     )
+    parser.add_argument(
+        "--prefill", action="store_true", help="prompt reading speed with fused attention off and on (no server)"
+    )
     args = parser.parse_args()
+    if args.prefill:
+        sys.stdout.write(prefill_table(threads=args.threads))
+        sys.exit(0)
     if args.count_prompts:
         sys.stdout.write(
             count_prompt_tokens(
