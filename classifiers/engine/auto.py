@@ -2,7 +2,8 @@
 on the dev split, keep the best.
 
 Candidates, cheapest first (`candidates` overrides): zeroshot (needs no labels), tfidf, embed and hierverb
-(only when its estimated fine-tuning time fits what is left of `budget_minutes`), then an ensemble of the best
+(only when its estimated fine-tuning time fits what is left of `budget_minutes`; its training is then held to
+what is left, `time_limit`, so a slower machine than estimated shortens it), then an ensemble of the best
 two (their fitted models combined, weights fitted on dev; its dev score is cross-fitted on two halves of dev so
 the weights never see the documents they are scored on). Without a dev split, a seeded stratified
 `holdout_share` of the training documents plays dev and the winner is refitted on all of them (when the budget
@@ -21,6 +22,7 @@ it would cost it a fifth of its few documents, and a refit a second fine-tuning 
 
 from __future__ import annotations
 
+import inspect
 import math
 import time
 from collections.abc import Sequence
@@ -232,6 +234,10 @@ class AutoClassifier(HierarchicalClassifier):
                 if whole:
                     row["refit"] = f"trained on all {len(texts)} training documents, not scored: {whole}"
                     row["whole"] = True
+                # the estimate is a plan: the training itself ends in time, scoring the held-out share included
+                limit = budget - elapsed - per_doc * len(ev_texts) * (not whole)
+                if "time_limit" in inspect.signature(cls).parameters:
+                    params = {"time_limit": round(max(limit, 0.0), 1), **params}
             elif elapsed > budget and fitted:  # the cheapest candidate always trains
                 row["status"] = "skipped: the time budget was spent"
                 continue
@@ -240,6 +246,9 @@ class AutoClassifier(HierarchicalClassifier):
                 est = make_strategy(strategy, **params)
                 est.fit(fit_texts, fit_paths, hierarchy, dev=(ev_texts, ev_paths) if ev_texts and not whole else None)
                 row["train_seconds"] = round(time.perf_counter() - t0, 2)
+                if getattr(est, "time_limited_", None):
+                    planned, done = est.time_limited_
+                    row["time_limited"] = f"trained {done} of {planned} planned steps to end within the budget"
                 logs = None
                 if ev_texts and not whole:
                     t0 = time.perf_counter()

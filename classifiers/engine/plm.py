@@ -13,8 +13,8 @@ Stable API (other modules import these names; keep them backwards compatible):
 - `states_at(hidden, positions) -> Tensor[batch, n_masks, hidden]`, `mean_pool(hidden, attention_mask)`.
 - `label_name_vectors(plm, hierarchy, mode)` (one vector per node from its name) and
   `mix_children_mean(vectors, hierarchy, own=1, children=1)` (bottom-up parent/children mixing).
-- `seed_everything(seed)`, `optimizer_groups(...)`, `linear_schedule(optimizer, total_steps, warmup_steps=0)`: the
-  training recipe.
+- `seed_everything(seed)`, `optimizer_groups(...)`, `linear_schedule(optimizer, total_steps, warmup_steps=0)`
+  (its `LinearFactor` can end the schedule earlier): the training recipe.
 
 Nothing here imports Django or any app.
 """
@@ -377,19 +377,41 @@ def optimizer_groups(
     return groups
 
 
+class LinearFactor:
+    """The learning-rate factor at each step: linear warm-up from 0 over `warm` steps, then linear decay to 0 at
+    `total`. `end_at(step, total)` moves the end earlier from `step` on without a jump: a decay goes on from the
+    factor it has reached, a warm-up shrinks in proportion and then decays to the new end."""
+
+    def __init__(self, total: int, warm: int = 0):
+        self.total = max(1, int(total))
+        self.warm = max(0, min(int(warm), self.total - 1))
+        self.kink: tuple[int, float] | None = None  # (step, factor) where a shortened decay starts
+
+    def __call__(self, step: int) -> float:
+        if step < self.warm:
+            return (step + 1) / (self.warm + 1)
+        if self.kink is not None and step >= self.kink[0]:
+            start, factor = self.kink
+            return max(0.0, factor * (self.total - step) / max(1, self.total - start))
+        return max(0.0, (self.total - step) / max(1, self.total - self.warm))
+
+    def end_at(self, step: int, total: int) -> None:
+        total = max(int(step) + 1, int(total))
+        if total >= self.total:
+            return
+        if step < self.warm:
+            self.warm = min(self.warm, max(int(step), int(round(self.warm * total / self.total))), total - 1)
+        else:
+            self.kink = (int(step), self(step))
+        self.total = total
+
+
 def linear_schedule(
     optimizer: torch.optim.Optimizer, total_steps: int, warmup_steps: int = 0
 ) -> torch.optim.lr_scheduler.LambdaLR:
-    """Linear warm-up from 0 over `warmup_steps` (none by default), then linear decay to 0 at `total_steps`."""
-    total = max(1, int(total_steps))
-    warm = max(0, min(int(warmup_steps), total - 1))
-
-    def factor(step: int) -> float:
-        if step < warm:
-            return (step + 1) / (warm + 1)
-        return max(0.0, (total - step) / max(1, total - warm))
-
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+    """Linear warm-up from 0 over `warmup_steps` (none by default), then linear decay to 0 at `total_steps`. The
+    scheduler's `lr_lambdas[0]` is the `LinearFactor`; its `end_at` shortens the schedule."""
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, LinearFactor(total_steps, warmup_steps))
 
 
 def mask_tokens_for_mlm(

@@ -32,6 +32,7 @@ Loss = [lm_alpha * CE + (1 - lm_alpha) * MLM when an MLM head exists and `lm_tra
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Sequence
 from pathlib import Path as FsPath
 from typing import Any
@@ -71,6 +72,12 @@ from classifiers.engine.plm import (
 
 LABEL_INITS = ("auto", "tokens", "tokens_special", "sentence", "prompt")
 FEATURES = ("auto", "pooled", "mask")
+
+
+#: The clock `time_limit` is measured on (a module attribute, so a test can stand in a slower machine).
+clock = time.perf_counter
+#: Steps timed before `time_limit` may shorten the schedule.
+TIMED_STEPS = 4
 
 
 def auto_epochs(per_path: float) -> int:
@@ -162,6 +169,9 @@ class HierVerbClassifier(HierarchicalClassifier):
     - `decode`: "auto" = "top_down" pooled (the most probable path), "argmax" mask.
     - `temperature` (pooled): logits are cosine-like scores / temperature, as zero-shot's.
     - `device`: "auto" (CUDA, then MPS, then CPU) or a device name; bf16/fp16 autocast on CUDA.
+    - `time_limit`: seconds the training may take (None: no limit). After a few steps the seconds a step takes so
+      far (dev evaluations included) are measured; where the planned steps would not end in time, the schedule
+      is shortened to end there (`time_limited_` says from how many steps to how many).
     """
 
     strategy_name = "hierverb"
@@ -209,6 +219,7 @@ class HierVerbClassifier(HierarchicalClassifier):
         prompt_prefix: str = "It was",
         label_texts: dict | None = None,
         device: str = "auto",
+        time_limit: float | None = None,
     ):
         self.encoder_path = encoder_path
         self.features = features
@@ -220,6 +231,7 @@ class HierVerbClassifier(HierarchicalClassifier):
         self.lr_verbalizer = lr_verbalizer
         self.lr_transform = lr_transform
         self.warmup = warmup
+        self.time_limit = time_limit
         self.weight_decay = weight_decay
         self.max_grad_norm = max_grad_norm
         self.patience = patience
@@ -460,12 +472,21 @@ class HierVerbClassifier(HierarchicalClassifier):
         trainable = [p for p in self._all_modules_parameters() if p.requires_grad]
         best_key, best_state, bad_epochs, step = None, None, 0, 0
         self.history_: list[dict[str, float]] = []
+        self.time_limited_: tuple[int, int] | None = None
+        started = clock()
         for epoch in range(int(epochs)):
-            progress_note(progress, f"Training epoch {epoch + 1} of {epochs}")
+            if step >= total:  # the time limit ended the schedule
+                break
+            note = f"Training epoch {epoch + 1} of {epochs}"
+            if self.time_limited_:
+                note += f" (shortened to {total} of {self.time_limited_[0]} steps by the time limit)"
+            progress_note(progress, note)
             self._train_mode(True)
             order = rng.permutation(len(ids)) if self.shuffle else np.arange(len(ids))
-            epoch_loss = 0.0
+            epoch_loss, batches = 0.0, 0
             for start in range(0, len(order), int(self.batch_size)):
+                if step >= total:
+                    break
                 rows = [int(i) for i in order[start : start + int(self.batch_size)]]
                 if self.dropout_views_ and self.fhc_weight_:
                     rows = [i for i in rows for _ in (0, 1)]  # two dropout views of each example, side by side
@@ -485,10 +506,11 @@ class HierVerbClassifier(HierarchicalClassifier):
                 scheduler.step()
                 optimizer.zero_grad(set_to_none=True)
                 epoch_loss += float(loss.detach())
-                step += 1
+                step, batches = step + 1, batches + 1
+                total = self._fit_time_limit(step, total, clock() - started, scheduler)
                 if progress is not None:
                     progress(step, total)
-            record = {"epoch": epoch + 1, "loss": epoch_loss / max(1, steps_per_epoch)}
+            record = {"epoch": epoch + 1, "loss": epoch_loss / max(1, batches)}
             if dev_data is not None:
                 key = self._dev_key(*dev_data, progress=progress)
                 record.update(dev_macro_f1=key[0], dev_micro_f1=key[1])
@@ -509,6 +531,20 @@ class HierVerbClassifier(HierarchicalClassifier):
         self.mlm_model_ = None  # only needed for the regulariser
         self._train_mode(False)
         return self
+
+    def _fit_time_limit(self, step: int, total: int, elapsed: float, scheduler) -> int:
+        """The steps the training may take after `step` steps in `elapsed` seconds: `total`, or fewer where the
+        time limit comes first (the learning-rate schedule then decays to 0 at the new end)."""
+        if self.time_limit is None or step < min(TIMED_STEPS, total) or step >= total:
+            return total
+        per_step = elapsed / step
+        affordable = step + max(0, int((float(self.time_limit) - elapsed) / max(per_step, 1e-9)))
+        if affordable >= total:
+            return total
+        planned = self.time_limited_[0] if self.time_limited_ else total
+        scheduler.lr_lambdas[0].end_at(step, affordable)
+        self.time_limited_ = (planned, affordable)
+        return affordable
 
     def _all_modules_parameters(self) -> list[nn.Parameter]:
         seen, out = set(), []

@@ -447,6 +447,42 @@ def test_where_the_held_out_share_is_too_small_the_verbalizer_trains_on_everythi
     assert len(auto.predict(xte)) == len(xte)
 
 
+class TimedVerbalizer(OracleVerbalizer):
+    """A verbalizer that takes `time_limit` (as the real one does) and says it shortened its training."""
+
+    limits: list = []
+
+    def __init__(self, *, time_limit=None, **params):
+        super().__init__(**params)
+        self.time_limit = time_limit
+
+    def fit(self, texts, paths, hierarchy, *, dev=None, progress=None):
+        type(self).limits.append(self.time_limit)
+        self.time_limited_ = (40, 25)
+        return super().fit(texts, paths, hierarchy, dev=dev, progress=progress)
+
+
+def test_the_verbalizer_is_held_to_what_is_left_of_the_budget(monkeypatch, gold):
+    """The fine-tuning estimate is a plan: the verbalizer gets the budget left after the candidates before it (and
+    its held-out predictions) as its `time_limit`, and the leaderboard says when it had to stop early."""
+    h, (xtr, ytr), dev, _ = gold
+    monkeypatch.setattr("classifiers.engine.auto._probe_forward_seconds", lambda texts, length=256: 0.0)
+    monkeypatch.setattr(TimedVerbalizer, "limits", [])
+    register(monkeypatch, TimedVerbalizer)
+    auto = AutoClassifier(candidates=[TFIDF, {"strategy": "hierverb"}], budget_minutes=10, ensemble=False)
+    auto.fit(xtr, ytr, h, dev=dev)
+    rows = {row["strategy"]: row for row in auto.leaderboard_}
+    # 600 s less what tfidf took, less 0.05 s for each of the 12 dev documents hierverb then predicts
+    assert 600 - 0.05 * 12 - 5 < TimedVerbalizer.limits[0] <= 600 - 0.05 * 12
+    assert rows["hierverb"]["time_limited"] == "trained 25 of 40 planned steps to end within the budget"
+    assert "time_limited" not in rows["tfidf"]
+    # a strategy without `time_limit` is not given one (OracleVerbalizer would fail on it)
+    register(monkeypatch, OracleVerbalizer)
+    auto = AutoClassifier(candidates=[TFIDF, {"strategy": "hierverb"}], budget_minutes=10, ensemble=False)
+    auto.fit(xtr, ytr, h, dev=dev)
+    assert all(not row["status"].startswith("failed") for row in auto.leaderboard_)
+
+
 def _scored(strategy: str, accuracy: float) -> dict:
     return {"name": strategy, "strategy": strategy, "dev": {"exact_path_accuracy": accuracy, "micro_f1": accuracy}}
 

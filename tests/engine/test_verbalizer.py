@@ -259,6 +259,56 @@ def test_early_stopping_stops_when_dev_score_does_not_improve(tiny_encoder, hier
     assert all("dev_macro_f1" in record for record in clf.history_)
 
 
+def test_a_time_limit_shortens_the_schedule_to_end_in_time(tiny_encoder, hierarchy, monkeypatch):
+    """Steps that take 10 s (a slower machine than planned) and 75 s allowed: after the timed steps the schedule
+    is cut to the 7 steps that fit, the progress bar's total with it, and the learning rate still ends at 0."""
+    import itertools
+
+    from classifiers.engine import verbalizer
+
+    texts, paths = corpus(hierarchy, 4, seed=1)  # 16 docs, batch 4 -> 4 steps per epoch, 5 epochs planned
+    ticks = itertools.count()
+    monkeypatch.setattr(verbalizer, "clock", lambda: 10.0 * next(ticks))  # one tick at the start, one per step
+    rates, calls = [], []
+    real_step = torch.optim.AdamW.step
+
+    def step(self, *args, **kwargs):
+        rates.append(self.param_groups[0]["lr"])
+        return real_step(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.AdamW, "step", step)
+    clf = tiny(tiny_encoder, epochs=5, time_limit=75).fit(
+        texts, paths, hierarchy, progress=lambda d, t: calls.append((d, t))
+    )
+    assert clf.time_limited_ == (20, 7)
+    assert calls == [(1, 20), (2, 20), (3, 20), (4, 7), (5, 7), (6, 7), (7, 7)]
+    assert [record["epoch"] for record in clf.history_] == [1, 2]
+    assert len(rates) == 7 and rates[4] > rates[5] > rates[6] > 0  # decays towards 0 at step 7, not 20
+    assert rates[6] == pytest.approx(rates[4] / 3)  # 3, 2, 1 steps left of the cut at step 4 (uncut: 16 / 14)
+    assert len(clf.predict(texts)) == len(texts)
+
+    ticks = itertools.count()
+    rates.clear()
+    plain = tiny(tiny_encoder, epochs=5).fit(texts, paths, hierarchy)
+    assert plain.time_limited_ is None and len(plain.history_) == 5 and len(rates) == 20
+
+
+def test_shortening_a_linear_schedule_keeps_the_rate_continuous():
+    from classifiers.engine.plm import LinearFactor
+
+    decaying = LinearFactor(20, warm=2)
+    before = decaying(10)
+    decaying.end_at(10, 15)
+    assert decaying(10) == pytest.approx(before) and decaying(15) == 0.0
+    assert decaying(11) - decaying(12) == pytest.approx(decaying(12) - decaying(13))
+    decaying.end_at(12, 30)  # never later than planned
+    assert decaying.total == 15
+    warming = LinearFactor(100, warm=10)
+    warming.end_at(4, 20)
+    assert warming.warm == 4 and warming.total == 20  # the warm-up shrinks with the schedule
+    assert warming(3) < warming(4) == pytest.approx(1.0) and warming(20) == 0.0
+
+
 def test_thresholded_paths_returns_every_maximal_passing_path():
     h = Hierarchy.from_paths([["A", "a1"], ["A", "a2"], ["B", "b1"], ["C"]])
     level1 = np.array([[0.9, 0.8, 0.7]])  # A, B, C
