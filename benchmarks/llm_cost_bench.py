@@ -12,7 +12,8 @@ level at a time with only the children of its last answer, DH sends the whole tr
 `--strategies TMH,TMH-doc` compares TMH's order (one level of every document per round, documents under the
 same label one after another, so llama.cpp reuses their common prompt prefix) with the order before it
 (`TMH-doc`: every level of one document, then the next document). `--prefill` times how fast the model reads
-a long prompt with llama.cpp's fused attention off and on (`HTC_LLM_FLASH_ATTN`).
+a long prompt with the local server's settings before and now (fused attention, `HTC_LLM_FLASH_ATTN`; logits
+for the last token only).
 """
 
 from __future__ import annotations
@@ -181,10 +182,19 @@ def count_prompt_tokens(n_docs: int, datasets: list[str], ks: list[int]) -> str:
     return "\n".join(md_table(head, body)) + "\n"
 
 
+#: The local server's settings compared by `prefill_table`: before this change, and the two parts of it.
+PREFILL_CONFIGS = (
+    ("logits for every token, plain attention (before)", {"logits_all": True, "flash_attn": False}),
+    ("logits for every token, fused attention", {"logits_all": True, "flash_attn": True}),
+    ("last token's logits, fused attention (now)", {"logits_all": False, "flash_attn": True}),
+)
+
+
 def prefill_table(lengths: tuple[int, ...] = (4096, 12288), threads: int = 2) -> str:
     """How fast the local model reads a prompt of n tokens, and then 150 more after it (a document after a cached
-    label list), with llama.cpp's fused attention off and on (`HTC_LLM_FLASH_ATTN`): same binary, same model,
-    one after the other."""
+    label list), under each of `PREFILL_CONFIGS` (what `llm_server_command` passes: `--logits_all`,
+    `--flash_attn`): same binary and model, one after the other. The logits kept for every token cost
+    n_ctx x vocabulary x 4 bytes of memory."""
     import llama_cpp
 
     from htc_app.llm_server import model_path
@@ -192,15 +202,15 @@ def prefill_table(lengths: tuple[int, ...] = (4096, 12288), threads: int = 2) ->
     words = " ".join(["apple banana cherry delta echo foxtrot golf hotel india juliet kilo lima mike"] * 20000)
     body = []
     for n in lengths:
-        seconds = {}
-        for flash in (False, True):
+        base = None
+        for name, config in PREFILL_CONFIGS:
             llm = llama_cpp.Llama(
                 model_path=str(model_path()),
                 n_ctx=n + 256,
                 n_threads=threads,
                 n_threads_batch=threads,
-                flash_attn=flash,
                 verbose=False,
+                **config,
             )
             tokens = llm.tokenize(words.encode(), add_bos=True)[:n]
             started = time.monotonic()
@@ -208,20 +218,13 @@ def prefill_table(lengths: tuple[int, ...] = (4096, 12288), threads: int = 2) ->
             read = time.monotonic() - started
             started = time.monotonic()
             llm.eval(llm.tokenize(b" the document text" * 60, add_bos=False)[:150])
-            seconds[flash] = (read, time.monotonic() - started)
+            more = time.monotonic() - started
+            logits_gb = (n + 256 if config["logits_all"] else 1) * llm.n_vocab() * 4 / 1e9
             del llm
-        body.append(
-            [
-                n,
-                f"{seconds[False][0]:.1f}",
-                f"{seconds[True][0]:.1f}",
-                f"{seconds[False][0] / seconds[True][0]:.2f}x",
-                f"{seconds[False][1]:.2f}",
-                f"{seconds[True][1]:.2f}",
-            ]
-        )
-        print(f"llm_cost: prefill {n} tokens: {body[-1]}", file=sys.stderr, flush=True)
-    head = ["prompt tokens", "read (s), off", "read (s), fused", "speed-up", "150 more (s), off", "150 more (s), fused"]
+            base = base or read
+            body.append([n, name, f"{read:.1f}", f"{base / read:.2f}x", f"{more:.2f}", f"{logits_gb:.2f}"])
+            print(f"llm_cost: prefill {body[-1]}", file=sys.stderr, flush=True)
+    head = ["prompt tokens", "server settings", "read (s)", "speed-up", "150 tokens more (s)", "logits kept (GB)"]
     return "\n".join(md_table(head, body)) + "\n"
 
 
@@ -328,7 +331,9 @@ if __name__ == "__main__":
         "--count-prompts", action="store_true", help="DL and DH prompt tokens only, counted offline (no server)"
     )
     parser.add_argument(
-        "--prefill", action="store_true", help="prompt reading speed with fused attention off and on (no server)"
+        "--prefill",
+        action="store_true",
+        help="prompt reading speed under the server's settings before and now (no server)",
     )
     args = parser.parse_args()
     if args.prefill:

@@ -45,8 +45,10 @@ def llm_server_command(
     """The argv that starts llama-cpp-python's OpenAI-compatible server on host:port.
 
     `threads` defaults to half the CPUs (1 to 4): the web server and the job worker need the rest. `flash_attn`
-    uses llama.cpp's fused attention, which reads a long prompt 1.2x (4k tokens) to 1.4x (12k) faster on the CPU
-    (llm.md)."""
+    uses llama.cpp's fused attention, which reads a long prompt faster on the CPU (llm.md). Only the last token's
+    logits are kept (`--logits_all False`; htc asks for no log-probabilities): llama-cpp-python otherwise holds
+    a float per vocabulary entry for every token of the context (1.6 GB at 8,192 tokens, 12.9 GB at 65,536) and
+    computes the output layer for every prompt token."""
     threads = threads or max(1, min(4, (os.cpu_count() or 2) // 2))
     return [
         sys.executable,
@@ -68,6 +70,8 @@ def llm_server_command(
         str(threads),
         "--flash_attn",
         str(bool(flash_attn)),
+        "--logits_all",
+        "False",
         "--verbose",
         "False",
     ]

@@ -323,6 +323,7 @@ def test_make_run_starts_the_local_server_with_the_context_the_setting_names(mon
     argv = started[0]
     assert argv[argv.index("--n_ctx") + 1] == "12288"
     assert argv[argv.index("--flash_attn") + 1] == "True"
+    assert argv[argv.index("--logits_all") + 1] == "False"  # no 1.6 GB of logits for every token of the context
     settings.HTC_LLM_FLASH_ATTN = False
     started.clear()
     command.start_llm()
