@@ -101,6 +101,13 @@ def measure(
                 pred += est.predict(texts[at : at + step])
                 for key in stats:
                     stats[key] += est.stats_[key]
+                print(  # what a long row has measured so far, should it be stopped
+                    f"llm_cost: {name} {label} k={k}: {len(pred)} of {len(texts)} documents in"
+                    f" {time.monotonic() - started:.0f} s, {stats['calls']} calls, {stats['prompt_tokens']} +"
+                    f" {stats['completion_tokens']} tokens, failed {stats['failed']}, invalid {stats['invalid']}",
+                    file=sys.stderr,
+                    flush=True,
+                )
             seconds = time.monotonic() - started
             n = len(texts)
             metrics = evaluate(gold, pred, h)
@@ -190,7 +197,7 @@ PREFILL_CONFIGS = (
 )
 
 
-def prefill_table(lengths: tuple[int, ...] = (4096, 12288), threads: int = 2) -> str:
+def prefill_table(lengths: tuple[int, ...] = (2048, 8192), threads: int = 2) -> str:
     """How fast the local model reads a prompt of n tokens, and then 150 more after it (a document after a cached
     label list), under each of `PREFILL_CONFIGS` (what `llm_server_command` passes: `--logits_all`,
     `--flash_attn`): same binary and model, one after the other. The logits kept for every token cost
