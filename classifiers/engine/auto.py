@@ -22,7 +22,6 @@ it would cost it a fifth of its few documents, and a refit a second fine-tuning 
 
 from __future__ import annotations
 
-import inspect
 import math
 import time
 from collections.abc import Sequence
@@ -226,7 +225,8 @@ class AutoClassifier(HierarchicalClassifier):
                 # a warm embedding cache makes embed's timing far too low for an estimate: time the encoder itself
                 length = int(getattr(probe, "max_length", 256) or 256)
                 per_doc = max(forward_seconds or 0.0, _probe_forward_seconds(tr_texts, length), DEFAULT_FORWARD_SECONDS)
-                estimate = per_doc * FINE_TUNE_FACTOR * epochs * len(fit_texts) + per_doc * len(ev_texts) * (not whole)
+                scoring = per_doc * len(ev_texts) * (not whole)  # predicting the held-out share after training
+                estimate = per_doc * FINE_TUNE_FACTOR * epochs * len(fit_texts) + scoring
                 row["estimated_seconds"] = round(estimate, 1)
                 if elapsed + estimate > budget:
                     row["status"] = f"skipped: about {estimate / 60:.0f} min to fine-tune, over the budget"
@@ -235,9 +235,8 @@ class AutoClassifier(HierarchicalClassifier):
                     row["refit"] = f"trained on all {len(texts)} training documents, not scored: {whole}"
                     row["whole"] = True
                 # the estimate is a plan: the training itself ends in time, scoring the held-out share included
-                limit = budget - elapsed - per_doc * len(ev_texts) * (not whole)
-                if "time_limit" in inspect.signature(cls).parameters:
-                    params = {"time_limit": round(max(limit, 0.0), 1), **params}
+                if "time_limit" in cls._get_param_names():
+                    params = {"time_limit": round(max(budget - elapsed - scoring, 0.0), 1), **params}
             elif elapsed > budget and fitted:  # the cheapest candidate always trains
                 row["status"] = "skipped: the time budget was spent"
                 continue

@@ -535,7 +535,7 @@ class HierVerbClassifier(HierarchicalClassifier):
     def _fit_time_limit(self, step: int, total: int, elapsed: float, scheduler) -> int:
         """The steps the training may take after `step` steps in `elapsed` seconds: `total`, or fewer where the
         time limit comes first (the learning-rate schedule then decays to 0 at the new end)."""
-        if self.time_limit is None or step < min(TIMED_STEPS, total) or step >= total:
+        if self.time_limit is None or step < TIMED_STEPS or step >= total:
             return total
         per_step = elapsed / step
         affordable = step + max(0, int((float(self.time_limit) - elapsed) / max(per_step, 1e-9)))
